@@ -1,0 +1,181 @@
+//! The on-disk content-addressed store: layout, opening, and quarantine.
+//! Blob, artifact, action-cache, lock and gc operations live in the submodules.
+
+mod action;
+mod artifacts;
+mod blob;
+mod gc;
+mod lock;
+mod materialize;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::atomic;
+use crate::digest::Digest;
+use crate::error::{CacheError, IoContext};
+use crate::meta;
+
+pub use gc::GcReport;
+pub use lock::KeyLock;
+
+/// Version of the store layout, written to `root/FORMAT`.
+pub const STORE_FORMAT: u32 = 1;
+
+const FORMAT_FILE: &str = "FORMAT";
+const OBJECTS: &str = "objects";
+const ACTIONS: &str = "ac";
+const TMP: &str = "tmp";
+const QUARANTINE: &str = "quarantine";
+const LOCKS: &str = "locks";
+
+/// A content-addressed store rooted at a directory. Holds only paths, so it is cheap to
+/// clone and share; all coordination between processes goes through the filesystem.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Opens the store at `root`, creating it if needed.
+    pub fn open(root: &Path) -> Result<Store, CacheError> {
+        // Absolute, so a later change of working directory does not move the store.
+        let root = std::path::absolute(root).at("resolve", root)?;
+        fs::create_dir_all(&root).at("create store directory", &root)?;
+        let store = Store { root };
+        store.check_format()?;
+        for dir in [OBJECTS, ACTIONS, TMP, QUARANTINE, LOCKS] {
+            let path = store.root.join(dir);
+            fs::create_dir_all(&path).at("create store directory", &path)?;
+        }
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `root/objects/ab/cdef…`: the first two hex chars shard the directory.
+    pub fn blob_path(&self, d: &Digest) -> PathBuf {
+        let hex = d.to_hex();
+        self.root.join(OBJECTS).join(&hex[..2]).join(&hex[2..])
+    }
+
+    pub(crate) fn action_path(&self, key: &Digest) -> PathBuf {
+        let hex = key.to_hex();
+        self.root
+            .join(ACTIONS)
+            .join(&hex[..2])
+            .join(format!("{hex}.json"))
+    }
+
+    pub(crate) fn lock_path(&self, key: &Digest) -> PathBuf {
+        let hex = key.to_hex();
+        self.root
+            .join(LOCKS)
+            .join(&hex[..2])
+            .join(format!("{hex}.lock"))
+    }
+
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.root.join(TMP)
+    }
+
+    fn check_format(&self) -> Result<(), CacheError> {
+        let path = self.root.join(FORMAT_FILE);
+        let expected = format!("augflow-store {STORE_FORMAT}\n");
+        match fs::read_to_string(&path) {
+            Ok(found) if found == expected => Ok(()),
+            Ok(found) => Err(CacheError::Format {
+                path,
+                found: found.trim_end().to_string(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Two processes creating the store at once both write the same bytes.
+                atomic::write_atomic(&self.root, &path, expected.as_bytes(), meta::FILE_MODE)
+            }
+            Err(e) => Err(CacheError::io("read", &path, e)),
+        }
+    }
+
+    /// Moves a damaged file to `quarantine/<name>.<unix_nanos>` for later inspection.
+    /// Returns where it went, or `path` itself if it had already disappeared.
+    pub(crate) fn quarantine(&self, path: &Path, name: &str) -> Result<PathBuf, CacheError> {
+        let nanos = meta::system_time_ns(SystemTime::now());
+        let dest = self.root.join(QUARANTINE).join(format!("{name}.{nanos}"));
+        match fs::rename(path, &dest) {
+            Ok(()) => {
+                tracing::warn!(from = %path.display(), to = %dest.display(), "moved damaged file to quarantine");
+                Ok(dest)
+            }
+            // Someone else (another process) quarantined or removed it first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(path.to_path_buf()),
+            Err(e) => Err(CacheError::io("move to quarantine", path, e)),
+        }
+    }
+}
+
+/// Creates the parent directory of `path`.
+pub(crate) fn create_parent(path: &Path) -> Result<(), CacheError> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            fs::create_dir_all(parent).at("create directory", parent)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// UTF-8 names of the entries of `dir` (others are skipped); empty if `dir` is missing.
+pub(crate) fn read_dir_names(dir: &Path) -> Result<Vec<String>, CacheError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(CacheError::io("list", dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.at("list", dir)?;
+        if let Ok(name) = entry.file_name().into_string() {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let d = Digest::of_bytes(b"x");
+        let hex = d.to_hex();
+        let expected = store.root().join("objects").join(&hex[..2]).join(&hex[2..]);
+        assert_eq!(store.blob_path(&d), expected);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("FORMAT")).unwrap(),
+            "augflow-store 1\n"
+        );
+        for sub in ["objects", "ac", "tmp", "quarantine", "locks"] {
+            assert!(dir.path().join(sub).is_dir(), "{sub}");
+        }
+        // Reopening is fine.
+        Store::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn unknown_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("FORMAT"), "augflow-store 99\n").unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CacheError::Format { found, .. } if found == "augflow-store 99"),
+            "{err:?}"
+        );
+        assert!(!dir.path().join("objects").exists());
+    }
+}

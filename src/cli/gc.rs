@@ -1,0 +1,122 @@
+//! `augflow gc`: keeps what the given pipelines reference now, removes the rest.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::exit;
+use super::load::{load, open_store};
+use crate::runner::{CancelToken, Engine, NodeState, plan};
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Pipelines whose current results to keep (default: augflow.yaml). All must use the
+    /// same store.
+    pub pipelines: Vec<PathBuf>,
+    /// Show what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Never remove anything written more recently than this (`0`, `90s`, `30m`, `12h`, `7d`):
+    /// protects results of runs still in progress.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub grace: Duration,
+}
+
+pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
+    let pipelines: Vec<Option<PathBuf>> = if args.pipelines.is_empty() {
+        vec![None]
+    } else {
+        args.pipelines.iter().cloned().map(Some).collect()
+    };
+    let mut keep = BTreeSet::new();
+    let mut store_dir: Option<PathBuf> = None;
+    for pipeline in &pipelines {
+        let loaded = match load(pipeline.as_deref(), store_flag) {
+            Ok(loaded) => loaded,
+            Err(code) => return code,
+        };
+        if let Some(first) = &store_dir {
+            if first != &loaded.project.store_dir {
+                eprintln!(
+                    "error: failed to gc: pipelines use different stores ({} and {})",
+                    first.display(),
+                    loaded.project.store_dir.display()
+                );
+                return exit::INVALID;
+            }
+        }
+        store_dir = Some(loaded.project.store_dir.clone());
+        let store = match open_store(&loaded.project) {
+            Ok(store) => store,
+            Err(code) => return code,
+        };
+        let engine = Engine::new(&loaded.graph, &loaded.project, &store, &loaded.registry, CancelToken::new());
+        for node_plan in plan(&engine, &loaded.graph.order) {
+            if matches!(node_plan.state, NodeState::UpToDate | NodeState::Restore) {
+                keep.extend(node_plan.key_digest);
+            }
+        }
+    }
+    let Some(store_dir) = store_dir else {
+        return exit::OK;
+    };
+    let store = match augflow_cache::Store::open(&store_dir) {
+        Ok(store) => store,
+        Err(err) => {
+            super::report_error(&err);
+            return exit::ENVIRONMENT;
+        }
+    };
+    match store.gc(&keep, args.grace, args.dry_run) {
+        Ok(report) => {
+            let verb = if args.dry_run { "would remove" } else { "removed" };
+            println!(
+                "{verb} {} action entries, {} blobs ({} bytes), {} temp files; kept {} entries, {} blobs",
+                report.actions_removed,
+                report.blobs_removed,
+                report.bytes_freed,
+                report.temps_removed,
+                report.kept_actions,
+                report.kept_blobs
+            );
+            exit::OK
+        }
+        Err(err) => {
+            super::report_error(&err);
+            exit::ENVIRONMENT
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 90s, 30m, 12h or 7d"))?;
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{unit}` is not a unit: use s, m, h or d")),
+    };
+    Ok(Duration::from_secs(number.saturating_mul(factor)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("2w").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+}

@@ -1,0 +1,117 @@
+//! The `augflow` command line: parse arguments, call the library, map outcomes to exit
+//! codes. No pipeline logic lives here.
+
+mod dag;
+mod explain;
+mod gc;
+mod load;
+mod render;
+mod run;
+mod schema;
+mod show;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Documented exit codes (see README.md).
+pub mod exit {
+    /// Everything requested is up to date.
+    pub const OK: u8 = 0;
+    /// At least one node failed (or, for `status`, at least one node is stale with `--check`).
+    pub const NODE_FAILED: u8 = 1;
+    /// The pipeline file or the command line is invalid; nothing ran.
+    pub const INVALID: u8 = 2;
+    /// The store, the project folder or the filesystem failed outside any one node.
+    pub const ENVIRONMENT: u8 = 3;
+    /// Interrupted (Ctrl-C); finished nodes are kept, running ones published nothing.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// Default pipeline file name, looked up in the current folder.
+pub const DEFAULT_PIPELINE: &str = "augflow.yaml";
+
+#[derive(Debug, Parser)]
+#[command(name = "augflow", version, about = "Declarative, content-hashed pipelines for ML studies")]
+pub struct Cli {
+    /// Content-addressed store to use instead of `.augflow/store` (e.g. a shared folder).
+    #[arg(long, global = true, env = crate::project::STORE_ENV, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline: execute what misses the cache, reuse the rest.
+    Run(run::RunArgs),
+    /// List stale nodes and why each is stale.
+    Status(status::StatusArgs),
+    /// Show which key inputs of a node changed since its last run.
+    Explain(explain::ExplainArgs),
+    /// Print the graph as text or Graphviz dot.
+    Dag(dag::DagArgs),
+    /// Remove from the store what no given pipeline references.
+    Gc(gc::GcArgs),
+    /// Show where a node's outputs are and its recorded metrics.
+    Show(show::ShowArgs),
+    /// Print the JSON Schema of the pipeline format (for yaml-language-server).
+    Schema,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    init_diagnostics();
+    let code = match cli.command {
+        Command::Run(args) => run::run(&args, cli.store.as_deref()),
+        Command::Status(args) => status::run(&args, cli.store.as_deref()),
+        Command::Explain(args) => explain::run(&args, cli.store.as_deref()),
+        Command::Dag(args) => dag::run(&args),
+        Command::Gc(args) => gc::run(&args, cli.store.as_deref()),
+        Command::Show(args) => show::run(&args, cli.store.as_deref()),
+        Command::Schema => schema::run(),
+    };
+    ExitCode::from(code)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AUGFLOW_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+/// Wraps diagnostics to the terminal, and not at all when piped (so logs and tests see
+/// whole lines).
+fn init_diagnostics() {
+    use std::io::IsTerminal;
+    let width = if std::io::stderr().is_terminal() {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(100)
+    } else {
+        usize::MAX / 2
+    };
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().width(width).build())
+    }));
+}
+
+/// Prints an error chain to stderr, the one place besides renderers that prints.
+pub(crate) fn report_error(err: &dyn std::error::Error) {
+    let mut text = format!("error: failed to {err}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!("\n  caused by: {cause}"));
+        source = cause.source();
+    }
+    eprintln!("{text}");
+}

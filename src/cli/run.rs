@@ -1,0 +1,82 @@
+//! `augflow run`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::load::{load, open_store};
+use super::render::{JsonRenderer, PlainRenderer, ProgressRenderer, Renderer};
+use super::{exit, status};
+use crate::runner::{CancelToken, Engine, RunOptions, run as run_pipeline};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pipeline file (default: augflow.yaml).
+    pub pipeline: Option<PathBuf>,
+    /// Bring only these nodes (or all nodes of these stages) and their ancestors up to date.
+    #[arg(long = "target", short = 't', value_name = "NODE")]
+    pub targets: Vec<String>,
+    /// Nodes to run at once.
+    #[arg(short = 'j', long = "jobs", default_value_t = 1)]
+    pub jobs: usize,
+    /// Print what would execute, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep running independent nodes after a failure.
+    #[arg(long, short = 'k')]
+    pub keep_going: bool,
+    /// One JSON object per event on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
+    let loaded = match load(args.pipeline.as_deref(), store) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let store = match open_store(&loaded.project) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let mut targets = Vec::new();
+    for target in &args.targets {
+        let found = loaded.graph.resolve_target(target);
+        if found.is_empty() {
+            eprintln!("error: failed to select target `{target}`: no node or stage has that name");
+            return exit::INVALID;
+        }
+        targets.extend(found);
+    }
+    let cancel = CancelToken::new();
+    let engine = Engine::new(&loaded.graph, &loaded.project, &store, &loaded.registry, cancel.clone());
+    if args.dry_run {
+        return status::print_plan(&engine, &targets, args.json, false);
+    }
+    {
+        let cancel = cancel.clone();
+        // Only the first registration succeeds; a library caller may have its own.
+        let _ = ctrlc::set_handler(move || cancel.cancel());
+    }
+    let options = RunOptions {
+        targets,
+        jobs: args.jobs.max(1),
+        keep_going: args.keep_going,
+    };
+    let mut renderer: Box<dyn Renderer> = if args.json {
+        Box::new(JsonRenderer)
+    } else if std::io::stderr().is_terminal() {
+        Box::new(ProgressRenderer::new())
+    } else {
+        Box::new(PlainRenderer)
+    };
+    let summary = run_pipeline(&engine, &options, &mut |event| renderer.handle(event));
+    if summary.interrupted {
+        exit::INTERRUPTED
+    } else if summary.failed > 0 || summary.skipped > 0 {
+        exit::NODE_FAILED
+    } else {
+        exit::OK
+    }
+}

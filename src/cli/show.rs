@@ -1,0 +1,129 @@
+//! `augflow show NODE`: where the outputs are and what the node recorded.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::exit;
+use super::load::{load, open_store};
+use crate::kinds::ArtifactType;
+use crate::runner::{CancelToken, Engine, read_record};
+use crate::spec::Action;
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The node (`stage` or `stage@values`).
+    pub node: String,
+    /// Pipeline file (default: augflow.yaml).
+    #[arg(long, short = 'p')]
+    pub pipeline: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
+    let loaded = match load(args.pipeline.as_deref(), store_flag) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(index) = loaded.graph.find(&args.node) else {
+        eprintln!("error: failed to show `{}`: no node has that name (see `augflow dag`)", args.node);
+        return exit::INVALID;
+    };
+    let store = match open_store(&loaded.project) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let engine = Engine::new(&loaded.graph, &loaded.project, &store, &loaded.registry, CancelToken::new());
+    let node = loaded.graph.node(index);
+    let record = read_record(&loaded.project, &node.name);
+    let entry = record
+        .as_ref()
+        .and_then(|r| store.get_action(&r.key).ok().flatten());
+    let outputs = engine.output_paths(node);
+    let metrics = metrics_files(&engine, node);
+    let metrics_values: serde_json::Map<String, serde_json::Value> = metrics
+        .iter()
+        .filter_map(|(name, path)| {
+            let bytes = std::fs::read(path).ok()?;
+            Some((name.clone(), serde_json::from_slice(&bytes).ok()?))
+        })
+        .collect();
+
+    if args.json {
+        let value = serde_json::json!({
+            "stage": node.name,
+            "kind": node.kind_label(),
+            "key": record.as_ref().map(|r| r.key.to_hex()),
+            "outputs": outputs.iter().map(|(name, path)| (name.clone(), path.display().to_string())).collect::<std::collections::BTreeMap<_, _>>(),
+            "metrics": metrics_values,
+            "entry": entry,
+        });
+        if let Ok(text) = serde_json::to_string_pretty(&value) {
+            println!("{text}");
+        }
+        return exit::OK;
+    }
+    println!("{} [{}]", node.name, node.kind_label());
+    match &record {
+        Some(record) => println!("  key: {}", record.key),
+        None => println!("  not run yet"),
+    }
+    if let Some(entry) = &entry {
+        println!(
+            "  produced in {:.2} s by {}@{} (augflow {})",
+            entry.duration_ms as f64 / 1000.0,
+            entry.producer.user,
+            entry.producer.host,
+            entry.producer.tool_version
+        );
+    }
+    println!("  outputs:");
+    for (name, path) in &outputs {
+        let artifact = record.as_ref().and_then(|r| r.outputs.get(name));
+        match artifact {
+            Some(artifact) => println!("    {name}: {} ({})", path.display(), artifact.digest().short()),
+            None => println!("    {name}: {}", path.display()),
+        }
+    }
+    if !metrics_values.is_empty() {
+        println!("  metrics:");
+        for (name, value) in &metrics_values {
+            let text = serde_json::to_string_pretty(value).unwrap_or_default();
+            println!("    {name}:");
+            for line in text.lines() {
+                println!("      {line}");
+            }
+        }
+    }
+    exit::OK
+}
+
+/// Metrics files of a node: shell `metrics:` paths, or `metrics.json` in typed metrics outputs.
+fn metrics_files(engine: &Engine<'_>, node: &crate::spec::NodeSpec) -> Vec<(String, PathBuf)> {
+    match &node.action {
+        Action::Shell(shell) => shell
+            .metrics
+            .iter()
+            .map(|m| (m.to_string(), m.to_path(&engine.project.root)))
+            .collect(),
+        Action::Typed(typed) => {
+            let paths = engine.output_paths(node);
+            engine
+                .registry
+                .get(&typed.kind)
+                .map(|kind| {
+                    kind.outputs()
+                        .iter()
+                        .filter(|port| port.ty == ArtifactType::Metrics)
+                        .filter_map(|port| {
+                            paths
+                                .get(port.name)
+                                .map(|dir| (port.name.to_owned(), dir.join("metrics.json")))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The DAG: built from the expanded spec, then validated as a whole. A `PipelineGraph`
+//! exists only once every check has passed, so the runner never sees a broken graph.
+
+mod build;
+mod cycles;
+mod render;
+
+use std::collections::HashMap;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::spec::{NodeSpec, Pipeline, RelPath};
+
+pub use build::{build, typed_output_path};
+pub use render::{to_dot, to_text};
+
+/// Why one node depends on another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// A typed input `name` fed by the producer's output `output`.
+    Input { name: String, output: String },
+    /// A shell dependency path that the producer writes (or lies inside what it writes).
+    Path(RelPath),
+}
+
+/// A validated pipeline graph; node weights index `pipeline.nodes`.
+#[derive(Debug)]
+pub struct PipelineGraph {
+    pub pipeline: Pipeline,
+    pub graph: DiGraph<usize, EdgeKind>,
+    /// Every node, each after all of its dependencies.
+    pub order: Vec<NodeIndex>,
+    index: HashMap<String, NodeIndex>,
+}
+
+impl PipelineGraph {
+    pub fn node(&self, index: NodeIndex) -> &NodeSpec {
+        &self.pipeline.nodes[self.graph[index]]
+    }
+
+    pub fn find(&self, name: &str) -> Option<NodeIndex> {
+        self.index.get(name).copied()
+    }
+
+    /// Nodes named `target`, or all nodes of the stage `target` (a matrix stage).
+    pub fn resolve_target(&self, target: &str) -> Vec<NodeIndex> {
+        if let Some(index) = self.find(target) {
+            return vec![index];
+        }
+        self.order
+            .iter()
+            .copied()
+            .filter(|&i| self.node(i).stage == target)
+            .collect()
+    }
+
+    pub fn dependencies(&self, index: NodeIndex) -> impl Iterator<Item = (NodeIndex, &EdgeKind)> {
+        use petgraph::visit::EdgeRef;
+        self.graph
+            .edges_directed(index, petgraph::Direction::Incoming)
+            .map(|edge| (edge.source(), edge.weight()))
+    }
+
+    pub fn dependents(&self, index: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph
+            .neighbors_directed(index, petgraph::Direction::Outgoing)
+    }
+
+    /// `targets` and everything they depend on, in topological order.
+    pub fn with_ancestors(&self, targets: &[NodeIndex]) -> Vec<NodeIndex> {
+        let mut wanted = vec![false; self.graph.node_count()];
+        let mut stack: Vec<NodeIndex> = targets.to_vec();
+        while let Some(index) = stack.pop() {
+            if std::mem::replace(&mut wanted[index.index()], true) {
+                continue;
+            }
+            stack.extend(self.dependencies(index).map(|(dep, _)| dep));
+        }
+        self.order
+            .iter()
+            .copied()
+            .filter(|i| wanted[i.index()])
+            .collect()
+    }
+}

@@ -1,0 +1,79 @@
+//! What changed between two keys of one node: the answer to `augflow explain`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use super::{KeyAction, StageKey};
+use crate::spec::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyChange {
+    Format { old: u32, new: u32 },
+    Action { old: KeyAction, new: KeyAction },
+    Param { name: String, old: Option<Value>, new: Option<Value> },
+    Input { name: String, old: Option<String>, new: Option<String> },
+    Seed { old: Option<u64>, new: Option<u64> },
+}
+
+pub fn diff_keys(old: &StageKey, new: &StageKey) -> Vec<KeyChange> {
+    let mut changes = Vec::new();
+    if old.format != new.format {
+        changes.push(KeyChange::Format { old: old.format, new: new.format });
+    }
+    if old.action != new.action {
+        changes.push(KeyChange::Action { old: old.action.clone(), new: new.action.clone() });
+    }
+    let names: BTreeSet<&String> = old.params.keys().chain(new.params.keys()).collect();
+    for name in names {
+        let (a, b) = (old.params.get(name), new.params.get(name));
+        if a != b {
+            changes.push(KeyChange::Param { name: name.clone(), old: a.cloned(), new: b.cloned() });
+        }
+    }
+    let names: BTreeSet<&String> = old.inputs.keys().chain(new.inputs.keys()).collect();
+    for name in names {
+        let (a, b) = (old.inputs.get(name), new.inputs.get(name));
+        if a != b {
+            changes.push(KeyChange::Input {
+                name: name.clone(),
+                old: a.map(|d| d.short()),
+                new: b.map(|d| d.short()),
+            });
+        }
+    }
+    if old.seed != new.seed {
+        changes.push(KeyChange::Seed { old: old.seed, new: new.seed });
+    }
+    changes
+}
+
+fn show<T: fmt::Display>(value: Option<&T>) -> String {
+    value.map_or_else(|| "(absent)".to_owned(), ToString::to_string)
+}
+
+fn show_action(action: &KeyAction) -> String {
+    match action {
+        KeyAction::Typed { kind, version } => format!("{kind} v{version}"),
+        KeyAction::Shell { cmd, outs } => format!("`{cmd}` → [{}]", outs.join(", ")),
+    }
+}
+
+impl fmt::Display for KeyChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyChange::Format { old, new } => write!(f, "key format: {old} → {new}"),
+            KeyChange::Action { old, new } => {
+                write!(f, "command: {} → {}", show_action(old), show_action(new))
+            }
+            KeyChange::Param { name, old, new } => {
+                write!(f, "param {name}: {} → {}", show(old.as_ref()), show(new.as_ref()))
+            }
+            KeyChange::Input { name, old, new } => {
+                write!(f, "input {name}: {} → {}", show(old.as_ref()), show(new.as_ref()))
+            }
+            KeyChange::Seed { old, new } => {
+                write!(f, "seed: {} → {}", show(old.as_ref()), show(new.as_ref()))
+            }
+        }
+    }
+}

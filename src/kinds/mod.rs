@@ -1,0 +1,130 @@
+//! Typed stage kinds: the engine's adapters around the plain functions in `augflow-stages`.
+//! Each kind declares typed input and output ports (checked before anything runs), a
+//! version constant that is part of every key it makes, and how to check its params.
+
+mod image_set_summary;
+mod phantom;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use crate::spec::Value;
+
+/// What flows along a typed edge. Every typed output is a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactType {
+    /// `images.json` + `images/<class>/*.png` (see `augflow_stages::image_set`).
+    ImageSet,
+    /// `metrics.json`, shown by `augflow show`.
+    Metrics,
+}
+
+impl fmt::Display for ArtifactType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ArtifactType::ImageSet => "image_set",
+            ArtifactType::Metrics => "metrics",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Port {
+    pub name: &'static str,
+    pub ty: ArtifactType,
+}
+
+/// Everything a kind gets to run one node.
+pub struct KindContext<'a> {
+    pub params: &'a BTreeMap<String, Value>,
+    pub seed: u64,
+    /// Input name → materialised input directory (verified against its digest).
+    pub inputs: BTreeMap<String, PathBuf>,
+    /// Output name → empty directory to fill.
+    pub outputs: BTreeMap<String, PathBuf>,
+    pub cancel: &'a AtomicBool,
+}
+
+/// Recorded in the action entry beside the outputs.
+#[derive(Debug, Default)]
+pub struct KindOutcome {
+    pub metadata: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KindError {
+    #[error("use valid params: {0}")]
+    Params(String),
+    #[error("run the stage function")]
+    Stage(#[from] augflow_stages::StageError),
+    #[error("stop: the run was cancelled")]
+    Cancelled,
+    #[error("find the `{0}` directory the engine should have prepared")]
+    MissingPort(String),
+}
+
+pub trait StageKind: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Bump when the kind's code changes what it produces for the same inputs and params.
+    fn version(&self) -> u32;
+    fn inputs(&self) -> &'static [Port];
+    fn outputs(&self) -> &'static [Port];
+    /// Checks params without running anything (by deserialising the typed config).
+    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String>;
+    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError>;
+}
+
+/// Deserialises params into a kind's typed config (which denies unknown fields).
+pub fn typed_params<T: serde::de::DeserializeOwned>(
+    params: &BTreeMap<String, Value>,
+) -> Result<T, String> {
+    let object: serde_json::Map<String, Value> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    serde_json::from_value(Value::Object(object)).map_err(|err| err.to_string())
+}
+
+pub struct Registry {
+    kinds: BTreeMap<&'static str, Box<dyn StageKind>>,
+}
+
+impl Registry {
+    /// Every kind this build knows.
+    pub fn builtin() -> Registry {
+        let mut registry = Registry {
+            kinds: BTreeMap::new(),
+        };
+        registry.add(Box::new(phantom::Phantom));
+        registry.add(Box::new(image_set_summary::ImageSetSummary));
+        registry
+    }
+
+    fn add(&mut self, kind: Box<dyn StageKind>) {
+        self.kinds.insert(kind.name(), kind);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&dyn StageKind> {
+        self.kinds.get(name).map(|kind| kind.as_ref())
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.kinds.keys().copied()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.kinds.keys()).finish()
+    }
+}
+
+pub(crate) fn port_dir<'a>(
+    dirs: &'a BTreeMap<String, PathBuf>,
+    name: &str,
+) -> Result<&'a PathBuf, KindError> {
+    dirs.get(name)
+        .ok_or_else(|| KindError::MissingPort(name.to_owned()))
+}

@@ -1,0 +1,122 @@
+//! Where a project's state lives: `.augflow/` beside the pipeline file, and the store
+//! (by default `.augflow/store`, else from `--store`, `AUGFLOW_STORE` or `augflow.toml`).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Name of the optional project config file beside the pipeline.
+pub const CONFIG_FILE: &str = "augflow.toml";
+/// Environment variable naming the store folder.
+pub const STORE_ENV: &str = "AUGFLOW_STORE";
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The pipeline file's folder.
+    pub root: PathBuf,
+    /// `.augflow/` beside the pipeline.
+    pub state_dir: PathBuf,
+    /// The content-addressed store (may be shared between projects and people).
+    pub store_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("read project config {path}")]
+    ReadConfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("parse project config {path}: {message}")]
+    ParseConfig { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    store: StoreSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreSection {
+    /// Relative paths are relative to the config file.
+    path: Option<PathBuf>,
+}
+
+impl Project {
+    /// `store_flag` is `--store` or `AUGFLOW_STORE` (clap reads both); it wins over the file.
+    pub fn open(root: &Path, store_flag: Option<&Path>) -> Result<Project, ProjectError> {
+        let state_dir = root.join(".augflow");
+        let store_dir = match store_flag {
+            Some(path) => absolute_from(&std::env::current_dir().unwrap_or_default(), path),
+            None => match read_config(root)?.store.path {
+                Some(path) => absolute_from(root, &path),
+                None => state_dir.join("store"),
+            },
+        };
+        Ok(Project {
+            root: root.to_path_buf(),
+            state_dir,
+            store_dir,
+        })
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.state_dir.join("logs")
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.state_dir.join("tmp")
+    }
+
+    pub fn node_records_dir(&self) -> PathBuf {
+        self.state_dir.join("state").join("nodes")
+    }
+
+    pub fn stat_cache_path(&self) -> PathBuf {
+        self.state_dir.join("stat-cache.json")
+    }
+}
+
+fn absolute_from(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+fn read_config(root: &Path) -> Result<ConfigFile, ProjectError> {
+    let path = root.join(CONFIG_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+        Err(source) => return Err(ProjectError::ReadConfig { path, source }),
+    };
+    toml::from_str(&text).map_err(|err| ProjectError::ParseConfig {
+        path,
+        message: err.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_comes_from_flag_then_config_then_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = Project::open(dir.path(), None).unwrap();
+        assert_eq!(project.store_dir, dir.path().join(".augflow/store"));
+        std::fs::write(dir.path().join(CONFIG_FILE), "[store]\npath = \"../shared-store\"\n").unwrap();
+        let project = Project::open(dir.path(), None).unwrap();
+        assert_eq!(project.store_dir, dir.path().join("../shared-store"));
+        let project = Project::open(dir.path(), Some(Path::new("/srv/store"))).unwrap();
+        assert_eq!(project.store_dir, PathBuf::from("/srv/store"));
+        std::fs::write(dir.path().join(CONFIG_FILE), "[store]\npth = 1\n").unwrap();
+        assert!(matches!(Project::open(dir.path(), None), Err(ProjectError::ParseConfig { .. })));
+    }
+}

@@ -1,0 +1,83 @@
+//! State shared by the scheduler's workers for one invocation.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use augflow_cache::{Artifact, CacheError, StatCache, Store};
+
+use super::cancel::CancelToken;
+use crate::graph::{PipelineGraph, typed_output_path};
+use crate::kinds::Registry;
+use crate::project::Project;
+use crate::spec::{Action, NodeSpec, RelPath};
+
+pub struct Engine<'a> {
+    pub graph: &'a PipelineGraph,
+    pub project: &'a Project,
+    pub store: &'a Store,
+    pub registry: &'a Registry,
+    pub stat_cache: Mutex<StatCache>,
+    pub cancel: CancelToken,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        graph: &'a PipelineGraph,
+        project: &'a Project,
+        store: &'a Store,
+        registry: &'a Registry,
+        cancel: CancelToken,
+    ) -> Engine<'a> {
+        Engine {
+            graph,
+            project,
+            store,
+            registry,
+            stat_cache: Mutex::new(StatCache::load(&project.stat_cache_path())),
+            cancel,
+        }
+    }
+
+    /// Content digest of a workspace path, through the stat cache.
+    pub fn digest_path(&self, path: &std::path::Path) -> Result<Artifact, CacheError> {
+        let mut cache = match self.stat_cache.lock() {
+            Ok(cache) => cache,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        cache.digest_path(path)
+    }
+
+    pub fn save_stat_cache(&self) -> Result<(), CacheError> {
+        match self.stat_cache.lock() {
+            Ok(cache) => cache.save(),
+            Err(poisoned) => poisoned.into_inner().save(),
+        }
+    }
+
+    /// The node's outputs: name in the action entry → workspace path.
+    /// Shell outputs are named by their relative path, typed ones by their port.
+    pub fn output_paths(&self, node: &NodeSpec) -> BTreeMap<String, PathBuf> {
+        let root = &self.project.root;
+        match &node.action {
+            Action::Shell(shell) => shell
+                .outs
+                .iter()
+                .map(|out| (out.value.to_string(), out.value.to_path(root)))
+                .collect(),
+            Action::Typed(typed) => self
+                .registry
+                .get(&typed.kind)
+                .map(|kind| {
+                    kind.outputs()
+                        .iter()
+                        .map(|port| {
+                            let rel: RelPath = typed_output_path(&node.name, port.name);
+                            (port.name.to_owned(), rel.to_path(root))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! What the runner reports. Renderers (progress bars, plain lines, JSON lines) consume
+//! these; the runner itself never prints.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    /// The node's command or kind ran and its outputs were stored.
+    Executed,
+    /// The key was found in the store; outputs were reused (restored to disk if needed).
+    Cached,
+    /// The node ran and failed, or its inputs could not be prepared.
+    Failed,
+    /// Not run: a dependency failed, or the run stopped first.
+    Skipped,
+}
+
+impl NodeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Executed => "executed",
+            NodeStatus::Cached => "cached",
+            NodeStatus::Failed => "failed",
+            NodeStatus::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        pipeline: String,
+        /// Nodes this run looks at (targets and their ancestors).
+        nodes: usize,
+        jobs: usize,
+    },
+    /// A node missed the cache and starts executing.
+    NodeExecuting { stage: String },
+    NodeFinished {
+        /// The node's name (`stage` or `stage@values` for matrix nodes).
+        stage: String,
+        /// The stage it was declared as in the YAML.
+        group: String,
+        status: NodeStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        duration_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        log: Option<String>,
+    },
+    Warning {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stage: Option<String>,
+        message: String,
+    },
+    RunFinished(RunSummary),
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RunSummary {
+    pub executed: usize,
+    pub cached: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub duration_ms: u64,
+    pub interrupted: bool,
+}
+
+impl RunSummary {
+    pub fn count(&mut self, status: NodeStatus) {
+        match status {
+            NodeStatus::Executed => self.executed += 1,
+            NodeStatus::Cached => self.cached += 1,
+            NodeStatus::Failed => self.failed += 1,
+            NodeStatus::Skipped => self.skipped += 1,
+        }
+    }
+}

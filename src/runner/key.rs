@@ -1,0 +1,87 @@
+//! Computes a node's key from its spec and the digests of what it reads.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use augflow_cache::{Artifact, CacheError};
+
+use super::engine::Engine;
+use crate::hash::{KEY_FORMAT, KeyAction, StageKey};
+use crate::spec::{Action, NodeSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("read dependency {path}: it does not exist and no stage writes it")]
+    MissingDependency { path: PathBuf },
+    #[error("hash dependency {path}")]
+    Hash {
+        path: PathBuf,
+        #[source]
+        source: CacheError,
+    },
+    #[error("read input `{input}`: its producer `{node}` has not produced output `{output}`")]
+    MissingInput {
+        input: String,
+        node: String,
+        output: String,
+    },
+}
+
+/// `upstream(node)` gives the outputs a dependency produced in this run (or its cache hit).
+pub fn compute_key<'u>(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    upstream: impl Fn(&str) -> Option<&'u BTreeMap<String, Artifact>>,
+) -> Result<StageKey, KeyError> {
+    match &node.action {
+        Action::Typed(typed) => {
+            let version = engine.registry.get(&typed.kind).map_or(0, |kind| kind.version());
+            let mut inputs = BTreeMap::new();
+            for (name, reference) in &typed.inputs {
+                let target = &reference.value;
+                let artifact = upstream(&target.node)
+                    .and_then(|outputs| outputs.get(&target.output))
+                    .ok_or_else(|| KeyError::MissingInput {
+                        input: name.clone(),
+                        node: target.node.clone(),
+                        output: target.output.clone(),
+                    })?;
+                inputs.insert(name.clone(), artifact.digest());
+            }
+            Ok(StageKey {
+                format: KEY_FORMAT,
+                action: KeyAction::Typed {
+                    kind: typed.kind.clone(),
+                    version,
+                },
+                params: typed.params.clone(),
+                inputs,
+                seed: node.seed,
+            })
+        }
+        Action::Shell(shell) => {
+            let mut inputs = BTreeMap::new();
+            for dep in &shell.deps {
+                let path = dep.value.to_path(&engine.project.root);
+                let artifact = engine.digest_path(&path).map_err(|source| match source {
+                    CacheError::Missing { .. } => KeyError::MissingDependency { path: path.clone() },
+                    source => KeyError::Hash {
+                        path: path.clone(),
+                        source,
+                    },
+                })?;
+                inputs.insert(dep.value.to_string(), artifact.digest());
+            }
+            Ok(StageKey {
+                format: KEY_FORMAT,
+                action: KeyAction::Shell {
+                    cmd: shell.cmd.clone(),
+                    outs: shell.outs.iter().map(|o| o.value.to_string()).collect(),
+                },
+                params: shell.params.clone(),
+                inputs,
+                seed: node.seed,
+            })
+        }
+    }
+}

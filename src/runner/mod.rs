@@ -1,0 +1,65 @@
+//! Runs a validated graph against a store: scheduling, early cutoff through keys, cache
+//! hits and restores, events. Renderers consume the events; nothing here prints.
+
+mod cancel;
+mod engine;
+mod events;
+mod key;
+mod node_error;
+mod plan;
+mod process;
+mod record;
+mod schedule;
+mod shell;
+mod typed;
+
+pub use cancel::CancelToken;
+pub use engine::Engine;
+pub use events::{Event, NodeStatus, RunSummary};
+pub use key::{KeyError, compute_key};
+pub use node_error::NodeError;
+pub use plan::{Explanation, NodePlan, NodeState, explain, plan};
+pub use record::{NodeRecord, read_record};
+
+use petgraph::graph::NodeIndex;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Nodes to bring up to date, with their ancestors; all nodes when empty.
+    pub targets: Vec<NodeIndex>,
+    pub jobs: usize,
+    pub keep_going: bool,
+}
+
+/// Brings the selected nodes up to date. Failures of single nodes are reported as events
+/// and in the summary, not as an error.
+pub fn run(engine: &Engine<'_>, options: &RunOptions, emit: &mut dyn FnMut(&Event)) -> RunSummary {
+    let nodes = selected_nodes(engine, &options.targets);
+    emit(&Event::RunStarted {
+        pipeline: engine.graph.pipeline.file.display().to_string(),
+        nodes: nodes.len(),
+        jobs: options.jobs,
+    });
+    let schedule = schedule::Schedule {
+        nodes,
+        jobs: options.jobs.max(1),
+        keep_going: options.keep_going,
+    };
+    let summary = schedule::run_schedule(engine, &schedule, emit);
+    if let Err(err) = engine.save_stat_cache() {
+        emit(&Event::Warning {
+            stage: None,
+            message: format!("failed to save the stat cache (next run re-hashes): {err}"),
+        });
+    }
+    emit(&Event::RunFinished(summary.clone()));
+    summary
+}
+
+pub fn selected_nodes(engine: &Engine<'_>, targets: &[NodeIndex]) -> Vec<NodeIndex> {
+    if targets.is_empty() {
+        engine.graph.order.clone()
+    } else {
+        engine.graph.with_ancestors(targets)
+    }
+}

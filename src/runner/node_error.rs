@@ -1,0 +1,63 @@
+//! Why one node failed. These end the node, not the run (with `--keep-going`).
+
+use std::path::{Path, PathBuf};
+
+use augflow_cache::CacheError;
+
+use super::key::KeyError;
+use crate::kinds::KindError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("compute the key")]
+    Key(#[from] KeyError),
+    #[error("use the store")]
+    Store(#[from] CacheError),
+    #[error("{op} {path}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("run the command: {status} (log: {log})\n{tail}")]
+    CommandFailed {
+        status: String,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("find declared output {path}: the command did not write it (log: {log})")]
+    OutputMissing { path: PathBuf, log: PathBuf },
+    #[error("run kind `{kind}`")]
+    Kind {
+        kind: String,
+        #[source]
+        source: KindError,
+    },
+    #[error("run kind `{kind}`: it panicked: {message}")]
+    Panicked { kind: String, message: String },
+    #[error("finish: the run was cancelled")]
+    Cancelled,
+}
+
+impl NodeError {
+    pub fn io(op: &'static str, path: &Path, source: std::io::Error) -> NodeError {
+        NodeError::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The whole chain as one line group, for events and logs.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(err) = source {
+            text.push_str(": ");
+            text.push_str(&err.to_string());
+            source = err.source();
+        }
+        text
+    }
+}

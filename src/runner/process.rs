@@ -1,0 +1,186 @@
+//! One node, start to end: key → lookup → (restore | lock → execute → store → publish).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use augflow_cache::{ActionEntry, Artifact, CacheError, Digest, Producer};
+
+use super::engine::Engine;
+use super::events::NodeStatus;
+use super::key::compute_key;
+use super::node_error::NodeError;
+use super::record::{NodeRecord, RECORD_FORMAT, write_record};
+use super::shell::run_shell;
+use super::typed::{publish_dir, run_typed};
+use crate::hash::StageKey;
+use crate::spec::{Action, NodeSpec, Value};
+
+pub struct NodeDone {
+    pub status: NodeStatus,
+    pub key: Digest,
+    pub outputs: BTreeMap<String, Artifact>,
+    pub warnings: Vec<String>,
+}
+
+/// Runs or reuses one node. `on_execute` is called when it misses and starts executing.
+pub fn process_node<'u>(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    upstream: impl Fn(&str) -> Option<&'u BTreeMap<String, Artifact>>,
+    on_execute: impl FnOnce(),
+) -> Result<NodeDone, NodeError> {
+    let key_fields = compute_key(engine, node, upstream)?;
+    let key = key_fields.digest();
+    let mut warnings = Vec::new();
+
+    if let Some(done) = try_hit(engine, node, &key_fields, key, &mut warnings)? {
+        return Ok(done);
+    }
+    // Two processes on one store must not build the same key at once; the loser of the
+    // race finds the winner's entry once it gets the lock.
+    let _lock = engine.store.lock_key(&key)?;
+    if let Some(done) = try_hit(engine, node, &key_fields, key, &mut warnings)? {
+        return Ok(done);
+    }
+    on_execute();
+    let started = Instant::now();
+    let (outputs, metadata) = execute(engine, node)?;
+    let entry = ActionEntry {
+        format: augflow_cache::ACTION_FORMAT,
+        outputs: outputs.clone(),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        created_unix: unix_now(),
+        producer: Producer::current(env!("CARGO_PKG_VERSION")),
+        metadata,
+    };
+    // Published last: an entry exists only once all its blobs do.
+    engine.store.put_action(&key, &entry)?;
+    record(engine, node, &key_fields, key, &outputs)?;
+    Ok(NodeDone {
+        status: NodeStatus::Executed,
+        key,
+        outputs,
+        warnings,
+    })
+}
+
+fn try_hit(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    key_fields: &StageKey,
+    key: Digest,
+    warnings: &mut Vec<String>,
+) -> Result<Option<NodeDone>, NodeError> {
+    let Some(entry) = engine.store.get_action(&key)? else {
+        return Ok(None);
+    };
+    match restore_outputs(engine, node, &entry) {
+        Ok(()) => {}
+        Err(CacheError::Corrupt { digest, path }) => {
+            warnings.push(format!(
+                "corrupt blob {digest} in the store ({}): quarantined; rerunning `{}`",
+                path.display(),
+                node.name
+            ));
+            engine.store.remove_action(&key)?;
+            return Ok(None);
+        }
+        Err(CacheError::MissingBlob { digest }) => {
+            warnings.push(format!(
+                "blob {digest} is missing from the store: rerunning `{}`",
+                node.name
+            ));
+            engine.store.remove_action(&key)?;
+            return Ok(None);
+        }
+        Err(err) => return Err(err.into()),
+    }
+    record(engine, node, key_fields, key, &entry.outputs)?;
+    Ok(Some(NodeDone {
+        status: NodeStatus::Cached,
+        key,
+        outputs: entry.outputs,
+        warnings: std::mem::take(warnings),
+    }))
+}
+
+/// Makes the workspace hold exactly the recorded outputs, copying from the store what is
+/// missing or was changed by hand.
+fn restore_outputs(engine: &Engine<'_>, node: &NodeSpec, entry: &ActionEntry) -> Result<(), CacheError> {
+    for (name, path) in engine.output_paths(node) {
+        let Some(artifact) = entry.outputs.get(&name) else {
+            return Err(CacheError::MissingBlob {
+                digest: Digest::of_bytes(name.as_bytes()),
+            });
+        };
+        let current = match engine.digest_path(&path) {
+            Ok(current) => Some(current),
+            Err(CacheError::Missing { .. }) => None,
+            // A path we cannot hash (e.g. a symlink put there by hand) is replaced.
+            Err(_) => None,
+        };
+        if current.as_ref().map(Artifact::digest) != Some(artifact.digest()) {
+            crate::fsutil::remove_path(&path).map_err(|source| CacheError::Io {
+                op: "remove modified output",
+                path: path.clone(),
+                source,
+            })?;
+            engine.store.materialize(artifact, &path)?;
+        }
+    }
+    Ok(())
+}
+
+type Executed = (BTreeMap<String, Artifact>, BTreeMap<String, Value>);
+
+fn execute(engine: &Engine<'_>, node: &NodeSpec) -> Result<Executed, NodeError> {
+    let mut metadata = BTreeMap::new();
+    metadata.insert("kind".to_owned(), Value::from(node.kind_label()));
+    let mut outputs = BTreeMap::new();
+    match &node.action {
+        Action::Shell(shell) => {
+            run_shell(engine, node, shell)?;
+            for (name, path) in engine.output_paths(node) {
+                outputs.insert(name, engine.store.put_artifact(&path)?);
+            }
+        }
+        Action::Typed(typed) => {
+            let run = run_typed(engine, node, typed)?;
+            let destinations = engine.output_paths(node);
+            for (name, produced) in &run.outputs {
+                outputs.insert(name.clone(), engine.store.put_artifact(produced)?);
+            }
+            for (name, produced) in &run.outputs {
+                if let Some(dest) = destinations.get(name) {
+                    publish_dir(produced, dest)?;
+                }
+            }
+            metadata.extend(run.outcome.metadata);
+        }
+    }
+    Ok((outputs, metadata))
+}
+
+fn record(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    key_fields: &StageKey,
+    key: Digest,
+    outputs: &BTreeMap<String, Artifact>,
+) -> Result<(), NodeError> {
+    let record = NodeRecord {
+        format: RECORD_FORMAT,
+        key,
+        key_fields: key_fields.clone(),
+        outputs: outputs.clone(),
+    };
+    write_record(engine.project, &node.name, &record).map_err(|source| {
+        NodeError::io("write node record for", &engine.project.node_records_dir(), source)
+    })
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,224 @@
+//! Topological scheduling on `jobs` worker threads. The calling thread owns all state and
+//! emits every event; workers only process nodes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use augflow_cache::Artifact;
+use petgraph::graph::NodeIndex;
+
+use super::engine::Engine;
+use super::events::{Event, NodeStatus, RunSummary};
+use super::node_error::NodeError;
+use super::process::{NodeDone, process_node};
+use super::shell::log_path;
+
+pub struct Schedule {
+    pub nodes: Vec<NodeIndex>,
+    pub jobs: usize,
+    pub keep_going: bool,
+}
+
+enum WorkerMsg {
+    Executing(NodeIndex),
+    Done(NodeIndex, u64, Result<NodeDone, NodeError>),
+}
+
+/// Outputs of finished nodes, shared read-only with workers.
+type Produced = Arc<Mutex<HashMap<String, Arc<BTreeMap<String, Artifact>>>>>;
+
+pub fn run_schedule(engine: &Engine<'_>, schedule: &Schedule, emit: &mut dyn FnMut(&Event)) -> RunSummary {
+    let started = Instant::now();
+    let graph = engine.graph;
+    let selected: BTreeSet<NodeIndex> = schedule.nodes.iter().copied().collect();
+    let mut waiting_on: HashMap<NodeIndex, usize> = schedule
+        .nodes
+        .iter()
+        .map(|&n| (n, graph.dependencies(n).filter(|(d, _)| selected.contains(d)).count()))
+        .collect();
+    let position: HashMap<NodeIndex, usize> =
+        schedule.nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    // Ready nodes in topological position order, for a deterministic dispatch order.
+    let mut ready: BTreeSet<(usize, NodeIndex)> = schedule
+        .nodes
+        .iter()
+        .filter(|n| waiting_on[n] == 0)
+        .map(|&n| (position[&n], n))
+        .collect();
+    let mut finished: HashMap<NodeIndex, NodeStatus> = HashMap::new();
+    let produced: Produced = Arc::default();
+    let mut summary = RunSummary::default();
+    let mut stop = false;
+
+    let (job_tx, job_rx) = mpsc::channel::<NodeIndex>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (msg_tx, msg_rx) = mpsc::channel::<WorkerMsg>();
+
+    std::thread::scope(|scope| {
+        for _ in 0..schedule.jobs.max(1) {
+            let job_rx = Arc::clone(&job_rx);
+            let msg_tx = msg_tx.clone();
+            let produced = Arc::clone(&produced);
+            scope.spawn(move || worker(engine, &job_rx, &msg_tx, &produced));
+        }
+        drop(msg_tx);
+
+        let mut running = 0usize;
+        loop {
+            stop |= engine.cancel.is_cancelled();
+            while !stop && running < schedule.jobs.max(1) {
+                let Some((pos, next)) = ready.pop_first() else { break };
+                let _ = pos;
+                if job_tx.send(next).is_err() {
+                    stop = true;
+                    break;
+                }
+                running += 1;
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok(msg) = msg_rx.recv() else { break };
+            match msg {
+                WorkerMsg::Executing(index) => emit(&Event::NodeExecuting {
+                    stage: graph.node(index).name.clone(),
+                }),
+                WorkerMsg::Done(index, millis, result) => {
+                    running -= 1;
+                    let node = graph.node(index);
+                    let status = match result {
+                        Ok(done) => {
+                            for message in &done.warnings {
+                                emit(&Event::Warning { stage: Some(node.name.clone()), message: message.clone() });
+                            }
+                            if let Ok(mut map) = produced.lock() {
+                                map.insert(node.name.clone(), Arc::new(done.outputs));
+                            }
+                            emit(&finished_event(engine, index, done.status, Some(done.key.to_hex()), millis, None));
+                            for dependent in graph.dependents(index) {
+                                if let Some(count) = waiting_on.get_mut(&dependent) {
+                                    *count -= 1;
+                                    if *count == 0 {
+                                        ready.insert((position[&dependent], dependent));
+                                    }
+                                }
+                            }
+                            done.status
+                        }
+                        Err(err) => {
+                            if !matches!(err, NodeError::Cancelled) && !schedule.keep_going {
+                                stop = true;
+                            }
+                            let message = if matches!(err, NodeError::Cancelled) {
+                                "cancelled".to_owned()
+                            } else {
+                                err.chain()
+                            };
+                            emit(&finished_event(engine, index, NodeStatus::Failed, None, millis, Some(message)));
+                            NodeStatus::Failed
+                        }
+                    };
+                    summary.count(status);
+                    finished.insert(index, status);
+                }
+            }
+        }
+        drop(job_tx);
+    });
+
+    for &index in &schedule.nodes {
+        if finished.contains_key(&index) {
+            continue;
+        }
+        let reason = first_failed_dependency(engine, index, &finished).map_or_else(
+            || "the run stopped before this node".to_owned(),
+            |dep| format!("dependency `{dep}` did not complete"),
+        );
+        emit(&finished_event(engine, index, NodeStatus::Skipped, None, 0, Some(reason)));
+        finished.insert(index, NodeStatus::Skipped);
+        summary.count(NodeStatus::Skipped);
+    }
+    summary.interrupted = engine.cancel.is_cancelled();
+    summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    summary
+}
+
+fn worker(
+    engine: &Engine<'_>,
+    jobs: &Mutex<mpsc::Receiver<NodeIndex>>,
+    messages: &mpsc::Sender<WorkerMsg>,
+    produced: &Produced,
+) {
+    loop {
+        let next = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(index) = next else { return };
+        let started = Instant::now();
+        let node = engine.graph.node(index);
+        let snapshot: HashMap<String, Arc<BTreeMap<String, Artifact>>> = match produced.lock() {
+            Ok(map) => engine
+                .graph
+                .dependencies(index)
+                .filter_map(|(dep, _)| {
+                    let name = &engine.graph.node(dep).name;
+                    map.get(name).map(|outputs| (name.clone(), Arc::clone(outputs)))
+                })
+                .collect(),
+            Err(_) => HashMap::new(),
+        };
+        let result = if engine.cancel.is_cancelled() {
+            Err(NodeError::Cancelled)
+        } else {
+            process_node(
+                engine,
+                node,
+                |name| snapshot.get(name).map(|outputs| outputs.as_ref()),
+                || {
+                    let _ = messages.send(WorkerMsg::Executing(index));
+                },
+            )
+        };
+        let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if messages.send(WorkerMsg::Done(index, millis, result)).is_err() {
+            return;
+        }
+    }
+}
+
+fn finished_event(
+    engine: &Engine<'_>,
+    index: NodeIndex,
+    status: NodeStatus,
+    key: Option<String>,
+    duration_ms: u64,
+    message: Option<String>,
+) -> Event {
+    let node = engine.graph.node(index);
+    let log = (status == NodeStatus::Failed && matches!(node.action, crate::spec::Action::Shell(_)))
+        .then(|| log_path(engine, &node.name).display().to_string());
+    Event::NodeFinished {
+        stage: node.name.clone(),
+        group: node.stage.clone(),
+        status,
+        key,
+        duration_ms,
+        message,
+        log,
+    }
+}
+
+fn first_failed_dependency(
+    engine: &Engine<'_>,
+    index: NodeIndex,
+    finished: &HashMap<NodeIndex, NodeStatus>,
+) -> Option<String> {
+    engine
+        .graph
+        .dependencies(index)
+        .find(|(dep, _)| matches!(finished.get(dep), Some(NodeStatus::Failed | NodeStatus::Skipped)))
+        .map(|(dep, _)| engine.graph.node(dep).name.clone())
+}

@@ -1,0 +1,111 @@
+//! Runs a shell stage: `sh -c <cmd>` in the pipeline's folder, output to a log file.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::engine::Engine;
+use super::node_error::NodeError;
+use crate::fsutil::remove_path;
+use crate::spec::{NodeSpec, ShellAction};
+
+pub fn run_shell(engine: &Engine<'_>, node: &NodeSpec, shell: &ShellAction) -> Result<(), NodeError> {
+    let root = &engine.project.root;
+    // Stale outputs must not survive into the new result (as DVC does).
+    for out in &shell.outs {
+        let path = out.value.to_path(root);
+        remove_path(&path).map_err(|source| NodeError::io("remove old output", &path, source))?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| NodeError::io("create output folder", parent, source))?;
+        }
+    }
+    let log_path = log_path(engine, &node.name);
+    let log = open_log(&log_path)?;
+    let log_err = log
+        .try_clone()
+        .map_err(|source| NodeError::io("open log", &log_path, source))?;
+
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(&shell.cmd)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .env("AUGFLOW_NODE", &node.name);
+    if let Some(seed) = node.seed {
+        command.env("AUGFLOW_SEED", seed.to_string());
+    }
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // Own process group, so cancellation can signal the command and its children.
+            libc::setpgid(0, 0);
+            // If the runner dies (even by SIGKILL) the command dies with it, instead of
+            // writing outputs later that no run accounts for.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|source| NodeError::io("start `sh`", Path::new("sh"), source))?;
+    engine.cancel.register(child.id());
+    let status = child.wait();
+    engine.cancel.unregister(child.id());
+    let status = status.map_err(|source| NodeError::io("wait for command", &log_path, source))?;
+    if engine.cancel.is_cancelled() {
+        return Err(NodeError::Cancelled);
+    }
+    if !status.success() {
+        return Err(NodeError::CommandFailed {
+            status: status
+                .code()
+                .map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit status {c}")),
+            log: log_path.clone(),
+            tail: log_tail(&log_path, 20),
+        });
+    }
+    for out in &shell.outs {
+        let path = out.value.to_path(root);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Err(NodeError::OutputMissing { path, log: log_path.clone() });
+        }
+    }
+    Ok(())
+}
+
+pub fn log_path(engine: &Engine<'_>, node: &str) -> PathBuf {
+    engine.project.logs_dir().join(format!("{node}.log"))
+}
+
+fn open_log(path: &Path) -> Result<File, NodeError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|source| NodeError::io("create log folder", parent, source))?;
+    }
+    File::create(path).map_err(|source| NodeError::io("create log", path, source))
+}
+
+/// The last `lines` lines of a log, for the failure message.
+fn log_tail(path: &Path, lines: usize) -> String {
+    let Ok(mut file) = File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(8 * 1024);
+    if file.seek(SeekFrom::Start(start)).is_err() {
+        return String::new();
+    }
+    let mut bytes = Vec::new();
+    if file.read_to_end(&mut bytes).is_err() {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,135 @@
+//! Deterministic random streams.
+//!
+//! Every stream is keyed by what it is for (seed, class, patient, image, purpose) instead
+//! of being drawn in generation order, so an image never depends on iteration order, on
+//! the other classes in the config, or on how many numbers another feature consumed.
+//! Values come straight from ChaCha8's word stream (not from `rand`'s distributions,
+//! whose algorithms may change between releases) because the output is part of a cache key.
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Identifies one patient of one class under one seed.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PatientKey<'a> {
+    pub seed: u64,
+    pub class: &'a str,
+    pub patient: u32,
+}
+
+impl PatientKey<'_> {
+    /// A stream shared by all images of the patient (anatomy, findings).
+    pub(super) fn rng(&self, purpose: &str) -> Rng {
+        Rng::keyed(
+            self.seed,
+            &[
+                self.class.as_bytes(),
+                &self.patient.to_le_bytes(),
+                purpose.as_bytes(),
+            ],
+        )
+    }
+
+    /// A stream for one image of the patient (position, exposure, noise).
+    pub(super) fn image_rng(&self, image: u32, purpose: &str) -> Rng {
+        Rng::keyed(
+            self.seed,
+            &[
+                self.class.as_bytes(),
+                &self.patient.to_le_bytes(),
+                &image.to_le_bytes(),
+                purpose.as_bytes(),
+            ],
+        )
+    }
+}
+
+pub(super) struct Rng(ChaCha8Rng);
+
+impl Rng {
+    pub(super) fn keyed(seed: u64, parts: &[&[u8]]) -> Self {
+        Self(ChaCha8Rng::seed_from_u64(stable_hash(seed, parts)))
+    }
+
+    /// Uniform in [0, 1), with 24 bits (all an f32 mantissa holds).
+    pub(super) fn unit(&mut self) -> f32 {
+        (self.0.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0)
+    }
+
+    pub(super) fn range(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * self.unit()
+    }
+
+    pub(super) fn chance(&mut self, p: f32) -> bool {
+        self.unit() < p
+    }
+
+    /// Uniform integer in lo..=hi.
+    pub(super) fn int(&mut self, lo: u32, hi: u32) -> u32 {
+        let span = u64::from(hi - lo) + 1;
+        lo + ((u64::from(self.0.next_u32()) * span) >> 32) as u32
+    }
+
+    /// Standard normal (Box–Muller).
+    pub(super) fn normal(&mut self) -> f32 {
+        let radius = (-2.0 * (1.0 - self.unit()).ln()).sqrt();
+        radius * (std::f32::consts::TAU * self.unit()).cos()
+    }
+}
+
+/// FNV-1a over length-prefixed parts, finished with splitmix64. Hand-rolled because std's
+/// hashers are not guaranteed to be stable across Rust releases.
+fn stable_hash(seed: u64, parts: &[&[u8]]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &byte in bytes {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    eat(&seed.to_le_bytes());
+    for part in parts {
+        eat(&(part.len() as u64).to_le_bytes());
+        eat(part);
+    }
+    let mut z = hash.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_differ_by_every_key_part() {
+        let key = PatientKey {
+            seed: 1,
+            class: "viral",
+            patient: 3,
+        };
+        let first = |mut rng: Rng| rng.0.next_u64();
+        let base = first(key.rng("anatomy"));
+        assert_eq!(base, first(key.rng("anatomy")));
+        assert_ne!(base, first(key.rng("finding")));
+        assert_ne!(base, first(PatientKey { seed: 2, ..key }.rng("anatomy")));
+        assert_ne!(base, first(PatientKey { patient: 4, ..key }.rng("anatomy")));
+        assert_ne!(base, first(PatientKey { class: "fungal", ..key }.rng("anatomy")));
+        assert_ne!(
+            first(key.image_rng(1, "film")),
+            first(key.image_rng(2, "film"))
+        );
+    }
+
+    #[test]
+    fn samplers_stay_in_range() {
+        let mut rng = Rng::keyed(7, &[]);
+        for _ in 0..10_000 {
+            let u = rng.unit();
+            assert!((0.0..1.0).contains(&u));
+            assert!((3..=5).contains(&rng.int(3, 5)));
+            assert!(rng.normal().is_finite());
+        }
+    }
+}

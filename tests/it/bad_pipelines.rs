@@ -1,0 +1,119 @@
+//! Bad pipelines: each gives a clear error naming file:line:column, exit code 2, no panic.
+
+use crate::common::TestProject;
+
+/// Runs `augflow run` on the text and returns stderr, asserting the common contract.
+#[track_caller]
+fn rejected(pipeline: &str) -> String {
+    let project = TestProject::new(pipeline);
+    let output = project.augflow(&["run"]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!project.path(".augflow/store").exists(), "nothing may run: {stderr}");
+    stderr
+}
+
+#[track_caller]
+fn assert_mentions(stderr: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn syntax_error() {
+    let stderr = rejected("stages:\n  a: {cmd: echo\n  b: 1\n");
+    assert_mentions(&stderr, &["augflow.yaml:3:4", "parse YAML"]);
+}
+
+#[test]
+fn unknown_field() {
+    let stderr = rejected("stages:\n  a:\n    cmd: echo\n    outz: [x]\n");
+    assert_mentions(&stderr, &["augflow.yaml:4:5", "outz"]);
+}
+
+#[test]
+fn cycle_is_named() {
+    let stderr = rejected(
+        "stages:\n  a:\n    cmd: cp b.txt a.txt\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: cp a.txt b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n",
+    );
+    assert_mentions(&stderr, &["augflow.yaml:3:10", "cycle a → b → a"]);
+}
+
+#[test]
+fn dangling_reference() {
+    let stderr = rejected(
+        "stages:\n  s:\n    kind: summary.image_set\n    inputs:\n      images: nope.images\n",
+    );
+    assert_mentions(&stderr, &["augflow.yaml:5:15", "no stage or node is named `nope`"]);
+}
+
+#[test]
+fn type_mismatch() {
+    let stderr = rejected(
+        "stages:\n  data:\n    kind: dataset.phantom\n  s1:\n    kind: summary.image_set\n    inputs: {images: data.images}\n  s2:\n    kind: summary.image_set\n    inputs: {images: s1.metrics}\n",
+    );
+    assert_mentions(&stderr, &["augflow.yaml:9:22", "takes image_set, but `s1.metrics` is metrics"]);
+}
+
+#[test]
+fn parent_directory_path() {
+    let stderr = rejected("stages:\n  a:\n    cmd: echo\n    outs: [../escape.txt]\n");
+    assert_mentions(&stderr, &["augflow.yaml:4:12", "escapes it with `..`"]);
+}
+
+#[test]
+fn absolute_path() {
+    let stderr = rejected("stages:\n  a:\n    cmd: echo\n    deps: [/etc/passwd]\n");
+    assert_mentions(&stderr, &["augflow.yaml:4:12", "not the absolute path `/etc/passwd`"]);
+}
+
+#[test]
+fn alias_bomb_is_stopped_by_the_budget() {
+    let mut text = String::from("params:\n  l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..10 {
+        let prev = level - 1;
+        let refs = vec![format!("*l{prev}"); 10].join(", ");
+        text.push_str(&format!("  l{level}: &l{level} [{refs}]\n"));
+    }
+    text.push_str("stages:\n  a:\n    cmd: echo\n");
+    let stderr = rejected(&text);
+    assert_mentions(&stderr, &["augflow.yaml:", "parse YAML"]);
+}
+
+#[test]
+fn unknown_kind_and_bad_params_and_unknown_variable_are_reported_together() {
+    let stderr = rejected(
+        "stages:\n  a:\n    kind: dataset.phantomm\n  b:\n    kind: dataset.phantom\n    params: {sise: 32}\n  c:\n    cmd: echo ${nothing}\n",
+    );
+    assert_mentions(
+        &stderr,
+        &[
+            "augflow.yaml:3:11",
+            "`dataset.phantomm` is not one",
+            "known kinds: dataset.phantom",
+            "augflow.yaml:6:20",
+            "unknown field `sise`",
+            "augflow.yaml:8:10",
+            "resolve `${nothing}`",
+            "3 error(s)",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_output_path() {
+    let stderr = rejected(
+        "stages:\n  a:\n    cmd: echo\n    outs: [x.txt]\n  b:\n    cmd: echo\n    outs: [x.txt]\n",
+    );
+    assert_mentions(&stderr, &["augflow.yaml:7:12", "`a` writes it too"]);
+}
+
+#[test]
+fn missing_pipeline_file_names_the_path() {
+    let project = TestProject::new("stages: {}\n");
+    let output = project.augflow(&["run", "nowhere.yaml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_mentions(&String::from_utf8_lossy(&output.stderr), &["nowhere.yaml"]);
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real binary on throwaway projects, asserting which nodes
+//! re-executed after each edit (not only the final outputs).
+
+mod bad_pipelines;
+mod common;
+mod concurrency;
+mod crash;
+mod incremental;
+mod matrix;
+mod pipelines;
+mod store_integrity;
+mod typed;
