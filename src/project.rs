@@ -111,12 +111,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let project = Project::open(dir.path(), None).unwrap();
         assert_eq!(project.store_dir, dir.path().join(".augflow/store"));
-        std::fs::write(dir.path().join(CONFIG_FILE), "[store]\npath = \"../shared-store\"\n").unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[store]\npath = \"../shared-store\"\n",
+        )
+        .unwrap();
         let project = Project::open(dir.path(), None).unwrap();
         assert_eq!(project.store_dir, dir.path().join("../shared-store"));
         let project = Project::open(dir.path(), Some(Path::new("/srv/store"))).unwrap();
         assert_eq!(project.store_dir, PathBuf::from("/srv/store"));
         std::fs::write(dir.path().join(CONFIG_FILE), "[store]\npth = 1\n").unwrap();
-        assert!(matches!(Project::open(dir.path(), None), Err(ProjectError::ParseConfig { .. })));
+        assert!(matches!(
+            Project::open(dir.path(), None),
+            Err(ProjectError::ParseConfig { .. })
+        ));
     }
 }

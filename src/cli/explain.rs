@@ -25,14 +25,23 @@ pub fn run(args: &ExplainArgs, store: Option<&std::path::Path>) -> u8 {
         Err(code) => return code,
     };
     let Some(target) = loaded.graph.find(&args.node) else {
-        eprintln!("error: failed to explain `{}`: no node has that name (see `augflow dag`)", args.node);
+        eprintln!(
+            "error: failed to explain `{}`: no node has that name (see `augflow dag`)",
+            args.node
+        );
         return exit::INVALID;
     };
     let store = match open_store(&loaded.project) {
         Ok(store) => store,
         Err(code) => return code,
     };
-    let engine = Engine::new(&loaded.graph, &loaded.project, &store, &loaded.registry, CancelToken::new());
+    let engine = Engine::new(
+        &loaded.graph,
+        &loaded.project,
+        &store,
+        &loaded.registry,
+        CancelToken::new(),
+    );
     let explanation = explain(&engine, target);
     if args.json {
         if let Ok(text) = serde_json::to_string_pretty(&explanation) {
@@ -43,7 +52,9 @@ pub fn run(args: &ExplainArgs, store: Option<&std::path::Path>) -> u8 {
     println!("{}", explanation.stage);
     match &explanation.plan.state {
         NodeState::UpToDate => println!("  up to date"),
-        NodeState::Restore => println!("  cached; outputs on disk are missing or changed and will be restored"),
+        NodeState::Restore => {
+            println!("  cached; outputs on disk are missing or changed and will be restored")
+        }
         NodeState::Stale { reasons } => {
             println!("  stale:");
             for reason in reasons {

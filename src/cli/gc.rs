@@ -37,22 +37,29 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
             Ok(loaded) => loaded,
             Err(code) => return code,
         };
-        if let Some(first) = &store_dir {
-            if first != &loaded.project.store_dir {
-                eprintln!(
-                    "error: failed to gc: pipelines use different stores ({} and {})",
-                    first.display(),
-                    loaded.project.store_dir.display()
-                );
-                return exit::INVALID;
-            }
+        if let Some(first) = store_dir
+            .as_ref()
+            .filter(|first| *first != &loaded.project.store_dir)
+        {
+            eprintln!(
+                "error: failed to gc: pipelines use different stores ({} and {})",
+                first.display(),
+                loaded.project.store_dir.display()
+            );
+            return exit::INVALID;
         }
         store_dir = Some(loaded.project.store_dir.clone());
         let store = match open_store(&loaded.project) {
             Ok(store) => store,
             Err(code) => return code,
         };
-        let engine = Engine::new(&loaded.graph, &loaded.project, &store, &loaded.registry, CancelToken::new());
+        let engine = Engine::new(
+            &loaded.graph,
+            &loaded.project,
+            &store,
+            &loaded.registry,
+            CancelToken::new(),
+        );
         for node_plan in plan(&engine, &loaded.graph.order) {
             if matches!(node_plan.state, NodeState::UpToDate | NodeState::Restore) {
                 keep.extend(node_plan.key_digest);
@@ -71,7 +78,11 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
     };
     match store.gc(&keep, args.grace, args.dry_run) {
         Ok(report) => {
-            let verb = if args.dry_run { "would remove" } else { "removed" };
+            let verb = if args.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            };
             println!(
                 "{verb} {} action entries, {} blobs ({} bytes), {} temp files; kept {} entries, {} blobs",
                 report.actions_removed,
@@ -92,7 +103,9 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number
         .parse()

@@ -24,8 +24,9 @@ pub fn pipeline_path(arg: Option<&Path>) -> PathBuf {
 pub fn load(pipeline: Option<&Path>, store: Option<&Path>) -> Result<Loaded, u8> {
     let path = pipeline_path(pipeline);
     let registry = Registry::builtin();
-    let parsed = parse_file(&path).map_err(|err| report_load_error(err))?;
-    let graph = build(parsed, &registry).map_err(|errors| report_load_error(LoadError::Invalid(errors)))?;
+    let parsed = parse_file(&path).map_err(report_load_error)?;
+    let graph =
+        build(parsed, &registry).map_err(|errors| report_load_error(LoadError::Invalid(errors)))?;
     let project = Project::open(&graph.pipeline.root, store).map_err(|err| {
         report_error(&err);
         exit::INVALID
@@ -51,7 +52,10 @@ fn report_load_error(err: LoadError) -> u8 {
             for diagnostic in errors.errors {
                 eprintln!("{:?}", miette::Report::new(diagnostic));
             }
-            eprintln!("error: failed to load pipeline {}: {count} error(s)", errors.file);
+            eprintln!(
+                "error: failed to load pipeline {}: {count} error(s)",
+                errors.file
+            );
             exit::INVALID
         }
         other => {

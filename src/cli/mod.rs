@@ -34,7 +34,11 @@ pub mod exit {
 pub const DEFAULT_PIPELINE: &str = "augflow.yaml";
 
 #[derive(Debug, Parser)]
-#[command(name = "augflow", version, about = "Declarative, content-hashed pipelines for ML studies")]
+#[command(
+    name = "augflow",
+    version,
+    about = "Declarative, content-hashed pipelines for ML studies"
+)]
 pub struct Cli {
     /// Content-addressed store to use instead of `.augflow/store` (e.g. a shared folder).
     #[arg(long, global = true, env = crate::project::STORE_ENV, value_name = "DIR")]
@@ -59,6 +63,9 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Print the JSON Schema of the pipeline format (for yaml-language-server).
     Schema,
+    /// Print the blake3 content digest of files, as keys use them (for benchmarks and checks).
+    #[command(hide = true)]
+    Hash { paths: Vec<PathBuf> },
 }
 
 /// Entry point of the binary.
@@ -74,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Gc(args) => gc::run(&args, cli.store.as_deref()),
         Command::Show(args) => show::run(&args, cli.store.as_deref()),
         Command::Schema => schema::run(),
+        Command::Hash { paths } => schema::hash(&paths),
     };
     ExitCode::from(code)
 }

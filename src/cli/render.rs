@@ -45,8 +45,10 @@ impl ProgressRenderer {
     pub fn new() -> ProgressRenderer {
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.enable_steady_tick(Duration::from_millis(120));
         ProgressRenderer {
@@ -75,10 +77,10 @@ impl Renderer for ProgressRenderer {
             Event::NodeFinished { stage, status, .. } => {
                 self.running.retain(|s| s != stage);
                 self.bar.inc(1);
-                if *status != NodeStatus::Cached {
-                    if let Some(line) = plain_line(event, false) {
-                        self.bar.println(line);
-                    }
+                if let (true, Some(line)) =
+                    (*status != NodeStatus::Cached, plain_line(event, false))
+                {
+                    self.bar.println(line);
                 }
                 self.refresh();
             }
@@ -97,9 +99,11 @@ impl Renderer for ProgressRenderer {
 
 fn plain_line(event: &Event, verbose: bool) -> Option<String> {
     match event {
-        Event::RunStarted { pipeline, nodes, jobs } => {
-            verbose.then(|| format!("augflow: {pipeline}: {nodes} node(s), {jobs} job(s)"))
-        }
+        Event::RunStarted {
+            pipeline,
+            nodes,
+            jobs,
+        } => verbose.then(|| format!("augflow: {pipeline}: {nodes} node(s), {jobs} job(s)")),
         Event::NodeExecuting { stage } => verbose.then(|| format!("running   {stage}")),
         Event::NodeFinished {
             stage,

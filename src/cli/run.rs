@@ -50,7 +50,13 @@ pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
         targets.extend(found);
     }
     let cancel = CancelToken::new();
-    let engine = Engine::new(&loaded.graph, &loaded.project, &store, &loaded.registry, cancel.clone());
+    let engine = Engine::new(
+        &loaded.graph,
+        &loaded.project,
+        &store,
+        &loaded.registry,
+        cancel.clone(),
+    );
     if args.dry_run {
         return status::print_plan(&engine, &targets, args.json, false);
     }

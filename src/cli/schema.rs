@@ -1,4 +1,4 @@
-//! `augflow schema`.
+//! `augflow schema`, and the hidden `augflow hash`.
 
 use super::exit;
 
@@ -13,4 +13,17 @@ pub fn run() -> u8 {
             exit::ENVIRONMENT
         }
     }
+}
+
+pub fn hash(paths: &[std::path::PathBuf]) -> u8 {
+    for path in paths {
+        match augflow_cache::hash_file(path) {
+            Ok((digest, _)) => println!("{digest}  {}", path.display()),
+            Err(err) => {
+                super::report_error(&err);
+                return exit::ENVIRONMENT;
+            }
+        }
+    }
+    exit::OK
 }

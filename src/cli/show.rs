@@ -27,14 +27,23 @@ pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
         Err(code) => return code,
     };
     let Some(index) = loaded.graph.find(&args.node) else {
-        eprintln!("error: failed to show `{}`: no node has that name (see `augflow dag`)", args.node);
+        eprintln!(
+            "error: failed to show `{}`: no node has that name (see `augflow dag`)",
+            args.node
+        );
         return exit::INVALID;
     };
     let store = match open_store(&loaded.project) {
         Ok(store) => store,
         Err(code) => return code,
     };
-    let engine = Engine::new(&loaded.graph, &loaded.project, &store, &loaded.registry, CancelToken::new());
+    let engine = Engine::new(
+        &loaded.graph,
+        &loaded.project,
+        &store,
+        &loaded.registry,
+        CancelToken::new(),
+    );
     let node = loaded.graph.node(index);
     let record = read_record(&loaded.project, &node.name);
     let entry = record
@@ -82,7 +91,11 @@ pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
     for (name, path) in &outputs {
         let artifact = record.as_ref().and_then(|r| r.outputs.get(name));
         match artifact {
-            Some(artifact) => println!("    {name}: {} ({})", path.display(), artifact.digest().short()),
+            Some(artifact) => println!(
+                "    {name}: {} ({})",
+                path.display(),
+                artifact.digest().short()
+            ),
             None => println!("    {name}: {}", path.display()),
         }
     }

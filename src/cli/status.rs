@@ -30,12 +30,23 @@ pub fn run(args: &StatusArgs, store: Option<&std::path::Path>) -> u8 {
         Ok(store) => store,
         Err(code) => return code,
     };
-    let engine = Engine::new(&loaded.graph, &loaded.project, &store, &loaded.registry, CancelToken::new());
+    let engine = Engine::new(
+        &loaded.graph,
+        &loaded.project,
+        &store,
+        &loaded.registry,
+        CancelToken::new(),
+    );
     print_plan(&engine, &[], args.json, args.check)
 }
 
 /// Prints each node's planned state; with `fail_if_stale`, returns 1 when any is stale.
-pub fn print_plan(engine: &Engine<'_>, targets: &[NodeIndex], json: bool, fail_if_stale: bool) -> u8 {
+pub fn print_plan(
+    engine: &Engine<'_>,
+    targets: &[NodeIndex],
+    json: bool,
+    fail_if_stale: bool,
+) -> u8 {
     let nodes = selected_nodes(engine, targets);
     let plans = plan(engine, &nodes);
     let mut stale = 0;
@@ -51,7 +62,10 @@ pub fn print_plan(engine: &Engine<'_>, targets: &[NodeIndex], json: bool, fail_i
         }
         match &plan.state {
             NodeState::UpToDate => println!("up to date  {}", plan.stage),
-            NodeState::Restore => println!("restore     {} (outputs missing or changed on disk)", plan.stage),
+            NodeState::Restore => println!(
+                "restore     {} (outputs missing or changed on disk)",
+                plan.stage
+            ),
             NodeState::Stale { reasons } => {
                 println!("stale       {}", plan.stage);
                 for reason in reasons {

@@ -22,8 +22,12 @@ pub fn typed_output_path(node: &str, output: &str) -> RelPath {
 
 fn unreachable_path(node: &str, output: &str) -> RelPath {
     // Only reachable if validation let through an empty name; keep a distinct path anyway.
-    RelPath::parse(&format!("{OUT_DIR}/_invalid_{}_{}", node.len(), output.len()))
-        .unwrap_or_else(|_| unreachable!("a constant relative path parses"))
+    RelPath::parse(&format!(
+        "{OUT_DIR}/_invalid_{}_{}",
+        node.len(),
+        output.len()
+    ))
+    .unwrap_or_else(|_| unreachable!("a constant relative path parses"))
 }
 
 /// Validates the parsed pipeline against the registry and builds its graph, or returns
@@ -46,7 +50,14 @@ pub fn build(parsed: Parsed, registry: &Registry) -> Result<PipelineGraph, SpecE
         let to = NodeIndex::new(i);
         match &node.action {
             Action::Typed(_) => {
-                for (from, edge) in typed_edges(node, &pipeline.nodes, &index, &broken, registry, &mut diagnostics) {
+                for (from, edge) in typed_edges(
+                    node,
+                    &pipeline.nodes,
+                    &index,
+                    &broken,
+                    registry,
+                    &mut diagnostics,
+                ) {
                     graph.add_edge(from, to, edge);
                 }
             }
@@ -54,7 +65,11 @@ pub fn build(parsed: Parsed, registry: &Registry) -> Result<PipelineGraph, SpecE
                 for dep in &shell.deps {
                     for producer in producers.producers_of(&dep.value) {
                         if producer != i {
-                            graph.add_edge(NodeIndex::new(producer), to, EdgeKind::Path(dep.value.clone()));
+                            graph.add_edge(
+                                NodeIndex::new(producer),
+                                to,
+                                EdgeKind::Path(dep.value.clone()),
+                            );
                         }
                     }
                 }
@@ -63,7 +78,10 @@ pub fn build(parsed: Parsed, registry: &Registry) -> Result<PipelineGraph, SpecE
     }
 
     for cycle in find_cycles(&graph) {
-        let names: Vec<&str> = cycle.iter().map(|&n| pipeline.nodes[graph[n]].name.as_str()).collect();
+        let names: Vec<&str> = cycle
+            .iter()
+            .map(|&n| pipeline.nodes[graph[n]].name.as_str())
+            .collect();
         let first = &pipeline.nodes[graph[cycle[0]]];
         diagnostics.push_with_help(
             first.loc,
@@ -116,7 +134,11 @@ fn ancestors_or_self(path: &RelPath) -> impl Iterator<Item = RelPath> + '_ {
         .filter_map(|p| RelPath::parse(p).ok())
 }
 
-fn collect_outputs(nodes: &[NodeSpec], registry: &Registry, diags: &mut Diagnostics) -> OutputPaths {
+fn collect_outputs(
+    nodes: &[NodeSpec],
+    registry: &Registry,
+    diags: &mut Diagnostics,
+) -> OutputPaths {
     let mut all: Vec<(RelPath, usize, Loc)> = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         match &node.action {
@@ -137,7 +159,10 @@ fn collect_outputs(nodes: &[NodeSpec], registry: &Registry, diags: &mut Diagnost
         if let Some((other, _)) = by_path.get(&path) {
             diags.push(
                 loc,
-                format!("declare output `{path}` in one stage only: `{}` writes it too", nodes[*other].name),
+                format!(
+                    "declare output `{path}` in one stage only: `{}` writes it too",
+                    nodes[*other].name
+                ),
                 "duplicate output path",
             );
             continue;
@@ -153,7 +178,11 @@ fn collect_outputs(nodes: &[NodeSpec], registry: &Registry, diags: &mut Diagnost
                         "move output `{path}` out of `{ancestor}`, which `{}` writes",
                         nodes[*other].name
                     ),
-                    if *other == *node { "nested output" } else { "overlapping output" },
+                    if *other == *node {
+                        "nested output"
+                    } else {
+                        "overlapping output"
+                    },
                 );
             }
         }
@@ -195,7 +224,10 @@ fn typed_edges(
         if !typed.inputs.contains_key(port.name) {
             diags.push(
                 typed.kind_loc,
-                format!("give `{}` its input `{}` ({})", typed.kind, port.name, port.ty),
+                format!(
+                    "give `{}` its input `{}` ({})",
+                    typed.kind, port.name, port.ty
+                ),
                 "missing input",
             );
         }
@@ -205,9 +237,19 @@ fn typed_edges(
             let expected: Vec<&str> = kind.inputs().iter().map(|p| p.name).collect();
             diags.push_with_help(
                 reference.loc,
-                format!("remove input `{name}`: `{}` takes no such input", typed.kind),
+                format!(
+                    "remove input `{name}`: `{}` takes no such input",
+                    typed.kind
+                ),
                 "unknown input",
-                Some(format!("its inputs: {}", if expected.is_empty() { "none".to_owned() } else { expected.join(", ") })),
+                Some(format!(
+                    "its inputs: {}",
+                    if expected.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        expected.join(", ")
+                    }
+                )),
             );
             continue;
         };
@@ -218,7 +260,10 @@ fn typed_edges(
         let Some(&from) = index.get(&target.node) else {
             diags.push(
                 reference.loc,
-                format!("resolve input `{name}`: no stage or node is named `{}`", target.node),
+                format!(
+                    "resolve input `{name}`: no stage or node is named `{}`",
+                    target.node
+                ),
                 "dangling reference",
             );
             continue;
@@ -236,13 +281,24 @@ fn typed_edges(
         let Some(producer_kind) = registry.get(&producer_action.kind) else {
             continue;
         };
-        let Some(out) = producer_kind.outputs().iter().find(|p| p.name == target.output) else {
+        let Some(out) = producer_kind
+            .outputs()
+            .iter()
+            .find(|p| p.name == target.output)
+        else {
             let outputs: Vec<&str> = producer_kind.outputs().iter().map(|p| p.name).collect();
             diags.push_with_help(
                 reference.loc,
-                format!("resolve input `{name}`: `{}` has no output `{}`", target.node, target.output),
+                format!(
+                    "resolve input `{name}`: `{}` has no output `{}`",
+                    target.node, target.output
+                ),
                 "dangling reference",
-                Some(format!("outputs of `{}`: {}", producer_action.kind, outputs.join(", "))),
+                Some(format!(
+                    "outputs of `{}`: {}",
+                    producer_action.kind,
+                    outputs.join(", ")
+                )),
             );
             continue;
         };
@@ -275,7 +331,11 @@ fn stable_topological_order(graph: &DiGraph<usize, EdgeKind>) -> Vec<NodeIndex> 
     use std::collections::BinaryHeap;
     let mut waiting: Vec<usize> = graph
         .node_indices()
-        .map(|n| graph.neighbors_directed(n, petgraph::Direction::Incoming).count())
+        .map(|n| {
+            graph
+                .neighbors_directed(n, petgraph::Direction::Incoming)
+                .count()
+        })
         .collect();
     let mut ready: BinaryHeap<Reverse<NodeIndex>> = graph
         .node_indices()

@@ -50,7 +50,11 @@ fn path_back_to<N, E>(
     None
 }
 
-fn successors<N, E>(graph: &DiGraph<N, E>, node: NodeIndex, members: &[NodeIndex]) -> Vec<NodeIndex> {
+fn successors<N, E>(
+    graph: &DiGraph<N, E>,
+    node: NodeIndex,
+    members: &[NodeIndex],
+) -> Vec<NodeIndex> {
     let mut next: Vec<NodeIndex> = graph
         .neighbors(node)
         .filter(|n| members.binary_search(n).is_ok())

@@ -8,26 +8,53 @@ use crate::spec::Value;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyChange {
-    Format { old: u32, new: u32 },
-    Action { old: KeyAction, new: KeyAction },
-    Param { name: String, old: Option<Value>, new: Option<Value> },
-    Input { name: String, old: Option<String>, new: Option<String> },
-    Seed { old: Option<u64>, new: Option<u64> },
+    Format {
+        old: u32,
+        new: u32,
+    },
+    Action {
+        old: KeyAction,
+        new: KeyAction,
+    },
+    Param {
+        name: String,
+        old: Option<Value>,
+        new: Option<Value>,
+    },
+    Input {
+        name: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    Seed {
+        old: Option<u64>,
+        new: Option<u64>,
+    },
 }
 
 pub fn diff_keys(old: &StageKey, new: &StageKey) -> Vec<KeyChange> {
     let mut changes = Vec::new();
     if old.format != new.format {
-        changes.push(KeyChange::Format { old: old.format, new: new.format });
+        changes.push(KeyChange::Format {
+            old: old.format,
+            new: new.format,
+        });
     }
     if old.action != new.action {
-        changes.push(KeyChange::Action { old: old.action.clone(), new: new.action.clone() });
+        changes.push(KeyChange::Action {
+            old: old.action.clone(),
+            new: new.action.clone(),
+        });
     }
     let names: BTreeSet<&String> = old.params.keys().chain(new.params.keys()).collect();
     for name in names {
         let (a, b) = (old.params.get(name), new.params.get(name));
         if a != b {
-            changes.push(KeyChange::Param { name: name.clone(), old: a.cloned(), new: b.cloned() });
+            changes.push(KeyChange::Param {
+                name: name.clone(),
+                old: a.cloned(),
+                new: b.cloned(),
+            });
         }
     }
     let names: BTreeSet<&String> = old.inputs.keys().chain(new.inputs.keys()).collect();
@@ -42,7 +69,10 @@ pub fn diff_keys(old: &StageKey, new: &StageKey) -> Vec<KeyChange> {
         }
     }
     if old.seed != new.seed {
-        changes.push(KeyChange::Seed { old: old.seed, new: new.seed });
+        changes.push(KeyChange::Seed {
+            old: old.seed,
+            new: new.seed,
+        });
     }
     changes
 }
@@ -66,10 +96,20 @@ impl fmt::Display for KeyChange {
                 write!(f, "command: {} → {}", show_action(old), show_action(new))
             }
             KeyChange::Param { name, old, new } => {
-                write!(f, "param {name}: {} → {}", show(old.as_ref()), show(new.as_ref()))
+                write!(
+                    f,
+                    "param {name}: {} → {}",
+                    show(old.as_ref()),
+                    show(new.as_ref())
+                )
             }
             KeyChange::Input { name, old, new } => {
-                write!(f, "input {name}: {} → {}", show(old.as_ref()), show(new.as_ref()))
+                write!(
+                    f,
+                    "input {name}: {} → {}",
+                    show(old.as_ref()),
+                    show(new.as_ref())
+                )
             }
             KeyChange::Seed { old, new } => {
                 write!(f, "seed: {} → {}", show(old.as_ref()), show(new.as_ref()))

@@ -57,12 +57,12 @@ impl StageKind for ImageSetSummary {
             "height": manifest.height,
         });
         let dir = port_dir(&ctx.outputs, "metrics")?;
-        crate::fsutil::write_json_atomic(&dir.join("metrics.json"), &metrics).map_err(|source| {
-            augflow_stages::StageError::Write {
+        crate::fsutil::write_json_atomic(&dir.join("metrics.json"), &metrics).map_err(
+            |source| augflow_stages::StageError::Write {
                 path: dir.join("metrics.json"),
                 source,
-            }
-        })?;
+            },
+        )?;
         Ok(KindOutcome::default())
     }
 }

@@ -80,10 +80,8 @@ pub trait StageKind: Send + Sync {
 pub fn typed_params<T: serde::de::DeserializeOwned>(
     params: &BTreeMap<String, Value>,
 ) -> Result<T, String> {
-    let object: serde_json::Map<String, Value> = params
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let object: serde_json::Map<String, Value> =
+        params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     serde_json::from_value(Value::Object(object)).map_err(|err| err.to_string())
 }
 

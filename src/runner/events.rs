@@ -37,7 +37,9 @@ pub enum Event {
         jobs: usize,
     },
     /// A node missed the cache and starts executing.
-    NodeExecuting { stage: String },
+    NodeExecuting {
+        stage: String,
+    },
     NodeFinished {
         /// The node's name (`stage` or `stage@values` for matrix nodes).
         stage: String,

@@ -35,7 +35,10 @@ pub fn compute_key<'u>(
 ) -> Result<StageKey, KeyError> {
     match &node.action {
         Action::Typed(typed) => {
-            let version = engine.registry.get(&typed.kind).map_or(0, |kind| kind.version());
+            let version = engine
+                .registry
+                .get(&typed.kind)
+                .map_or(0, |kind| kind.version());
             let mut inputs = BTreeMap::new();
             for (name, reference) in &typed.inputs {
                 let target = &reference.value;
@@ -64,7 +67,9 @@ pub fn compute_key<'u>(
             for dep in &shell.deps {
                 let path = dep.value.to_path(&engine.project.root);
                 let artifact = engine.digest_path(&path).map_err(|source| match source {
-                    CacheError::Missing { .. } => KeyError::MissingDependency { path: path.clone() },
+                    CacheError::Missing { .. } => {
+                        KeyError::MissingDependency { path: path.clone() }
+                    }
                     source => KeyError::Hash {
                         path: path.clone(),
                         source,

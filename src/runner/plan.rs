@@ -67,10 +67,12 @@ pub fn plan(engine: &Engine<'_>, nodes: &[NodeIndex]) -> Vec<NodePlan> {
         };
         stale.insert(index, matches!(plan.state, NodeState::Stale { .. }));
         plans.push(plan);
-        if let (Some(key), false) = (plans.last().and_then(|p| p.key_digest), stale[&index]) {
-            if let Ok(Some(entry)) = engine.store.get_action(&key) {
-                cached_outputs.insert(node.name.clone(), entry.outputs);
-            }
+        let cached_key = plans
+            .last()
+            .and_then(|p| p.key_digest)
+            .filter(|_| !stale[&index]);
+        if let Some(Ok(Some(entry))) = cached_key.map(|key| engine.store.get_action(&key)) {
+            cached_outputs.insert(node.name.clone(), entry.outputs);
         }
     }
     plans
@@ -92,7 +94,10 @@ fn plan_one(
     let fields = match compute_key(engine, node, |name| cached_outputs.get(name)) {
         Ok(fields) => fields,
         Err(KeyError::MissingDependency { path }) => {
-            return stale(vec![format!("dependency {} is missing", path.display())], None);
+            return stale(
+                vec![format!("dependency {} is missing", path.display())],
+                None,
+            );
         }
         Err(err) => return stale(vec![format!("cannot compute its key: {err}")], None),
     };

@@ -106,7 +106,11 @@ fn try_hit(
 
 /// Makes the workspace hold exactly the recorded outputs, copying from the store what is
 /// missing or was changed by hand.
-fn restore_outputs(engine: &Engine<'_>, node: &NodeSpec, entry: &ActionEntry) -> Result<(), CacheError> {
+fn restore_outputs(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    entry: &ActionEntry,
+) -> Result<(), CacheError> {
     for (name, path) in engine.output_paths(node) {
         let Some(artifact) = entry.outputs.get(&name) else {
             return Err(CacheError::MissingBlob {
@@ -175,7 +179,11 @@ fn record(
         outputs: outputs.clone(),
     };
     write_record(engine.project, &node.name, &record).map_err(|source| {
-        NodeError::io("write node record for", &engine.project.node_records_dir(), source)
+        NodeError::io(
+            "write node record for",
+            &engine.project.node_records_dir(),
+            source,
+        )
     })
 }
 

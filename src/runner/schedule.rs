@@ -29,17 +29,33 @@ enum WorkerMsg {
 /// Outputs of finished nodes, shared read-only with workers.
 type Produced = Arc<Mutex<HashMap<String, Arc<BTreeMap<String, Artifact>>>>>;
 
-pub fn run_schedule(engine: &Engine<'_>, schedule: &Schedule, emit: &mut dyn FnMut(&Event)) -> RunSummary {
+pub fn run_schedule(
+    engine: &Engine<'_>,
+    schedule: &Schedule,
+    emit: &mut dyn FnMut(&Event),
+) -> RunSummary {
     let started = Instant::now();
     let graph = engine.graph;
     let selected: BTreeSet<NodeIndex> = schedule.nodes.iter().copied().collect();
     let mut waiting_on: HashMap<NodeIndex, usize> = schedule
         .nodes
         .iter()
-        .map(|&n| (n, graph.dependencies(n).filter(|(d, _)| selected.contains(d)).count()))
+        .map(|&n| {
+            (
+                n,
+                graph
+                    .dependencies(n)
+                    .filter(|(d, _)| selected.contains(d))
+                    .count(),
+            )
+        })
         .collect();
-    let position: HashMap<NodeIndex, usize> =
-        schedule.nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let position: HashMap<NodeIndex, usize> = schedule
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (n, i))
+        .collect();
     // Ready nodes in topological position order, for a deterministic dispatch order.
     let mut ready: BTreeSet<(usize, NodeIndex)> = schedule
         .nodes
@@ -69,7 +85,9 @@ pub fn run_schedule(engine: &Engine<'_>, schedule: &Schedule, emit: &mut dyn FnM
         loop {
             stop |= engine.cancel.is_cancelled();
             while !stop && running < schedule.jobs.max(1) {
-                let Some((pos, next)) = ready.pop_first() else { break };
+                let Some((pos, next)) = ready.pop_first() else {
+                    break;
+                };
                 let _ = pos;
                 if job_tx.send(next).is_err() {
                     stop = true;
@@ -91,12 +109,22 @@ pub fn run_schedule(engine: &Engine<'_>, schedule: &Schedule, emit: &mut dyn FnM
                     let status = match result {
                         Ok(done) => {
                             for message in &done.warnings {
-                                emit(&Event::Warning { stage: Some(node.name.clone()), message: message.clone() });
+                                emit(&Event::Warning {
+                                    stage: Some(node.name.clone()),
+                                    message: message.clone(),
+                                });
                             }
                             if let Ok(mut map) = produced.lock() {
                                 map.insert(node.name.clone(), Arc::new(done.outputs));
                             }
-                            emit(&finished_event(engine, index, done.status, Some(done.key.to_hex()), millis, None));
+                            emit(&finished_event(
+                                engine,
+                                index,
+                                done.status,
+                                Some(done.key.to_hex()),
+                                millis,
+                                None,
+                            ));
                             for dependent in graph.dependents(index) {
                                 if let Some(count) = waiting_on.get_mut(&dependent) {
                                     *count -= 1;
@@ -116,7 +144,14 @@ pub fn run_schedule(engine: &Engine<'_>, schedule: &Schedule, emit: &mut dyn FnM
                             } else {
                                 err.chain()
                             };
-                            emit(&finished_event(engine, index, NodeStatus::Failed, None, millis, Some(message)));
+                            emit(&finished_event(
+                                engine,
+                                index,
+                                NodeStatus::Failed,
+                                None,
+                                millis,
+                                Some(message),
+                            ));
                             NodeStatus::Failed
                         }
                     };
@@ -136,7 +171,14 @@ pub fn run_schedule(engine: &Engine<'_>, schedule: &Schedule, emit: &mut dyn FnM
             || "the run stopped before this node".to_owned(),
             |dep| format!("dependency `{dep}` did not complete"),
         );
-        emit(&finished_event(engine, index, NodeStatus::Skipped, None, 0, Some(reason)));
+        emit(&finished_event(
+            engine,
+            index,
+            NodeStatus::Skipped,
+            None,
+            0,
+            Some(reason),
+        ));
         finished.insert(index, NodeStatus::Skipped);
         summary.count(NodeStatus::Skipped);
     }
@@ -165,7 +207,8 @@ fn worker(
                 .dependencies(index)
                 .filter_map(|(dep, _)| {
                     let name = &engine.graph.node(dep).name;
-                    map.get(name).map(|outputs| (name.clone(), Arc::clone(outputs)))
+                    map.get(name)
+                        .map(|outputs| (name.clone(), Arc::clone(outputs)))
                 })
                 .collect(),
             Err(_) => HashMap::new(),
@@ -183,7 +226,10 @@ fn worker(
             )
         };
         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        if messages.send(WorkerMsg::Done(index, millis, result)).is_err() {
+        if messages
+            .send(WorkerMsg::Done(index, millis, result))
+            .is_err()
+        {
             return;
         }
     }
@@ -198,8 +244,9 @@ fn finished_event(
     message: Option<String>,
 ) -> Event {
     let node = engine.graph.node(index);
-    let log = (status == NodeStatus::Failed && matches!(node.action, crate::spec::Action::Shell(_)))
-        .then(|| log_path(engine, &node.name).display().to_string());
+    let log = (status == NodeStatus::Failed
+        && matches!(node.action, crate::spec::Action::Shell(_)))
+    .then(|| log_path(engine, &node.name).display().to_string());
     Event::NodeFinished {
         stage: node.name.clone(),
         group: node.stage.clone(),
@@ -219,6 +266,11 @@ fn first_failed_dependency(
     engine
         .graph
         .dependencies(index)
-        .find(|(dep, _)| matches!(finished.get(dep), Some(NodeStatus::Failed | NodeStatus::Skipped)))
+        .find(|(dep, _)| {
+            matches!(
+                finished.get(dep),
+                Some(NodeStatus::Failed | NodeStatus::Skipped)
+            )
+        })
         .map(|(dep, _)| engine.graph.node(dep).name.clone())
 }

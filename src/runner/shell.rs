@@ -11,7 +11,11 @@ use super::node_error::NodeError;
 use crate::fsutil::remove_path;
 use crate::spec::{NodeSpec, ShellAction};
 
-pub fn run_shell(engine: &Engine<'_>, node: &NodeSpec, shell: &ShellAction) -> Result<(), NodeError> {
+pub fn run_shell(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    shell: &ShellAction,
+) -> Result<(), NodeError> {
     let root = &engine.project.root;
     // Stale outputs must not survive into the new result (as DVC does).
     for out in &shell.outs {
@@ -63,9 +67,10 @@ pub fn run_shell(engine: &Engine<'_>, node: &NodeSpec, shell: &ShellAction) -> R
     }
     if !status.success() {
         return Err(NodeError::CommandFailed {
-            status: status
-                .code()
-                .map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit status {c}")),
+            status: status.code().map_or_else(
+                || "killed by a signal".to_owned(),
+                |c| format!("exit status {c}"),
+            ),
             log: log_path.clone(),
             tail: log_tail(&log_path, 20),
         });
@@ -73,7 +78,10 @@ pub fn run_shell(engine: &Engine<'_>, node: &NodeSpec, shell: &ShellAction) -> R
     for out in &shell.outs {
         let path = out.value.to_path(root);
         if std::fs::symlink_metadata(&path).is_err() {
-            return Err(NodeError::OutputMissing { path, log: log_path.clone() });
+            return Err(NodeError::OutputMissing {
+                path,
+                log: log_path.clone(),
+            });
         }
     }
     Ok(())

@@ -32,7 +32,8 @@ pub fn run_typed(
         .get(&typed.kind)
         .ok_or_else(|| kind_error(KindError::Params(format!("unknown kind `{}`", typed.kind))))?;
     let tmp = engine.project.tmp_dir();
-    std::fs::create_dir_all(&tmp).map_err(|source| NodeError::io("create temp folder", &tmp, source))?;
+    std::fs::create_dir_all(&tmp)
+        .map_err(|source| NodeError::io("create temp folder", &tmp, source))?;
     let scratch = tempfile::Builder::new()
         .prefix(&format!("{}.", node.name))
         .tempdir_in(&tmp)
@@ -40,7 +41,8 @@ pub fn run_typed(
     let mut outputs = BTreeMap::new();
     for port in kind.outputs() {
         let dir = scratch.path().join(port.name);
-        std::fs::create_dir(&dir).map_err(|source| NodeError::io("create output folder", &dir, source))?;
+        std::fs::create_dir(&dir)
+            .map_err(|source| NodeError::io("create output folder", &dir, source))?;
         outputs.insert(port.name.to_owned(), dir);
     }
     let inputs = typed
@@ -89,8 +91,10 @@ pub fn run_typed(
 /// Moves a produced output folder into its workspace place (same filesystem: a rename).
 pub fn publish_dir(from: &Path, to: &Path) -> Result<(), NodeError> {
     if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| NodeError::io("create folder", parent, source))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|source| NodeError::io("create folder", parent, source))?;
     }
-    crate::fsutil::remove_path(to).map_err(|source| NodeError::io("remove old output", to, source))?;
+    crate::fsutil::remove_path(to)
+        .map_err(|source| NodeError::io("remove old output", to, source))?;
     std::fs::rename(from, to).map_err(|source| NodeError::io("move output into place", to, source))
 }

@@ -138,9 +138,8 @@ impl Diagnostics {
         }
         self.errors
             .sort_by(|a, b| (a.line, a.column, &a.message).cmp(&(b.line, b.column, &b.message)));
-        self.errors.dedup_by(|a, b| {
-            (a.line, a.column, &a.message) == (b.line, b.column, &b.message)
-        });
+        self.errors
+            .dedup_by(|a, b| (a.line, a.column, &a.message) == (b.line, b.column, &b.message));
         Err(SpecErrors {
             file: self.file,
             errors: self.errors,

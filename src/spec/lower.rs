@@ -9,9 +9,7 @@ use serde_saphyr::Spanned;
 use super::diagnostic::{Diagnostics, Loc};
 use super::interpolate::{Scope, interpolate_str, interpolate_value, render_scalar};
 use super::matrix::combinations;
-use super::model::{
-    Action, InputRef, Located, NodeSpec, ShellAction, TypedAction, Value,
-};
+use super::model::{Action, InputRef, Located, NodeSpec, ShellAction, TypedAction, Value};
 use super::paths::RelPath;
 use super::raw::{RawPipeline, RawStage};
 
@@ -25,9 +23,10 @@ pub fn lower(raw: &RawPipeline, diags: &mut Diagnostics) -> (Vec<NodeSpec>, Vec<
         .iter()
         .map(|(k, v)| (k.clone(), v.value.clone()))
         .collect();
-    let pipeline_seed = raw.seed.as_ref().and_then(|seed| {
-        resolve_seed(seed, &Scope::new(vec![&top]), diags, at(&seed.referenced))
-    });
+    let pipeline_seed = raw
+        .seed
+        .as_ref()
+        .and_then(|seed| resolve_seed(seed, &Scope::new(vec![&top]), diags, at(&seed.referenced)));
 
     let mut nodes = Vec::new();
     let mut broken = Vec::new();
@@ -53,11 +52,23 @@ pub fn lower(raw: &RawPipeline, diags: &mut Diagnostics) -> (Vec<NodeSpec>, Vec<
         };
         for combo in combinations(&axes) {
             let name = node_name(stage_name, &combo);
-            let node = lower_node(stage_name, &name, stage, combo, &top, pipeline_seed, diags, &at);
+            let node = lower_node(
+                stage_name,
+                &name,
+                stage,
+                combo,
+                &top,
+                pipeline_seed,
+                diags,
+                &at,
+            );
             if let Some(previous) = seen.get(&name) {
                 diags.push(
                     stage_loc,
-                    format!("declare node `{name}` once: line {} makes it too", previous.line),
+                    format!(
+                        "declare node `{name}` once: line {} makes it too",
+                        previous.line
+                    ),
                     "expands to a duplicate node",
                 );
             } else {
@@ -96,11 +107,19 @@ fn check_form(
             false
         }
         (None, None) => {
-            diags.push(loc, "give the stage a `kind` (typed) or a `cmd` (shell)", "stage declared here");
+            diags.push(
+                loc,
+                "give the stage a `kind` (typed) or a `cmd` (shell)",
+                "stage declared here",
+            );
             false
         }
         (Some(_), None) => {
-            let shell_only = [("deps", &stage.deps), ("outs", &stage.outs), ("metrics", &stage.metrics)];
+            let shell_only = [
+                ("deps", &stage.deps),
+                ("outs", &stage.outs),
+                ("metrics", &stage.metrics),
+            ];
             let mut ok = true;
             for (field, values) in shell_only {
                 if let Some(first) = values.first() {
@@ -121,7 +140,9 @@ fn check_form(
                     at(&first.referenced),
                     "remove `inputs` from a shell stage",
                     "only typed stages take this",
-                    Some("shell stages list files in `deps`; edges follow from other stages' `outs`"),
+                    Some(
+                        "shell stages list files in `deps`; edges follow from other stages' `outs`",
+                    ),
                 );
                 return false;
             }
@@ -139,14 +160,22 @@ fn lower_axes(
     let mut ok = true;
     for (axis, values) in &stage.matrix {
         if values.value.is_empty() {
-            diags.push(at(&values.referenced), format!("give matrix axis `{axis}` at least one value"), "empty axis");
+            diags.push(
+                at(&values.referenced),
+                format!("give matrix axis `{axis}` at least one value"),
+                "empty axis",
+            );
             ok = false;
             continue;
         }
         let mut lowered = Vec::new();
         for value in &values.value {
             match render_scalar(&value.value) {
-                Some(text) if text.chars().all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c)) => {
+                Some(text)
+                    if text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c)) =>
+                {
                     lowered.push(value.value.clone());
                 }
                 _ => {
@@ -154,7 +183,9 @@ fn lower_axes(
                         at(&value.referenced),
                         format!("use a plain scalar as a value of matrix axis `{axis}`"),
                         "not usable in a node name",
-                        Some("values become part of node names: letters, digits, `.`, `_`, `+`, `-`"),
+                        Some(
+                            "values become part of node names: letters, digits, `.`, `_`, `+`, `-`",
+                        ),
                     );
                     ok = false;
                 }
@@ -215,7 +246,10 @@ fn lower_node(
                     inputs.insert(
                         input.clone(),
                         Located {
-                            value: InputRef { node: node.to_owned(), output: output.to_owned() },
+                            value: InputRef {
+                                node: node.to_owned(),
+                                output: output.to_owned(),
+                            },
                             loc,
                         },
                     );
@@ -290,7 +324,11 @@ fn resolve_seed(
         Ok(value) => match value.as_u64() {
             Some(n) => Some(n),
             None => {
-                diags.push(loc, format!("use a non-negative integer seed, not `{value}`"), "seed here");
+                diags.push(
+                    loc,
+                    format!("use a non-negative integer seed, not `{value}`"),
+                    "seed here",
+                );
                 None
             }
         },
@@ -337,7 +375,11 @@ fn paths(
         match RelPath::parse(&raw) {
             Ok(value) => out.push(Located { value, loc }),
             Err(err) => {
-                diags.push(loc, format!("use path `{raw}`: {err}"), format!("in this {what}"));
+                diags.push(
+                    loc,
+                    format!("use path `{raw}`: {err}"),
+                    format!("in this {what}"),
+                );
                 *ok = false;
             }
         }

@@ -13,9 +13,7 @@ use std::sync::Arc;
 
 pub use diagnostic::{Diagnostics, Loc, SpecDiagnostic, SpecErrors};
 pub use interpolate::render_scalar;
-pub use model::{
-    Action, InputRef, Located, NodeSpec, Pipeline, ShellAction, TypedAction, Value,
-};
+pub use model::{Action, InputRef, Located, NodeSpec, Pipeline, ShellAction, TypedAction, Value};
 pub use paths::{RelPath, RelPathError};
 
 /// Pipeline files above this size are refused before parsing.
@@ -91,10 +89,10 @@ pub fn parse_str(display: &Path, file: &Path, text: Arc<String>) -> Result<Parse
                     len: 0,
                 });
             diagnostics.push(loc, yaml_message(&err), "here");
-            return Err(diagnostics.finish().err().map_or_else(
-                || unreachable_empty(display),
-                LoadError::Invalid,
-            ));
+            return Err(diagnostics
+                .finish()
+                .err()
+                .map_or_else(|| unreachable_empty(display), LoadError::Invalid));
         }
     };
     let (nodes, broken) = lower::lower(&raw, &mut diagnostics);
@@ -131,6 +129,5 @@ fn unreachable_empty(display: &Path) -> LoadError {
 
 /// JSON Schema of the pipeline format, for editors (yaml-language-server).
 pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(raw::RawPipeline))
-        .unwrap_or(serde_json::Value::Null)
+    serde_json::to_value(schemars::schema_for!(raw::RawPipeline)).unwrap_or(serde_json::Value::Null)
 }

@@ -73,9 +73,18 @@ mod tests {
     #[test]
     fn normalises_and_rejects() {
         assert_eq!(RelPath::parse("./a//b/").unwrap().as_str(), "a/b");
-        assert!(matches!(RelPath::parse("/etc/passwd"), Err(RelPathError::Absolute(_))));
-        assert!(matches!(RelPath::parse("a/../../b"), Err(RelPathError::Escapes(_))));
-        assert!(matches!(RelPath::parse("a/../b"), Err(RelPathError::Escapes(_))));
+        assert!(matches!(
+            RelPath::parse("/etc/passwd"),
+            Err(RelPathError::Absolute(_))
+        ));
+        assert!(matches!(
+            RelPath::parse("a/../../b"),
+            Err(RelPathError::Escapes(_))
+        ));
+        assert!(matches!(
+            RelPath::parse("a/../b"),
+            Err(RelPathError::Escapes(_))
+        ));
         assert_eq!(RelPath::parse("."), Err(RelPathError::Empty));
     }
 

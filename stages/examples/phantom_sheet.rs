@@ -8,7 +8,6 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
-use augflow_stages::image_set::ImageSetManifest;
 use augflow_stages::phantom::{PhantomConfig, generate_phantom};
 
 const CLASSES: [&str; 5] = ["healthy", "bacterial", "viral", "covid19", "fungal"];
@@ -18,7 +17,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let seed: u64 = args.next().map_or(Ok(1), |s| s.parse())?;
     let size: u32 = args.next().map_or(Ok(128), |s| s.parse())?;
-    let out = args.next().unwrap_or_else(|| "/tmp/phantom_sheet.png".to_owned());
+    let out = args
+        .next()
+        .unwrap_or_else(|| "/tmp/phantom_sheet.png".to_owned());
 
     let cfg = PhantomConfig {
         size,
@@ -46,7 +47,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     encoder.set_color(png::ColorType::Grayscale);
     encoder.write_header()?.write_image_data(&sheet)?;
     println!("wrote {out} (columns: {})", CLASSES.join(", "));
-    let _ = ImageSetManifest::read(dir.path())?;
     Ok(())
 }
 

@@ -48,7 +48,9 @@ pub enum StageError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("read image-set manifest {path}: format {found} is not supported (expected {expected})")]
+    #[error(
+        "read image-set manifest {path}: format {found} is not supported (expected {expected})"
+    )]
     UnsupportedFormat {
         path: PathBuf,
         found: u32,

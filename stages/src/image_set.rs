@@ -157,7 +157,10 @@ mod tests {
         manifest.format = 2;
         manifest.write(dir.path()).unwrap();
         let err = ImageSetManifest::read(dir.path()).unwrap_err();
-        assert!(matches!(err, StageError::UnsupportedFormat { found: 2, .. }));
+        assert!(matches!(
+            err,
+            StageError::UnsupportedFormat { found: 2, .. }
+        ));
 
         let json = r#"{"format":1,"classes":[],"width":1,"height":1,"images":[],"extra":0}"#;
         fs::write(dir.path().join(MANIFEST_FILE), json).unwrap();

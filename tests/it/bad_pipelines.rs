@@ -10,7 +10,10 @@ fn rejected(pipeline: &str) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(!project.path(".augflow/store").exists(), "nothing may run: {stderr}");
+    assert!(
+        !project.path(".augflow/store").exists(),
+        "nothing may run: {stderr}"
+    );
     stderr
 }
 
@@ -46,7 +49,10 @@ fn dangling_reference() {
     let stderr = rejected(
         "stages:\n  s:\n    kind: summary.image_set\n    inputs:\n      images: nope.images\n",
     );
-    assert_mentions(&stderr, &["augflow.yaml:5:15", "no stage or node is named `nope`"]);
+    assert_mentions(
+        &stderr,
+        &["augflow.yaml:5:15", "no stage or node is named `nope`"],
+    );
 }
 
 #[test]
@@ -54,7 +60,13 @@ fn type_mismatch() {
     let stderr = rejected(
         "stages:\n  data:\n    kind: dataset.phantom\n  s1:\n    kind: summary.image_set\n    inputs: {images: data.images}\n  s2:\n    kind: summary.image_set\n    inputs: {images: s1.metrics}\n",
     );
-    assert_mentions(&stderr, &["augflow.yaml:9:22", "takes image_set, but `s1.metrics` is metrics"]);
+    assert_mentions(
+        &stderr,
+        &[
+            "augflow.yaml:9:22",
+            "takes image_set, but `s1.metrics` is metrics",
+        ],
+    );
 }
 
 #[test]
@@ -66,7 +78,10 @@ fn parent_directory_path() {
 #[test]
 fn absolute_path() {
     let stderr = rejected("stages:\n  a:\n    cmd: echo\n    deps: [/etc/passwd]\n");
-    assert_mentions(&stderr, &["augflow.yaml:4:12", "not the absolute path `/etc/passwd`"]);
+    assert_mentions(
+        &stderr,
+        &["augflow.yaml:4:12", "not the absolute path `/etc/passwd`"],
+    );
 }
 
 #[test]

@@ -33,7 +33,11 @@ impl RunResult {
 
     #[track_caller]
     pub fn assert_ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "run failed:\n{}\n{:#?}", self.stderr, self.statuses);
+        assert_eq!(
+            self.code, 0,
+            "run failed:\n{}\n{:#?}",
+            self.stderr, self.statuses
+        );
         self
     }
 }
@@ -145,7 +149,11 @@ pub fn assert_store_blobs_valid(store: &Path) {
                 blob.file_name().unwrap().to_string_lossy()
             );
             let bytes = std::fs::read(&blob).expect("read blob");
-            assert_eq!(blake3::hash(&bytes).to_hex().as_str(), name, "blob {blob:?} is corrupt");
+            assert_eq!(
+                blake3::hash(&bytes).to_hex().as_str(),
+                name,
+                "blob {blob:?} is corrupt"
+            );
         }
     }
 }

@@ -22,7 +22,9 @@ stages:
     outs: [c.txt]
 "#,
     );
-    let first = project.command(&["run", "--json", "-j", "2"]).spawn_output();
+    let first = project
+        .command(&["run", "--json", "-j", "2"])
+        .spawn_output();
     let second = project.command(&["run", "--json"]).spawn_output();
     let (first, second) = (parse_run(&first.join()), parse_run(&second.join()));
     first.assert_ok();
@@ -33,7 +35,10 @@ stages:
             .iter()
             .filter(|r| r.statuses.get(node).map(String::as_str) == Some("executed"))
             .count();
-        assert_eq!(executed, 1, "{node} executed {executed} times: {first:#?} {second:#?}");
+        assert_eq!(
+            executed, 1,
+            "{node} executed {executed} times: {first:#?} {second:#?}"
+        );
     }
     assert_eq!(project.read("c.txt"), "a\n1\na\n2\na\n3\n");
     assert!(project.run(&[]).executed().is_empty());

@@ -57,7 +57,10 @@ fn kill_9_mid_stage_leaves_no_entry_and_no_partial_blob() {
         let key = slow["key"].as_str().expect("key").to_owned();
         let entry = action_entry_path(&project.store(), &key);
         if slow["state"] == "stale" {
-            assert!(!entry.exists(), "trial {trial}: entry exists for a stale node");
+            assert!(
+                !entry.exists(),
+                "trial {trial}: entry exists for a stale node"
+            );
         } else {
             // The kill came after publishing: then the entry must be complete and valid.
             assert!(entry.exists());
@@ -79,4 +82,45 @@ fn kill_9_mid_stage_leaves_no_entry_and_no_partial_blob() {
         assert_eq!(again.with_status("cached"), names(&["after", "slow"]));
         assert_store_blobs_valid(&project.store());
     }
+}
+
+#[test]
+fn ctrl_c_stops_the_command_publishes_nothing_and_exits_130() {
+    let project = TestProject::new(
+        r#"
+stages:
+  long:
+    cmd: "touch started.marker && sleep 5 && echo late > long.txt"
+    outs: [long.txt]
+"#,
+    );
+    let child = project
+        .command(&["run", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn augflow");
+    assert!(wait_for(
+        &project.path("started.marker"),
+        Duration::from_secs(20)
+    ));
+    let started = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(130));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the command was not stopped"
+    );
+    let result = crate::common::parse_run(&output);
+    assert_eq!(result.with_status("failed"), names(&["long"]));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!project.path("long.txt").exists());
+    assert_store_blobs_valid(&project.store());
+    let dry = project.augflow(&["run", "--dry-run"]);
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("stale       long"));
 }

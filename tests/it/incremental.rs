@@ -38,13 +38,19 @@ fn first_run_executes_everything_and_a_rerun_nothing() {
     let project = chain();
     let first = project.run(&[]);
     first.assert_ok();
-    assert_eq!(first.executed(), names(&["prep", "train", "report", "other"]));
+    assert_eq!(
+        first.executed(),
+        names(&["prep", "train", "report", "other"])
+    );
     assert_eq!(project.read("out/prep.txt"), "raw data\nhello 1\n");
 
     let second = project.run(&[]);
     second.assert_ok();
     assert_eq!(second.executed(), Vec::<String>::new());
-    assert_eq!(second.with_status("cached"), names(&["prep", "train", "report", "other"]));
+    assert_eq!(
+        second.with_status("cached"),
+        names(&["prep", "train", "report", "other"])
+    );
 }
 
 #[test]
@@ -61,12 +67,19 @@ fn a_param_change_reruns_the_node_and_its_descendants_and_changing_back_hits() {
     project.edit_pipeline("params: {scale: 2}", "params: {scale: 1}");
     let back = project.run(&[]);
     back.assert_ok();
-    assert_eq!(back.executed(), Vec::<String>::new(), "earlier results must be reused");
+    assert_eq!(
+        back.executed(),
+        Vec::<String>::new(),
+        "earlier results must be reused"
+    );
     assert_eq!(project.read("out/prep.txt"), "raw data\nhello 1\n");
 
     // A top-level param used through `${greeting}` is part of the interpolated command.
     project.edit_pipeline("greeting: hello", "greeting: bonjour");
-    assert_eq!(project.run(&[]).executed(), names(&["prep", "train", "report"]));
+    assert_eq!(
+        project.run(&[]).executed(),
+        names(&["prep", "train", "report"])
+    );
 }
 
 #[test]
@@ -83,7 +96,8 @@ fn editing_a_dependency_reruns_consumers_and_touching_it_reruns_nothing() {
         .write(true)
         .open(project.path("input.txt"))
         .unwrap();
-    file.set_modified(SystemTime::now() + Duration::from_secs(5)).unwrap();
+    file.set_modified(SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
     drop(file);
     let touched = project.run(&[]);
     touched.assert_ok();
@@ -187,7 +201,12 @@ fn parallel_jobs_give_the_same_results_as_one_job() {
     let result = parallel.run(&["-j", "4"]);
     result.assert_ok();
     assert_eq!(result.executed().len(), 4);
-    for file in ["out/prep.txt", "out/train.txt", "out/report.txt", "other.txt"] {
+    for file in [
+        "out/prep.txt",
+        "out/train.txt",
+        "out/report.txt",
+        "other.txt",
+    ] {
         assert_eq!(serial.read(file), parallel.read(file), "{file}");
     }
 }
@@ -211,13 +230,26 @@ fn gc_keeps_current_results_and_removes_old_ones() {
     let dry = project.augflow(&["gc", "--grace", "0", "--dry-run"]);
     assert!(dry.status.success());
     assert!(String::from_utf8_lossy(&dry.stdout).contains("would remove 3 action entries"));
-    assert!(project.run(&[]).executed().is_empty(), "dry run removed something");
+    assert!(
+        project.run(&[]).executed().is_empty(),
+        "dry run removed something"
+    );
 
     let gc = project.augflow(&["gc", "--grace", "0"]);
-    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
-    assert!(project.run(&[]).executed().is_empty(), "gc removed current results");
+    assert!(
+        gc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gc.stderr)
+    );
+    assert!(
+        project.run(&[]).executed().is_empty(),
+        "gc removed current results"
+    );
 
     project.edit_pipeline("params: {scale: 2}", "params: {scale: 1}");
-    assert_eq!(project.run(&[]).executed(), names(&["prep", "train", "report"]));
+    assert_eq!(
+        project.run(&[]).executed(),
+        names(&["prep", "train", "report"])
+    );
     crate::common::assert_store_blobs_valid(&project.store());
 }

@@ -7,6 +7,7 @@ mod concurrency;
 mod crash;
 mod incremental;
 mod matrix;
+mod model_check;
 mod pipelines;
 mod store_integrity;
 mod typed;

@@ -21,5 +21,28 @@ fn every_example_pipeline_is_valid() {
         assert!(!graph.order.is_empty(), "{} has no nodes", path.display());
         checked += 1;
     }
-    assert!(checked >= 2, "expected example pipelines in {}", dir.display());
+    assert!(
+        checked >= 2,
+        "expected example pipelines in {}",
+        dir.display()
+    );
+}
+
+#[test]
+fn schema_describes_the_pipeline_format() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_augflow"))
+        .arg("schema")
+        .output()
+        .expect("run augflow schema");
+    assert!(output.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(schema["title"], "augflow pipeline");
+    assert!(schema["properties"]["stages"].is_object(), "{schema}");
+    let text = schema.to_string();
+    for field in ["matrix", "deps", "outs", "inputs", "kind", "cmd"] {
+        assert!(
+            text.contains(&format!("\"{field}\"")),
+            "schema lacks {field}"
+        );
+    }
 }

@@ -38,6 +38,8 @@ stages:
     );
     assert_eq!(project.read("made.txt"), "precious content\n");
     assert_store_blobs_valid(&project.store());
-    let quarantined = std::fs::read_dir(project.store().join("quarantine")).unwrap().count();
+    let quarantined = std::fs::read_dir(project.store().join("quarantine"))
+        .unwrap()
+        .count();
     assert!(quarantined >= 1);
 }

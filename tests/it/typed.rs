@@ -25,7 +25,11 @@ stages:
 
 fn output_digest(project: &TestProject, node: &str) -> String {
     let show = project.augflow(&["show", node, "--json"]);
-    assert!(show.status.success(), "{}", String::from_utf8_lossy(&show.stderr));
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
     let value: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
     value["entry"]["outputs"].to_string()
 }
@@ -35,7 +39,10 @@ fn phantom_and_summary_run_cache_and_are_deterministic() {
     let a = TestProject::new(PIPELINE);
     let first = a.run(&[]);
     first.assert_ok();
-    assert_eq!(first.executed(), names(&["data", "summary", "count", "report"]));
+    assert_eq!(
+        first.executed(),
+        names(&["data", "summary", "count", "report"])
+    );
     assert_eq!(a.read("count.txt").trim(), "3");
     let metrics: serde_json::Value =
         serde_json::from_str(&a.read(".augflow/out/summary/metrics/metrics.json")).unwrap();

@@ -49,10 +49,10 @@ impl Anatomy {
         // The heart sits on the diaphragm: its lower part merges with the abdomen, so
         // only a dome bulging to the patient's left shows above it.
         let rx = rng.range(0.3, 0.4);
-        let ry = rx * rng.range(0.55, 0.72);
+        let ry = rx * rng.range(0.62, 0.8);
         let heart = Ellipse {
             cu: rng.range(0.05, 0.12),
-            cv: left.dome_v - ry * rng.range(0.15, 0.35),
+            cv: left.dome_v - ry * rng.range(0.05, 0.25),
             rx,
             ry,
             angle: rng.range(0.2, 0.45),
@@ -179,7 +179,7 @@ impl Anatomy {
                 let angle = -1.25 + 2.5 * (i as f32 + rng.range(0.1, 0.9)) / 9.0;
                 let dir = (lung.side * angle.cos(), angle.sin());
                 // Trunks leave from along the hilum, not from one point, to avoid a star.
-                let start = (hu + dir.0 * 0.03, hv + 0.6 * angle.sin() * 0.12);
+                let start = (hu + dir.0 * 0.03, hv + 0.07 * angle.sin());
                 let length = rng.range(0.13, 0.2);
                 branch(&mut vessels, rng, start, dir, length, 0.024, 0.08, 3);
             }
@@ -212,7 +212,16 @@ fn branch(
         let (s, c) = angle.sin_cos();
         let child = (dir.0 * c - dir.1 * s, dir.0 * s + dir.1 * c);
         let length = length * rng.range(0.6, 0.8);
-        branch(canvas, rng, to, child, length, width * 0.7, amp * 0.8, depth - 1);
+        branch(
+            canvas,
+            rng,
+            to,
+            child,
+            length,
+            width * 0.7,
+            amp * 0.8,
+            depth - 1,
+        );
     }
 }
 
@@ -243,7 +252,7 @@ pub(super) struct Lung {
 impl Lung {
     fn sample(rng: &mut Rng, side: f32, width: f32, height: f32, body: f32, drop: f32) -> Self {
         let lateral_m = (0.78 * width).min(body - 0.07);
-        let dome_v = 0.36 * height + drop + rng.range(-0.04, 0.04);
+        let dome_v = 0.32 * height + drop + rng.range(-0.04, 0.04);
         Self {
             side,
             apex_v: -0.76 + rng.range(-0.04, 0.04) + drop * 0.3,
@@ -251,8 +260,8 @@ impl Lung {
             medial_m: rng.range(0.07, 0.1),
             lateral_m,
             dome_v,
-            dome_m: lateral_m * rng.range(0.5, 0.62),
-            base_v: dome_v + rng.range(0.12, 0.2),
+            dome_m: lateral_m * rng.range(0.45, 0.55),
+            base_v: dome_v + rng.range(0.15, 0.24),
         }
     }
 
@@ -273,7 +282,11 @@ impl Lung {
     pub(super) fn diaphragm_at(&self, m: f32) -> f32 {
         let lateral = (self.base_v - self.dome_v) / (self.lateral_m - self.dome_m).powi(2);
         // The cardiophrenic angle is shallower than the costophrenic one.
-        let curve = if m > self.dome_m { lateral } else { lateral * 0.5 };
+        let curve = if m > self.dome_m {
+            lateral
+        } else {
+            lateral * 0.5
+        };
         self.dome_v + curve * (m - self.dome_m).powi(2)
     }
 

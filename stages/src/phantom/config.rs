@@ -141,7 +141,10 @@ mod tests {
     fn validate_rejects_bad_values_by_name() {
         let base = PhantomConfig::default();
         for size in [16, 300] {
-            let cfg = PhantomConfig { size, ..base.clone() };
+            let cfg = PhantomConfig {
+                size,
+                ..base.clone()
+            };
             assert!(message(&cfg).contains(&format!("size {size}")));
         }
         let mut cfg = base.clone();

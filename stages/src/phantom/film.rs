@@ -94,7 +94,8 @@ impl Shot {
         // Film grain: white noise softened by a fraction of a pixel, rescaled so that
         // `noise` stays its standard deviation.
         let mut grain = Canvas::new(density.size());
-        grain.for_each(|_, _, p| *p = rng.normal());
+        let mut fast = rng.fast();
+        grain.for_each(|_, _, p| *p = fast.grain());
         grain.blur(grain.pixel() * 0.5);
         let grain_gain = self.exposure.noise * 1.6;
         // Uneven exposure across the field (heel effect, scatter).

@@ -31,27 +31,40 @@ pub(super) fn draw_findings(class: Class, lungs: &[Lung; 2], body: &Body, rng: &
     fill
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lobe {
+    Upper,
+    Middle,
+    Lower,
+}
+
 /// Bacterial pneumonia: a dense opacity filling part of one lobe, usually a lower one,
 /// with a sharp border along the fissure and, sometimes, dark air bronchograms.
 fn lobar_consolidation(lungs: &[Lung; 2], size: usize, severity: f32, rng: &mut Rng) -> Canvas {
     let lung = lungs[usize::from(rng.chance(0.4))];
     let height = lung.base_v - lung.apex_v;
     let mid_m = 0.5 * (lung.medial_m + lung.lateral_m);
-    let roll = rng.unit();
-    // (fissure depth, opacity above the fissure?, centre m, centre v)
-    let (fissure_depth, above) = if roll < 0.5 {
-        (rng.range(0.5, 0.62), false)
-    } else if roll < 0.75 {
-        (rng.range(0.42, 0.52), false)
-    } else {
-        (rng.range(0.4, 0.52), true)
+    let lobe = match rng.unit() {
+        r if r < 0.5 => Lobe::Lower,
+        r if r < 0.75 => Lobe::Middle,
+        _ => Lobe::Upper,
+    };
+    let fissure_depth = match lobe {
+        Lobe::Lower => rng.range(0.5, 0.62),
+        Lobe::Middle => rng.range(0.42, 0.52),
+        Lobe::Upper => rng.range(0.4, 0.52),
     };
     let fissure_v = lung.apex_v + height * fissure_depth;
-    let (cm, cv) = match (roll < 0.5, above) {
-        (_, true) => (mid_m, 0.5 * (lung.apex_v + fissure_v)),
-        (true, false) => (mid_m + rng.range(-0.05, 0.12), 0.5 * (fissure_v + lung.base_v) + 0.05),
+    // Only an upper-lobe opacity lies above its fissure.
+    let above = lobe == Lobe::Upper;
+    let (cm, cv) = match lobe {
+        Lobe::Upper => (mid_m, 0.5 * (lung.apex_v + fissure_v)),
+        Lobe::Lower => (
+            mid_m + rng.range(-0.05, 0.12),
+            0.5 * (fissure_v + lung.base_v) + 0.05,
+        ),
         // Middle lobe / lingula: medial, against the heart border.
-        (false, false) => (lung.medial_m + 0.15, fissure_v + 0.12),
+        Lobe::Middle => (lung.medial_m + 0.15, fissure_v + 0.12),
     };
     let tilt = rng.range(-0.2, 0.2);
     let radius = 0.16 + 0.22 * severity;
@@ -78,7 +91,10 @@ fn lobar_consolidation(lungs: &[Lung; 2], size: usize, severity: f32, rng: &mut 
             let (s, c) = angle.sin_cos();
             let dir = ((du * c - dv * s) / len, (du * s + dv * c) / len);
             let start = (cu - dir.0 * radius * 0.6, cv - dir.1 * radius * 0.6);
-            let end = (start.0 + dir.0 * radius * 1.2, start.1 + dir.1 * radius * 1.2);
+            let end = (
+                start.0 + dir.0 * radius * 1.2,
+                start.1 + dir.1 * radius * 1.2,
+            );
             bronchi.add_segment(start, end, 0.016, 0.008, 1.0);
         }
         bronchi.blur(bronchi.pixel() * 0.5);
@@ -111,7 +127,10 @@ fn perihilar_interstitial(lungs: &[Lung; 2], size: usize, severity: f32, rng: &m
             let mut dir = (lung.side * angle.cos(), angle.sin());
             // Start anywhere in the perihilar zone so the streaks don't form a star.
             let offset = rng.range(0.02, 0.14);
-            let mut at = (hu + dir.0 * offset, hv + dir.1 * offset + rng.range(-0.06, 0.06));
+            let mut at = (
+                hu + dir.0 * offset,
+                hv + dir.1 * offset + rng.range(-0.06, 0.06),
+            );
             let mut width = rng.range(0.01, 0.018);
             for _ in 0..rng.int(2, 3) {
                 let length = reach * rng.range(0.2, 0.4);

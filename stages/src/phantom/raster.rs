@@ -76,11 +76,12 @@ impl Canvas {
         mut f: impl FnMut(f32, f32, &mut f32),
     ) {
         let (cols, rows) = (self.span(u0, u1), self.span(v0, v1));
+        let coords: Vec<f32> = cols.clone().map(|x| self.coord(x)).collect();
         for y in rows {
             let v = self.coord(y);
-            for x in cols.clone() {
-                let u = self.coord(x);
-                f(u, v, &mut self.data[y * self.size + x]);
+            let row = &mut self.data[y * self.size + cols.start..y * self.size + cols.end];
+            for (p, &u) in row.iter_mut().zip(&coords) {
+                f(u, v, p);
             }
         }
     }
@@ -89,9 +90,15 @@ impl Canvas {
     pub(super) fn add_ellipse(&mut self, e: &Ellipse, amp: f32) {
         let reach = e.rx.max(e.ry) * (1.0 + e.edge) + self.pixel();
         let soft = e.edge.max(self.pixel() / e.rx.min(e.ry));
-        self.for_each_in(e.cu - reach, e.cv - reach, e.cu + reach, e.cv + reach, |u, v, p| {
-            *p += amp * (1.0 - smoothstep(1.0 - soft, 1.0 + soft, e.radius(u, v)));
-        });
+        self.for_each_in(
+            e.cu - reach,
+            e.cv - reach,
+            e.cu + reach,
+            e.cv + reach,
+            |u, v, p| {
+                *p += amp * (1.0 - smoothstep(1.0 - soft, 1.0 + soft, e.radius(u, v)));
+            },
+        );
     }
 
     /// Adds an isotropic gaussian bump of standard deviation `sigma`.
@@ -169,32 +176,19 @@ impl Canvas {
             return;
         }
         let radius = (3.0 * sigma_px).ceil() as isize;
-        let mut kernel: Vec<f32> = (-radius..=radius)
+        let kernel: Vec<f32> = (-radius..=radius)
             .map(|i| (-0.5 * (i as f32 / sigma_px).powi(2)).exp())
             .collect();
         let total: f32 = kernel.iter().sum();
-        kernel.iter_mut().for_each(|k| *k /= total);
+        let kernel = kernel.into_iter().map(|k| k / total);
 
-        let n = self.size as isize;
-        let mut tmp = vec![0.0; self.data.len()];
-        let clamp = |i: isize| i.clamp(0, n - 1) as usize;
-        for y in 0..self.size {
-            let row = &self.data[y * self.size..(y + 1) * self.size];
-            for x in 0..n {
-                let acc = kernel.iter().enumerate().fold(0.0, |acc, (k, w)| {
-                    acc + w * row[clamp(x + k as isize - radius)]
-                });
-                tmp[y * self.size + x as usize] = acc;
-            }
-        }
-        for x in 0..self.size {
-            for y in 0..n {
-                let acc = kernel.iter().enumerate().fold(0.0, |acc, (k, w)| {
-                    acc + w * tmp[clamp(y + k as isize - radius) * self.size + x]
-                });
-                self.data[y as usize * self.size + x] = acc;
-            }
-        }
+        // Rows, transpose, rows, transpose back: both passes then read contiguous,
+        // edge-padded rows (this is the hot loop, and debug builds run the tests).
+        let kernel: Vec<f32> = kernel.collect();
+        blur_rows(&mut self.data, self.size, &kernel);
+        transpose(&mut self.data, self.size);
+        blur_rows(&mut self.data, self.size, &kernel);
+        transpose(&mut self.data, self.size);
     }
 
     /// `self += other * k`, pixel by pixel.
@@ -282,7 +276,11 @@ pub(super) struct Fractal(Vec<ValueNoise>);
 
 impl Fractal {
     pub(super) fn new(rng: &mut Rng, cells: usize, octaves: usize) -> Self {
-        Self((0..octaves).map(|o| ValueNoise::new(rng, cells << o)).collect())
+        Self(
+            (0..octaves)
+                .map(|o| ValueNoise::new(rng, cells << o))
+                .collect(),
+        )
     }
 
     pub(super) fn at(&self, u: f32, v: f32) -> f32 {
@@ -293,6 +291,34 @@ impl Fractal {
             weight *= 0.5;
         }
         sum / total
+    }
+}
+
+/// Convolves every row of a square `n`×`n` image with `kernel` (odd length, centred),
+/// replicating the edge pixels.
+fn blur_rows(data: &mut [f32], n: usize, kernel: &[f32]) {
+    let radius = kernel.len() / 2;
+    let mut padded = vec![0.0; n + 2 * radius];
+    for row in data.chunks_exact_mut(n) {
+        padded[..radius].fill(row[0]);
+        padded[radius..radius + n].copy_from_slice(row);
+        padded[radius + n..].fill(row[n - 1]);
+        for (x, out) in row.iter_mut().enumerate() {
+            let window = &padded[x..x + kernel.len()];
+            let mut acc = 0.0;
+            for k in 0..kernel.len() {
+                acc += kernel[k] * window[k];
+            }
+            *out = acc;
+        }
+    }
+}
+
+fn transpose(data: &mut [f32], n: usize) {
+    for y in 0..n {
+        for x in y + 1..n {
+            data.swap(y * n + x, x * n + y);
+        }
     }
 }
 

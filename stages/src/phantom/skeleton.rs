@@ -29,7 +29,8 @@ impl Skeleton {
         let apex_v = lungs[0].apex_v.min(lungs[1].apex_v);
         let base_v = lungs[0].base_v.max(lungs[1].base_v);
         let rib_top_v = apex_v + rng.range(0.05, 0.1);
-        let rib_spacing = (base_v - rib_top_v) / (POSTERIOR_RIBS as f32 + 1.5 - rng.range(0.4, 1.2));
+        let rib_spacing =
+            (base_v - rib_top_v) / (POSTERIOR_RIBS as f32 + 1.5 - rng.range(0.4, 1.2));
         Self {
             rib_top_v,
             rib_spacing,
@@ -71,7 +72,15 @@ impl Skeleton {
             let lateral = lung.lateral_m;
             let centre = move |m: f32| v0 + 0.3 * (lateral - m) - 0.15 * (m - lateral).powi(2);
             let half = self.rib_half * 1.1;
-            density.add_band(lung.side, 0.18, wall, centre, half, self.rib_amp * 0.6, 0.15);
+            density.add_band(
+                lung.side,
+                0.18,
+                wall,
+                centre,
+                half,
+                self.rib_amp * 0.6,
+                0.15,
+            );
         }
     }
 
@@ -80,7 +89,15 @@ impl Skeleton {
         // A gentle S: the shaft bows down medially and up again at the shoulder.
         let centre = move |m: f32| v0 - tilt * m + 0.05 * (std::f32::consts::TAU * m).sin();
         let half = self.rib_half * 1.7;
-        density.add_band(lung.side, 0.06, lung.lateral_m + 0.12, centre, half, 0.14, 0.5);
+        density.add_band(
+            lung.side,
+            0.06,
+            lung.lateral_m + 0.12,
+            centre,
+            half,
+            0.14,
+            0.5,
+        );
     }
 
     /// A faint vertical column with vertebral bodies, disc spaces and pedicles; it
