@@ -53,6 +53,9 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
             Ok(store) => store,
             Err(code) => return code,
         };
+        if !args.dry_run {
+            remove_stale_scratch(&loaded.project.tmp_dir(), args.grace);
+        }
         let engine = Engine::new(
             &loaded.graph,
             &loaded.project,
@@ -97,6 +100,26 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
         Err(err) => {
             super::report_error(&err);
             exit::ENVIRONMENT
+        }
+    }
+}
+
+/// Scratch folders of typed stages killed mid-run (a finished run removes its own).
+fn remove_stale_scratch(tmp: &std::path::Path, grace: Duration) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old_enough = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= grace);
+        if old_enough {
+            if let Err(err) = crate::fsutil::remove_path(&entry.path()) {
+                tracing::warn!("failed to remove scratch {}: {err}", entry.path().display());
+            }
         }
     }
 }
