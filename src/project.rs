@@ -1,6 +1,7 @@
 //! Where a project's state lives: `.augflow/` beside the pipeline file, and the store
 //! (by default `.augflow/store`, else from `--store`, `AUGFLOW_STORE` or `augflow.toml`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -18,6 +19,9 @@ pub struct Project {
     pub state_dir: PathBuf,
     /// The content-addressed store (may be shared between projects and people).
     pub store_dir: PathBuf,
+    /// Remote caches declared in `augflow.toml`, by name.
+    pub remotes: BTreeMap<String, RemoteConfig>,
+    pub default_remote: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,61 @@ pub enum ProjectError {
 struct ConfigFile {
     #[serde(default)]
     store: StoreSection,
+    #[serde(default)]
+    remote: RemoteSection,
+    #[serde(default)]
+    remotes: BTreeMap<String, RemoteConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoteSection {
+    /// Remote used by `run`, `push` and `pull` when `--remote` is not given.
+    default: Option<String>,
+}
+
+/// When a run uploads what it executed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushMode {
+    /// After each executed node.
+    #[default]
+    Auto,
+    /// Only with `augflow push`.
+    Manual,
+}
+
+/// A remote cache as declared in `augflow.toml`. Credentials never live here: S3 reads them
+/// from the environment or the usual credential chain.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RemoteConfig {
+    /// A shared folder (NFS, SMB, a mounted bucket…). Relative paths start at the config file.
+    Dir {
+        path: PathBuf,
+        #[serde(default)]
+        push: PushMode,
+    },
+    /// S3 or an S3-compatible service (MinIO, Ceph, R2, GCS's S3 API).
+    S3 {
+        bucket: String,
+        #[serde(default)]
+        prefix: String,
+        #[serde(default)]
+        endpoint: Option<String>,
+        #[serde(default)]
+        region: Option<String>,
+        #[serde(default)]
+        push: PushMode,
+    },
+}
+
+impl RemoteConfig {
+    pub fn push(&self) -> PushMode {
+        match self {
+            RemoteConfig::Dir { push, .. } | RemoteConfig::S3 { push, .. } => *push,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,17 +109,40 @@ impl Project {
     /// `store_flag` is `--store` or `AUGFLOW_STORE` (clap reads both); it wins over the file.
     pub fn open(root: &Path, store_flag: Option<&Path>) -> Result<Project, ProjectError> {
         let state_dir = root.join(".augflow");
-        let store_dir = match store_flag {
-            Some(path) => absolute_from(&std::env::current_dir().unwrap_or_default(), path),
-            None => match read_config(root)?.store.path {
-                Some(path) => absolute_from(root, &path),
-                None => state_dir.join("store"),
-            },
+        let config = read_config(root)?;
+        let store_dir = match (store_flag, &config.store.path) {
+            (Some(path), _) => absolute_from(&std::env::current_dir().unwrap_or_default(), path),
+            (None, Some(path)) => absolute_from(root, path),
+            (None, None) => state_dir.join("store"),
         };
+        let remotes = config
+            .remotes
+            .into_iter()
+            .map(|(name, remote)| {
+                let remote = match remote {
+                    RemoteConfig::Dir { path, push } => RemoteConfig::Dir {
+                        path: absolute_from(root, &path),
+                        push,
+                    },
+                    other => other,
+                };
+                (name, remote)
+            })
+            .collect();
+        if let Some(default) = &config.remote.default {
+            if !BTreeMap::contains_key(&remotes, default) {
+                return Err(ProjectError::ParseConfig {
+                    path: root.join(CONFIG_FILE),
+                    message: format!("default remote `{default}` is not declared in [remotes]"),
+                });
+            }
+        }
         Ok(Project {
             root: root.to_path_buf(),
             state_dir,
             store_dir,
+            remotes,
+            default_remote: config.remote.default,
         })
     }
 

@@ -37,6 +37,7 @@ mod error;
 mod hashing;
 mod meta;
 mod producer;
+pub mod remote;
 mod stat_cache;
 mod store;
 mod tree;
@@ -62,5 +63,8 @@ mod tests {
         send_sync::<StatCache>();
         send_sync::<CacheError>();
         send_sync::<KeyLock>();
+        send_sync::<remote::DirRemote>();
+        send_sync::<remote::S3Remote>();
+        send_sync::<remote::TransferError>();
     }
 }

@@ -22,6 +22,10 @@ pub struct GcArgs {
     /// protects results of runs still in progress.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub grace: Duration,
+    /// Collect this remote cache (declared in augflow.toml) instead of the local store. List
+    /// every pipeline (and branch checkout) whose results teammates still need.
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
 }
 
 pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
@@ -32,6 +36,7 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
     };
     let mut keep = BTreeSet::new();
     let mut store_dir: Option<PathBuf> = None;
+    let mut remote_link = None;
     for pipeline in &pipelines {
         let loaded = match load(pipeline.as_deref(), store_flag) {
             Ok(loaded) => loaded,
@@ -49,6 +54,21 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
             return exit::INVALID;
         }
         store_dir = Some(loaded.project.store_dir.clone());
+        if let (Some(name), None) = (&args.remote, &remote_link) {
+            let selection = super::remote::RemoteArgs {
+                remote: Some(name.clone()),
+                no_remote: false,
+            };
+            match super::remote::select_remote(&loaded.project, &selection) {
+                Ok(Some((_, Ok(link)))) => remote_link = Some(link),
+                Ok(Some((name, Err(err)))) => {
+                    eprintln!("error: failed to open remote `{name}`: {err}");
+                    return exit::ENVIRONMENT;
+                }
+                Ok(None) => {}
+                Err(code) => return code,
+            }
+        }
         let store = match open_store(&loaded.project) {
             Ok(store) => store,
             Err(code) => return code,
@@ -72,6 +92,36 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
     let Some(store_dir) = store_dir else {
         return exit::OK;
     };
+    if let Some(link) = remote_link {
+        return match augflow_cache::remote::gc_remote(
+            link.remote.as_ref(),
+            &keep,
+            args.grace,
+            args.dry_run,
+        ) {
+            Ok(report) => {
+                let verb = if args.dry_run {
+                    "would remove"
+                } else {
+                    "removed"
+                };
+                println!(
+                    "remote `{}`: {verb} {} action entries, {} blobs ({} bytes); kept {} entries, {} blobs",
+                    link.name,
+                    report.actions_removed,
+                    report.blobs_removed,
+                    report.bytes_freed,
+                    report.kept_actions,
+                    report.kept_blobs
+                );
+                exit::OK
+            }
+            Err(err) => {
+                super::report_error(&err);
+                exit::ENVIRONMENT
+            }
+        };
+    }
     let store = match augflow_cache::Store::open(&store_dir) {
         Ok(store) => store,
         Err(err) => {

@@ -5,6 +5,7 @@ mod dag;
 mod explain;
 mod gc;
 mod load;
+mod remote;
 mod render;
 mod run;
 mod schema;
@@ -59,6 +60,10 @@ pub enum Command {
     Dag(dag::DagArgs),
     /// Remove from the store what no given pipeline references.
     Gc(gc::GcArgs),
+    /// Upload the pipeline's locally stored results to a remote cache.
+    Push(remote::TransferArgs),
+    /// Fetch the pipeline's results from a remote cache (verified); executes nothing.
+    Pull(remote::TransferArgs),
     /// Show where a node's outputs are and its recorded metrics.
     Show(show::ShowArgs),
     /// Print the JSON Schema of the pipeline format (for yaml-language-server).
@@ -79,6 +84,8 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(&args, cli.store.as_deref()),
         Command::Dag(args) => dag::run(&args),
         Command::Gc(args) => gc::run(&args, cli.store.as_deref()),
+        Command::Push(args) => remote::push(&args, cli.store.as_deref()),
+        Command::Pull(args) => remote::pull(&args, cli.store.as_deref()),
         Command::Show(args) => show::run(&args, cli.store.as_deref()),
         Command::Schema => schema::run(),
         Command::Hash { paths } => schema::hash(&paths),

@@ -74,12 +74,16 @@ impl Renderer for ProgressRenderer {
                 self.running.push(stage.clone());
                 self.refresh();
             }
+            Event::NodeProgress { stage, message, .. } => {
+                self.bar.set_message(format!("{stage}: {message}"));
+            }
             Event::NodeFinished { stage, status, .. } => {
                 self.running.retain(|s| s != stage);
                 self.bar.inc(1);
-                if let (true, Some(line)) =
-                    (*status != NodeStatus::Cached, plain_line(event, false))
-                {
+                if let (true, Some(line)) = (
+                    !matches!(status, NodeStatus::Cached | NodeStatus::Restored),
+                    plain_line(event, false),
+                ) {
                     self.bar.println(line);
                 }
                 self.refresh();
@@ -105,6 +109,8 @@ fn plain_line(event: &Event, verbose: bool) -> Option<String> {
             jobs,
         } => verbose.then(|| format!("augflow: {pipeline}: {nodes} node(s), {jobs} job(s)")),
         Event::NodeExecuting { stage } => verbose.then(|| format!("running   {stage}")),
+        // Plain output is for logs: progress ticks would drown them.
+        Event::NodeProgress { .. } => None,
         Event::NodeFinished {
             stage,
             status,
@@ -136,9 +142,10 @@ fn plain_line(event: &Event, verbose: bool) -> Option<String> {
 
 fn summary_line(summary: &RunSummary) -> String {
     let mut line = format!(
-        "{} executed, {} cached, {} failed, {} skipped in {}",
+        "{} executed, {} cached, {} restored, {} failed, {} skipped in {}",
         summary.executed,
         summary.cached,
+        summary.restored,
         summary.failed,
         summary.skipped,
         seconds(summary.duration_ms)

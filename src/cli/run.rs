@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::load::{load, open_store};
+use super::remote::{RemoteArgs, select_remote};
 use super::render::{JsonRenderer, PlainRenderer, ProgressRenderer, Renderer};
 use super::{exit, status};
+use crate::kinds::BackendRequest;
 use crate::runner::{CancelToken, Engine, RunOptions, run as run_pipeline};
 
 #[derive(Debug, Args)]
@@ -29,6 +31,11 @@ pub struct RunArgs {
     /// One JSON object per event on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Compute backend of ML stages: wgpu when a GPU adapter exists (auto), or forced.
+    #[arg(long, value_enum, env = "AUGFLOW_BACKEND", default_value_t = BackendRequest::Auto)]
+    pub backend: BackendRequest,
 }
 
 pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
@@ -40,23 +47,30 @@ pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
         Ok(store) => store,
         Err(code) => return code,
     };
-    let mut targets = Vec::new();
-    for target in &args.targets {
-        let found = loaded.graph.resolve_target(target);
-        if found.is_empty() {
-            eprintln!("error: failed to select target `{target}`: no node or stage has that name");
-            return exit::INVALID;
-        }
-        targets.extend(found);
-    }
+    let Ok(targets) = resolve_targets(&loaded.graph, &args.targets) else {
+        return exit::INVALID;
+    };
     let cancel = CancelToken::new();
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         &loaded.graph,
         &loaded.project,
         &store,
         &loaded.registry,
         cancel.clone(),
     );
+    engine.backend = args.backend;
+    let mut remote_warning = None;
+    match select_remote(&loaded.project, &args.remote) {
+        Err(code) => return code,
+        Ok(None) => {}
+        Ok(Some((_, Ok(link)))) => engine.remote = Some(link),
+        // A remote that cannot be opened is a warning and a miss, never a failed run.
+        Ok(Some((name, Err(err)))) => {
+            remote_warning = Some(format!(
+                "remote `{name}` is unavailable; going on without it: {err}"
+            ));
+        }
+    }
     if args.dry_run {
         return status::print_plan(&engine, &targets, args.json, false);
     }
@@ -77,6 +91,12 @@ pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
     } else {
         Box::new(PlainRenderer)
     };
+    if let Some(message) = remote_warning {
+        renderer.handle(&crate::runner::Event::Warning {
+            stage: None,
+            message,
+        });
+    }
     let summary = run_pipeline(&engine, &options, &mut |event| renderer.handle(event));
     if summary.interrupted {
         exit::INTERRUPTED
@@ -85,4 +105,21 @@ pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
     } else {
         exit::OK
     }
+}
+
+/// Node indices for `--target` names (a node, or all nodes of a stage).
+pub fn resolve_targets(
+    graph: &crate::graph::PipelineGraph,
+    names: &[String],
+) -> Result<Vec<petgraph::graph::NodeIndex>, ()> {
+    let mut targets = Vec::new();
+    for target in names {
+        let found = graph.resolve_target(target);
+        if found.is_empty() {
+            eprintln!("error: failed to select target `{target}`: no node or stage has that name");
+            return Err(());
+        }
+        targets.extend(found);
+    }
+    Ok(targets)
 }

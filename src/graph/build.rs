@@ -7,7 +7,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::cycles::find_cycles;
 use super::{EdgeKind, PipelineGraph};
-use crate::kinds::Registry;
+use crate::kinds::{Registry, path_params_of};
 use crate::spec::{Action, Diagnostics, Loc, NodeSpec, Parsed, RelPath, SpecErrors};
 
 /// Folder (relative to the pipeline file) where typed outputs are materialised:
@@ -49,7 +49,7 @@ pub fn build(parsed: Parsed, registry: &Registry) -> Result<PipelineGraph, SpecE
     for (i, node) in pipeline.nodes.iter().enumerate() {
         let to = NodeIndex::new(i);
         match &node.action {
-            Action::Typed(_) => {
+            Action::Typed(typed) => {
                 for (from, edge) in typed_edges(
                     node,
                     &pipeline.nodes,
@@ -59,6 +59,22 @@ pub fn build(parsed: Parsed, registry: &Registry) -> Result<PipelineGraph, SpecE
                     &mut diagnostics,
                 ) {
                     graph.add_edge(from, to, edge);
+                }
+                let Some(kind) = registry.get(&typed.kind) else {
+                    continue;
+                };
+                match path_params_of(kind, &typed.params) {
+                    Ok(paths) => {
+                        for path in paths.values() {
+                            for producer in producers.producers_of(path) {
+                                if producer != i {
+                                    let from = NodeIndex::new(producer);
+                                    graph.add_edge(from, to, EdgeKind::Path(path.clone()));
+                                }
+                            }
+                        }
+                    }
+                    Err(message) => diagnostics.push(typed.params_loc, message, "in these params"),
                 }
             }
             Action::Shell(shell) => {

@@ -40,11 +40,39 @@ pub struct Port {
 pub struct KindContext<'a> {
     pub params: &'a BTreeMap<String, Value>,
     pub seed: u64,
+    /// Path params (see `StageKind::path_params`) resolved against the pipeline's folder.
+    pub paths: BTreeMap<String, PathBuf>,
+    /// The compute backend the user asked for (`--backend`).
+    pub backend: BackendRequest,
+    /// Reports progress of long stages to the renderers.
+    pub progress: &'a (dyn Fn(Progress) + Sync),
     /// Input name → materialised input directory (verified against its digest).
     pub inputs: BTreeMap<String, PathBuf>,
     /// Output name → empty directory to fill.
     pub outputs: BTreeMap<String, PathBuf>,
     pub cancel: &'a AtomicBool,
+}
+
+/// Which compute backend ML stages should use (`--backend`, `AUGFLOW_BACKEND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendRequest {
+    /// wgpu when a hardware adapter exists, else the CPU backend.
+    #[default]
+    Auto,
+    /// WebGPU (Vulkan, Metal, DX12), even on a software adapter.
+    Wgpu,
+    /// The CPU backend.
+    Cpu,
+}
+
+/// A progress report from inside a stage.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Progress {
+    /// What is being counted, e.g. "epoch 3/35".
+    pub message: String,
+    /// Overall fraction done, 0..=1, when known.
+    pub fraction: Option<f64>,
 }
 
 /// Recorded in the action entry beside the outputs.
@@ -71,6 +99,12 @@ pub trait StageKind: Send + Sync {
     fn version(&self) -> u32;
     fn inputs(&self) -> &'static [Port];
     fn outputs(&self) -> &'static [Port];
+    /// Params that name a file or folder relative to the pipeline file. The engine checks
+    /// them like shell `deps`, puts their content digests into the key, infers edges from
+    /// other stages' outputs, and passes them resolved in `KindContext::paths`.
+    fn path_params(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Checks params without running anything (by deserialising the typed config).
     fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String>;
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError>;
@@ -117,6 +151,39 @@ impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.kinds.keys()).finish()
     }
+}
+
+/// The project-relative paths named by a node's path params (absent ones are skipped:
+/// whether they are required is the kind's config's business).
+pub fn path_params_of(
+    kind: &dyn StageKind,
+    params: &BTreeMap<String, Value>,
+) -> Result<BTreeMap<String, crate::spec::RelPath>, String> {
+    let mut paths = BTreeMap::new();
+    for &name in kind.path_params() {
+        let Some(value) = params.get(name) else {
+            continue;
+        };
+        let Some(text) = value.as_str() else {
+            return Err(format!(
+                "give param `{name}` as a path string, not `{value}`"
+            ));
+        };
+        let path = crate::spec::RelPath::parse(text)
+            .map_err(|err| format!("use path `{text}` in param `{name}`: {err}"))?;
+        paths.insert(name.to_owned(), path);
+    }
+    Ok(paths)
+}
+
+/// The resolved path of a path param.
+pub(crate) fn path_param<'a>(
+    ctx: &'a KindContext<'_>,
+    name: &str,
+) -> Result<&'a PathBuf, KindError> {
+    ctx.paths
+        .get(name)
+        .ok_or_else(|| KindError::MissingPort(name.to_owned()))
 }
 
 pub(crate) fn port_dir<'a>(

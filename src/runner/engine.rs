@@ -7,8 +7,9 @@ use std::sync::Mutex;
 use augflow_cache::{Artifact, CacheError, StatCache, Store};
 
 use super::cancel::CancelToken;
+use super::remote::RemoteLink;
 use crate::graph::{PipelineGraph, typed_output_path};
-use crate::kinds::Registry;
+use crate::kinds::{BackendRequest, Registry};
 use crate::project::Project;
 use crate::spec::{Action, NodeSpec, RelPath};
 
@@ -19,6 +20,12 @@ pub struct Engine<'a> {
     pub registry: &'a Registry,
     pub stat_cache: Mutex<StatCache>,
     pub cancel: CancelToken,
+    /// The compute backend ML kinds should use.
+    pub backend: BackendRequest,
+    /// Remote cache consulted after a local miss (and pushed to after executions).
+    pub remote: Option<RemoteLink>,
+    /// False for `pull`: nodes are only restored, never executed.
+    pub execute: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -36,6 +43,9 @@ impl<'a> Engine<'a> {
             registry,
             stat_cache: Mutex::new(StatCache::load(&project.stat_cache_path())),
             cancel,
+            backend: BackendRequest::default(),
+            remote: None,
+            execute: true,
         }
     }
 

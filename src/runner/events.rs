@@ -10,6 +10,8 @@ pub enum NodeStatus {
     Executed,
     /// The key was found in the store; outputs were reused (restored to disk if needed).
     Cached,
+    /// The key was found on the remote cache; blobs were downloaded, verified and reused.
+    Restored,
     /// The node ran and failed, or its inputs could not be prepared.
     Failed,
     /// Not run: a dependency failed, or the run stopped first.
@@ -21,6 +23,7 @@ impl NodeStatus {
         match self {
             NodeStatus::Executed => "executed",
             NodeStatus::Cached => "cached",
+            NodeStatus::Restored => "restored",
             NodeStatus::Failed => "failed",
             NodeStatus::Skipped => "skipped",
         }
@@ -39,6 +42,13 @@ pub enum Event {
     /// A node missed the cache and starts executing.
     NodeExecuting {
         stage: String,
+    },
+    /// Progress inside an executing typed node (e.g. training epochs).
+    NodeProgress {
+        stage: String,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fraction: Option<f64>,
     },
     NodeFinished {
         /// The node's name (`stage` or `stage@values` for matrix nodes).
@@ -66,6 +76,7 @@ pub enum Event {
 pub struct RunSummary {
     pub executed: usize,
     pub cached: usize,
+    pub restored: usize,
     pub failed: usize,
     pub skipped: usize,
     pub duration_ms: u64,
@@ -77,6 +88,7 @@ impl RunSummary {
         match status {
             NodeStatus::Executed => self.executed += 1,
             NodeStatus::Cached => self.cached += 1,
+            NodeStatus::Restored => self.restored += 1,
             NodeStatus::Failed => self.failed += 1,
             NodeStatus::Skipped => self.skipped += 1,
         }

@@ -35,11 +35,18 @@ pub fn compute_key<'u>(
 ) -> Result<StageKey, KeyError> {
     match &node.action {
         Action::Typed(typed) => {
-            let version = engine
-                .registry
-                .get(&typed.kind)
-                .map_or(0, |kind| kind.version());
+            let kind = engine.registry.get(&typed.kind);
+            let version = kind.map_or(0, |kind| kind.version());
             let mut inputs = BTreeMap::new();
+            // Path params are read like shell deps: by content, under a `path:` prefix so
+            // they can never collide with an input port's name.
+            let paths = kind
+                .and_then(|kind| crate::kinds::path_params_of(kind, &typed.params).ok())
+                .unwrap_or_default();
+            for (name, rel) in paths {
+                let path = rel.to_path(&engine.project.root);
+                inputs.insert(format!("path:{name}"), digest_dep(engine, &path)?);
+            }
             for (name, reference) in &typed.inputs {
                 let target = &reference.value;
                 let artifact = upstream(&target.node)
@@ -66,16 +73,7 @@ pub fn compute_key<'u>(
             let mut inputs = BTreeMap::new();
             for dep in &shell.deps {
                 let path = dep.value.to_path(&engine.project.root);
-                let artifact = engine.digest_path(&path).map_err(|source| match source {
-                    CacheError::Missing { .. } => {
-                        KeyError::MissingDependency { path: path.clone() }
-                    }
-                    source => KeyError::Hash {
-                        path: path.clone(),
-                        source,
-                    },
-                })?;
-                inputs.insert(dep.value.to_string(), artifact.digest());
+                inputs.insert(dep.value.to_string(), digest_dep(engine, &path)?);
             }
             Ok(StageKey {
                 format: KEY_FORMAT,
@@ -89,4 +87,23 @@ pub fn compute_key<'u>(
             })
         }
     }
+}
+
+/// Content digest of a file or folder a node reads from the workspace.
+fn digest_dep(
+    engine: &Engine<'_>,
+    path: &std::path::Path,
+) -> Result<augflow_cache::Digest, KeyError> {
+    engine
+        .digest_path(path)
+        .map(|artifact| artifact.digest())
+        .map_err(|source| match source {
+            CacheError::Missing { .. } => KeyError::MissingDependency {
+                path: path.to_path_buf(),
+            },
+            source => KeyError::Hash {
+                path: path.to_path_buf(),
+                source,
+            },
+        })
 }

@@ -9,6 +9,7 @@ mod node_error;
 mod plan;
 mod process;
 mod record;
+mod remote;
 mod schedule;
 mod shell;
 mod typed;
@@ -20,6 +21,7 @@ pub use key::{KeyError, compute_key};
 pub use node_error::NodeError;
 pub use plan::{Explanation, NodePlan, NodeState, explain, plan};
 pub use record::{NodeRecord, read_record};
+pub use remote::RemoteLink;
 
 use petgraph::graph::NodeIndex;
 

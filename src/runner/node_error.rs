@@ -38,6 +38,9 @@ pub enum NodeError {
     Panicked { kind: String, message: String },
     #[error("finish: the run was cancelled")]
     Cancelled,
+    /// `pull` only restores: the node is neither in the local store nor on the remote.
+    #[error("find it in the local store or on the remote")]
+    NotCached,
 }
 
 impl NodeError {

@@ -12,7 +12,11 @@ use super::node_error::NodeError;
 use super::record::{NodeRecord, RECORD_FORMAT, write_record};
 use super::shell::run_shell;
 use super::typed::{publish_dir, run_typed};
+use augflow_cache::remote::{TransferError, pull_action, push_action};
+
 use crate::hash::StageKey;
+use crate::kinds::Progress;
+use crate::project::PushMode;
 use crate::spec::{Action, NodeSpec, Value};
 
 pub struct NodeDone {
@@ -22,12 +26,19 @@ pub struct NodeDone {
     pub warnings: Vec<String>,
 }
 
-/// Runs or reuses one node. `on_execute` is called when it misses and starts executing.
+/// What a node reports while it is processed.
+pub enum NodeSignal {
+    /// It missed the cache and starts executing.
+    Executing,
+    Progress(Progress),
+}
+
+/// Runs or reuses one node, reporting through `observe`.
 pub fn process_node<'u>(
     engine: &Engine<'_>,
     node: &NodeSpec,
     upstream: impl Fn(&str) -> Option<&'u BTreeMap<String, Artifact>>,
-    on_execute: impl FnOnce(),
+    observe: &(dyn Fn(NodeSignal) + Sync),
 ) -> Result<NodeDone, NodeError> {
     let key_fields = compute_key(engine, node, upstream)?;
     let key = key_fields.digest();
@@ -36,15 +47,21 @@ pub fn process_node<'u>(
     if let Some(done) = try_hit(engine, node, &key_fields, key, &mut warnings)? {
         return Ok(done);
     }
+    if let Some(done) = try_remote(engine, node, &key_fields, key, &mut warnings)? {
+        return Ok(done);
+    }
     // Two processes on one store must not build the same key at once; the loser of the
     // race finds the winner's entry once it gets the lock.
     let _lock = engine.store.lock_key(&key)?;
     if let Some(done) = try_hit(engine, node, &key_fields, key, &mut warnings)? {
         return Ok(done);
     }
-    on_execute();
+    if !engine.execute {
+        return Err(NodeError::NotCached);
+    }
+    observe(NodeSignal::Executing);
     let started = Instant::now();
-    let (outputs, metadata) = execute(engine, node)?;
+    let (outputs, metadata) = execute(engine, node, observe)?;
     let entry = ActionEntry {
         format: augflow_cache::ACTION_FORMAT,
         outputs: outputs.clone(),
@@ -56,12 +73,90 @@ pub fn process_node<'u>(
     // Published last: an entry exists only once all its blobs do.
     engine.store.put_action(&key, &entry)?;
     record(engine, node, &key_fields, key, &outputs)?;
+    push_to_remote(engine, key, &entry, &mut warnings);
     Ok(NodeDone {
         status: NodeStatus::Executed,
         key,
         outputs,
         warnings,
     })
+}
+
+/// After a local miss: the remote's entry, its blobs verified into the local store.
+fn try_remote(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    key_fields: &StageKey,
+    key: Digest,
+    warnings: &mut Vec<String>,
+) -> Result<Option<NodeDone>, NodeError> {
+    let Some(link) = engine.remote.as_ref().filter(|link| link.usable()) else {
+        return Ok(None);
+    };
+    let entry = match pull_action(link.remote.as_ref(), engine.store, &key, link.parallel) {
+        Ok(Some(entry)) => entry,
+        Ok(None) => return Ok(None),
+        Err(err @ (TransferError::Tampered { .. } | TransferError::MissingBlob { .. })) => {
+            warnings.push(format!(
+                "remote `{}`: {err}; computing `{}` here instead",
+                link.name, node.name
+            ));
+            return Ok(None);
+        }
+        Err(TransferError::Remote(err)) => {
+            if link.mark_down() {
+                warnings.push(format!(
+                    "remote `{}` is unavailable; going on without it: {err}",
+                    link.name
+                ));
+            }
+            return Ok(None);
+        }
+        Err(TransferError::Cache(err)) => return Err(err.into()),
+    };
+    restore_outputs(engine, node, &entry)?;
+    record(engine, node, key_fields, key, &entry.outputs)?;
+    Ok(Some(NodeDone {
+        status: NodeStatus::Restored,
+        key,
+        outputs: entry.outputs,
+        warnings: std::mem::take(warnings),
+    }))
+}
+
+/// Uploads a freshly executed node when the remote pushes automatically; a failure is a
+/// warning (the result is safe in the local store; `augflow push` can retry).
+fn push_to_remote(
+    engine: &Engine<'_>,
+    key: Digest,
+    entry: &ActionEntry,
+    warnings: &mut Vec<String>,
+) {
+    let Some(link) = engine
+        .remote
+        .as_ref()
+        .filter(|link| link.usable() && link.push == PushMode::Auto)
+    else {
+        return;
+    };
+    match push_action(
+        link.remote.as_ref(),
+        engine.store,
+        &key,
+        entry,
+        link.parallel,
+    ) {
+        Ok(_) => {}
+        Err(TransferError::Remote(err)) => {
+            if link.mark_down() {
+                warnings.push(format!(
+                    "remote `{}` is unavailable; results stay local (run `augflow push` later): {err}",
+                    link.name
+                ));
+            }
+        }
+        Err(err) => warnings.push(format!("failed to push to remote `{}`: {err}", link.name)),
+    }
 }
 
 fn try_hit(
@@ -137,7 +232,11 @@ fn restore_outputs(
 
 type Executed = (BTreeMap<String, Artifact>, BTreeMap<String, Value>);
 
-fn execute(engine: &Engine<'_>, node: &NodeSpec) -> Result<Executed, NodeError> {
+fn execute(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    observe: &(dyn Fn(NodeSignal) + Sync),
+) -> Result<Executed, NodeError> {
     let mut metadata = BTreeMap::new();
     metadata.insert("kind".to_owned(), Value::from(node.kind_label()));
     let mut outputs = BTreeMap::new();
@@ -149,7 +248,8 @@ fn execute(engine: &Engine<'_>, node: &NodeSpec) -> Result<Executed, NodeError> 
             }
         }
         Action::Typed(typed) => {
-            let run = run_typed(engine, node, typed)?;
+            let progress = |p: Progress| observe(NodeSignal::Progress(p));
+            let run = run_typed(engine, node, typed, &progress)?;
             let destinations = engine.output_paths(node);
             for (name, produced) in &run.outputs {
                 outputs.insert(name.clone(), engine.store.put_artifact(produced)?);

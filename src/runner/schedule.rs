@@ -12,8 +12,9 @@ use petgraph::graph::NodeIndex;
 use super::engine::Engine;
 use super::events::{Event, NodeStatus, RunSummary};
 use super::node_error::NodeError;
-use super::process::{NodeDone, process_node};
+use super::process::{NodeDone, NodeSignal, process_node};
 use super::shell::log_path;
+use crate::kinds::Progress;
 
 pub struct Schedule {
     pub nodes: Vec<NodeIndex>,
@@ -23,6 +24,7 @@ pub struct Schedule {
 
 enum WorkerMsg {
     Executing(NodeIndex),
+    Progress(NodeIndex, Progress),
     Done(NodeIndex, u64, Result<NodeDone, NodeError>),
 }
 
@@ -103,6 +105,11 @@ pub fn run_schedule(
                 WorkerMsg::Executing(index) => emit(&Event::NodeExecuting {
                     stage: graph.node(index).name.clone(),
                 }),
+                WorkerMsg::Progress(index, progress) => emit(&Event::NodeProgress {
+                    stage: graph.node(index).name.clone(),
+                    message: progress.message,
+                    fraction: progress.fraction,
+                }),
                 WorkerMsg::Done(index, millis, result) => {
                     running -= 1;
                     let node = graph.node(index);
@@ -134,6 +141,19 @@ pub fn run_schedule(
                                 }
                             }
                             done.status
+                        }
+                        Err(NodeError::NotCached) => {
+                            // `pull`: nothing to restore is not a failure of the node.
+                            let message = "not in the local store nor on the remote".to_owned();
+                            emit(&finished_event(
+                                engine,
+                                index,
+                                NodeStatus::Skipped,
+                                None,
+                                millis,
+                                Some(message),
+                            ));
+                            NodeStatus::Skipped
                         }
                         Err(err) => {
                             if !matches!(err, NodeError::Cancelled) && !schedule.keep_going {
@@ -220,8 +240,11 @@ fn worker(
                 engine,
                 node,
                 |name| snapshot.get(name).map(|outputs| outputs.as_ref()),
-                || {
-                    let _ = messages.send(WorkerMsg::Executing(index));
+                &|signal| {
+                    let _ = messages.send(match signal {
+                        NodeSignal::Executing => WorkerMsg::Executing(index),
+                        NodeSignal::Progress(progress) => WorkerMsg::Progress(index, progress),
+                    });
                 },
             )
         };

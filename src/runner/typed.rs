@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::engine::Engine;
 use super::node_error::NodeError;
 use crate::graph::typed_output_path;
-use crate::kinds::{KindContext, KindError, KindOutcome};
+use crate::kinds::{KindContext, KindError, KindOutcome, Progress, path_params_of};
 use crate::spec::{NodeSpec, TypedAction};
 
 /// A typed node's freshly produced outputs, still in the temp folder.
@@ -22,6 +22,7 @@ pub fn run_typed(
     engine: &Engine<'_>,
     node: &NodeSpec,
     typed: &TypedAction,
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<TypedRun, NodeError> {
     let kind_error = |source| NodeError::Kind {
         kind: typed.kind.clone(),
@@ -53,9 +54,17 @@ pub fn run_typed(
             (name.clone(), rel.to_path(&engine.project.root))
         })
         .collect();
+    let paths = path_params_of(kind, &typed.params)
+        .map_err(|message| kind_error(KindError::Params(message)))?
+        .into_iter()
+        .map(|(name, rel)| (name, rel.to_path(&engine.project.root)))
+        .collect();
     let context = KindContext {
         params: &typed.params,
         seed: node.seed.unwrap_or(0),
+        paths,
+        backend: engine.backend,
+        progress,
         inputs,
         outputs: outputs.clone(),
         cancel: engine.cancel.flag(),

@@ -62,4 +62,77 @@ pub enum StageError {
         #[source]
         source: png::EncodingError,
     },
+    /// Any decoder failure (PNG, JPEG, DICOM), boxed so the codecs stay out of this type.
+    #[error("decode image {path}")]
+    DecodeImage {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The user's data does not have the layout or content the loader expects.
+    #[error("ingest {path}: {reason}")]
+    InvalidData { path: PathBuf, reason: String },
+    /// Without `size`, one image set holds images of a single size only.
+    #[error(
+        "ingest {path}: it is {width}x{height} but {first_path} is {first_width}x{first_height}; set `size` to resize all images to one size"
+    )]
+    MixedImageSizes {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        first_path: PathBuf,
+        first_width: u32,
+        first_height: u32,
+    },
+    #[error("read csv {path}")]
+    ReadCsv {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("find images under {path}: it holds none that pass the filters")]
+    NoImages { path: PathBuf },
+    #[error("copy {from} to {to}")]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Labels, predictions or scores that metrics cannot be computed from.
+    #[error("compute classification metrics: {0}")]
+    InvalidMetricsInput(String),
+    /// An image's label is not one of the classes the model was (or is being) trained on.
+    #[error("use {path}: its class {class:?} is not one of the model's classes ({known})")]
+    UnknownClass {
+        path: PathBuf,
+        class: String,
+        known: String,
+    },
+    #[error("read image {path}: {reason}")]
+    InvalidImage { path: PathBuf, reason: String },
+    #[error("find a wgpu adapter: none is available (install a GPU driver or Mesa's lavapipe)")]
+    NoWgpuAdapter,
+    /// A Burn operation failed on the device; the message says which.
+    #[error("{0}")]
+    Backend(String),
+    #[error("save weights to {path}: {reason}")]
+    SaveWeights { path: PathBuf, reason: String },
+    #[error("load weights from {path}: {reason}")]
+    LoadWeights { path: PathBuf, reason: String },
+    #[error("parse {path}")]
+    ParseJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("serialize {path}")]
+    SerializeJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The caller asked the stage to stop (e.g. Ctrl-C); nothing was written.
+    #[error("finish: the stage was cancelled")]
+    Cancelled,
 }

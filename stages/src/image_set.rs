@@ -47,6 +47,10 @@ pub struct ImageRecord {
     /// Where a synthetic image came from, e.g. "synthetic:gan"; `None` for real images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The part ("train", "val" or "test") the data's own layout put the image in, if any;
+    /// the patient split uses it instead of drawing one when every image has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
 }
 
 impl ImageSetManifest {
@@ -119,12 +123,14 @@ mod tests {
                     label: "healthy".into(),
                     patient_id: "a".into(),
                     source: None,
+                    split: None,
                 },
                 ImageRecord {
                     path: "images/healthy/b-1.png".into(),
                     label: "healthy".into(),
                     patient_id: "b".into(),
                     source: Some("synthetic:gan".into()),
+                    split: None,
                 },
             ],
         }

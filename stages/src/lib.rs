@@ -5,9 +5,22 @@
 //!   shared by every data stage.
 //! - [`phantom`]: the embedded default data set, a deterministic procedural generator of
 //!   chest-radiograph-like images, so a new user can run a study without downloading data.
+//! - [`data`]: loaders that turn a user's folders, CSV lists or public data sets
+//!   (PNG, JPEG, DICOM) into image sets.
+//! - [`split`]: the patient-level train/val/test split (fractions or k folds).
+//! - [`metrics`]: classification metrics (accuracy, balanced accuracy, per-class
+//!   precision/recall/F1, confusion matrix, ROC AUC).
+//! - [`classifiers`]: ResNet-50, EfficientNet-B0/B1 and ConvNeXt-T/S on Burn: seeded,
+//!   reproducible training and scoring.
+//! - [`backend`]: the one place that picks Burn's device (wgpu on a real GPU, else CPU).
 
+pub mod backend;
+pub mod classifiers;
+pub mod data;
 pub mod image_set;
+pub mod metrics;
 pub mod phantom;
+pub mod split;
 
 mod error;
 
@@ -19,3 +32,21 @@ pub use error::StageError;
 /// same config and seed: it is part of the cache key, so forgetting it would let caches
 /// serve images from the old generator.
 pub const PHANTOM_VERSION: u32 = 1;
+
+/// Version of the loaders' output ([`data`]).
+///
+/// Bump this whenever a loader would write different bytes or records for the same input
+/// files and config (decoding, resizing, naming, label or patient rules).
+pub const DATA_VERSION: u32 = 1;
+
+/// Version of the patient split's output ([`split::split_patient`]).
+///
+/// Bump this whenever the same manifest, config and seed would put any patient into
+/// another part.
+pub const SPLIT_VERSION: u32 = 1;
+
+/// Version of the classifier stages' output ([`classifiers`]).
+///
+/// Bump this whenever the same config, data, seed and backend would give different
+/// weights, history or predictions (architecture, initialisation, augmentation, loop).
+pub const CLASSIFIER_VERSION: u32 = 1;

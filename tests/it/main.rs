@@ -9,5 +9,6 @@ mod incremental;
 mod matrix;
 mod model_check;
 mod pipelines;
+mod remote;
 mod store_integrity;
 mod typed;

@@ -90,6 +90,27 @@ impl Store {
         Ok(CacheError::Corrupt { digest: *d, path })
     }
 
+    /// A new temp file in this store's `tmp/`, deleted on drop unless published.
+    pub(crate) fn temp_file(&self) -> Result<NamedTempFile, CacheError> {
+        atomic::temp_in(&self.tmp_dir())
+    }
+
+    /// Publishes `tmp` (a file in this store's `tmp/`, e.g. a download) as blob `expected`
+    /// if its content hashes to `expected`, returning its size; otherwise deletes it and
+    /// returns None, so unverified bytes never enter `objects/`.
+    pub(crate) fn publish_verified(
+        &self,
+        tmp: NamedTempFile,
+        expected: &Digest,
+    ) -> Result<Option<u64>, CacheError> {
+        let (got, size) = hash_file(tmp.path())?;
+        if got != *expected {
+            return Ok(None);
+        }
+        self.publish_blob(tmp, expected)?;
+        Ok(Some(size))
+    }
+
     /// Moves a complete temp file into `objects/`, unless the blob is already there.
     fn publish_blob(&self, tmp: NamedTempFile, digest: &Digest) -> Result<(), CacheError> {
         if self.has_blob(digest) {

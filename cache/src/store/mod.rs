@@ -18,6 +18,7 @@ use crate::digest::Digest;
 use crate::error::{CacheError, IoContext};
 use crate::meta;
 
+pub(crate) use artifacts::is_unusable_blob;
 pub use gc::GcReport;
 pub use lock::KeyLock;
 

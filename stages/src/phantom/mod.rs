@@ -71,6 +71,7 @@ pub fn generate_phantom(
                     label: name.clone(),
                     patient_id: patient_id.clone(),
                     source: None,
+                    split: None,
                 });
             }
         }

@@ -1,0 +1,157 @@
+//! Training-step time of ResNet-50 and a small CNN on Burn's backends, for comparison
+//! with PyTorch (`bench/torch/run.sh` runs this and `bench/torch/train_step.py` together).
+//!
+//! `cargo bench -p augflow-stages --profile dev --bench train_step -- [backend…]`
+//! where backend is `cpu` (flex) or `wgpu`; prints one JSON line per measurement.
+//! Batch 8, 1-channel input, 5 classes, Adam (lr 1e-4), cross-entropy; the median of the
+//! timed steps after one warm-up step (which also compiles wgpu's kernels).
+
+use std::time::{Duration, Instant};
+
+use augflow_stages::backend::{BackendChoice, select_device};
+use augflow_stages::classifiers::{Architecture, Classifier, ModelSpec};
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+
+const BATCH: usize = 8;
+const CLASSES: usize = 5;
+
+/// The same 4-conv CNN as `train_step.py`'s `SmallCnn`.
+#[derive(Module, Debug)]
+struct SmallCnn {
+    convs: Vec<Conv2d>,
+    fc: Linear,
+}
+
+impl SmallCnn {
+    fn new(device: &Device) -> Self {
+        let channels = [1, 32, 64, 128, 256];
+        let convs = channels
+            .windows(2)
+            .map(|c| {
+                Conv2dConfig::new([c[0], c[1]], [3, 3])
+                    .with_stride([2, 2])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .init(device)
+            })
+            .collect();
+        Self {
+            convs,
+            fc: LinearConfig::new(256, CLASSES).init(device),
+        }
+    }
+
+    fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
+        for conv in &self.convs {
+            x = relu(conv.forward(x));
+        }
+        let [b, c, _, _] = x.dims();
+        self.fc.forward(x.mean_dim(3).mean_dim(2).reshape([b, c]))
+    }
+}
+
+enum Net {
+    ResNet(Classifier),
+    Small(SmallCnn),
+}
+
+/// Runs `warmup + steps` training steps (stopping early past `budget`) and returns the
+/// per-step times after warm-up.
+fn time_steps(net: Net, size: usize, device: &Device, steps: usize, budget: Duration) -> Vec<f64> {
+    let ad = device.clone().autodiff();
+    let x = Tensor::<4>::random([BATCH, 1, size, size], Distribution::Default, &ad);
+    let labels: Vec<i64> = (0..BATCH as i64).map(|i| i % CLASSES as i64).collect();
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [BATCH]), &ad);
+    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+    let mut optim = AdamConfig::new().init();
+    let mut times = Vec::new();
+    let started = Instant::now();
+    let mut net = net;
+    for i in 0..=steps {
+        let t = Instant::now();
+        net = match net {
+            Net::ResNet(m) => {
+                let loss = loss_fn.forward(m.forward_masked(x.clone(), None), y.clone());
+                let grads = GradientsParams::from_grads(loss.backward(), &m);
+                let m = optim.step(1e-4, m, grads);
+                Net::ResNet(m)
+            }
+            Net::Small(m) => {
+                let loss = loss_fn.forward(m.forward(x.clone()), y.clone());
+                let grads = GradientsParams::from_grads(loss.backward(), &m);
+                Net::Small(optim.step(1e-4, m, grads))
+            }
+        };
+        ad.sync().expect("device sync");
+        if i > 0 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+        if i > 0 && started.elapsed() > budget {
+            break;
+        }
+    }
+    times
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let backends: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let backends = if backends.is_empty() {
+        vec!["cpu".to_owned(), "wgpu".to_owned()]
+    } else {
+        backends
+    };
+    let budget = Duration::from_secs(
+        std::env::var("BENCH_BUDGET_S")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60),
+    );
+    for backend in backends {
+        let choice: BackendChoice = backend.parse().expect("backend is cpu or wgpu");
+        let selected = match select_device(choice) {
+            Ok(d) => d,
+            Err(err) => {
+                eprintln!("skipping {backend}: {err}");
+                continue;
+            }
+        };
+        for model in ["small_cnn", "resnet50"] {
+            for size in [64, 224] {
+                let ad = selected.device.clone().autodiff();
+                let net = match model {
+                    "resnet50" => {
+                        let spec = ModelSpec {
+                            in_channels: 1,
+                            num_classes: CLASSES,
+                            ..ModelSpec::published(Architecture::ResNet50)
+                        };
+                        Net::ResNet(Classifier::new(&spec, &ad).expect("spec").init_seeded(0))
+                    }
+                    _ => Net::Small(SmallCnn::new(&ad)),
+                };
+                let first = Instant::now();
+                let times = time_steps(net, size, &selected.device, 5, budget);
+                println!(
+                    "{{\"framework\":\"burn\",\"backend\":\"{}\",\"model\":\"{model}\",\"size\":{size},\"batch\":{BATCH},\"median_s\":{:.4},\"steps\":{},\"total_s\":{:.1}}}",
+                    selected.name,
+                    median(times.clone()),
+                    times.len(),
+                    first.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+}

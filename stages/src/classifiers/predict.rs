@@ -1,0 +1,55 @@
+//! Scoring a trained classifier on an image set.
+
+use std::path::Path;
+
+use burn::tensor::activation::softmax;
+use serde::Serialize;
+
+use super::data::{load_image_set, make_batch};
+use super::training::argmax;
+use super::weights::load_model;
+use crate::StageError;
+use crate::backend::SelectedDevice;
+
+/// Images scored per forward pass; inference keeps no activations, so larger is fine.
+const PREDICT_BATCH: usize = 16;
+
+/// Per-image predictions, in the image set's manifest order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Predictions {
+    /// The model's classes; labels and probability columns index into it.
+    pub classes: Vec<String>,
+    pub y_true: Vec<usize>,
+    pub y_pred: Vec<usize>,
+    /// Softmax probabilities, one row per image.
+    pub probs: Vec<Vec<f32>>,
+}
+
+/// Runs the model in `model_dir` (written by `train_classifier`) on the image set in
+/// `images_dir`. Every image's label must be one of the model's classes.
+pub fn predict(
+    model_dir: &Path,
+    images_dir: &Path,
+    device: &SelectedDevice,
+) -> Result<Predictions, StageError> {
+    let (file, model) = load_model(model_dir, &device.device)?;
+    let set = load_image_set(images_dir, file.image_size, Some(&file.classes))?;
+    let classes = file.classes.len();
+    let all: Vec<usize> = (0..set.len()).collect();
+    let mut probs = Vec::with_capacity(set.len());
+    for indices in all.chunks(PREDICT_BATCH) {
+        let batch = make_batch(&set, indices, None, &device.device);
+        let values = softmax(model.forward(batch.images), 1)
+            .try_into_vec_as::<f32>()
+            .map_err(|err| {
+                StageError::Backend(format!("read predictions from the device: {err}"))
+            })?;
+        probs.extend(values.chunks_exact(classes).map(<[f32]>::to_vec));
+    }
+    Ok(Predictions {
+        classes: file.classes,
+        y_pred: probs.iter().map(|row| argmax(row)).collect(),
+        y_true: set.labels,
+        probs,
+    })
+}

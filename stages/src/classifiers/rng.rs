@@ -1,0 +1,83 @@
+//! Keyed random streams: every random decision of training (shuffling, augmentation,
+//! dropout) draws from a stream keyed by what it is for, so none depends on how many
+//! numbers another consumed, nor on Burn's backend-global RNG.
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The stream for `purpose` and `parts` (epoch, image index, …) under `seed`.
+pub(super) fn keyed_rng(seed: u64, purpose: &str, parts: &[u64]) -> ChaCha8Rng {
+    // FNV-1a over the purpose and parts, finished with splitmix64; hand-rolled because
+    // std's hashers are not guaranteed stable across Rust releases.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &byte in bytes {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    eat(&seed.to_le_bytes());
+    eat(&(purpose.len() as u64).to_le_bytes());
+    eat(purpose.as_bytes());
+    for part in parts {
+        eat(&part.to_le_bytes());
+    }
+    ChaCha8Rng::seed_from_u64(splitmix64(hash))
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Uniform in [0, 1) with 24 bits, straight from the word stream (rand's distribution
+/// algorithms may change between releases; what we draw ends up in cached artifacts).
+pub(super) fn unit(rng: &mut ChaCha8Rng) -> f32 {
+    (rng.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0)
+}
+
+/// Uniform in [-max, max].
+pub(super) fn symmetric(rng: &mut ChaCha8Rng, max: f64) -> f64 {
+    (2.0 * f64::from(unit(rng)) - 1.0) * max
+}
+
+/// Standard normal (Box–Muller).
+pub(super) fn normal(rng: &mut ChaCha8Rng) -> f32 {
+    let u1 = 1.0 - unit(rng); // (0, 1]: ln stays finite
+    let u2 = unit(rng);
+    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+/// A uniformly random permutation of 0..n (Fisher–Yates).
+pub(super) fn permutation(rng: &mut ChaCha8Rng, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = ((u64::from(rng.next_u32()) * (i as u64 + 1)) >> 32) as usize;
+        order.swap(i, j);
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_are_keyed_and_reproducible() {
+        let a = keyed_rng(1, "x", &[2]).next_u64();
+        assert_eq!(a, keyed_rng(1, "x", &[2]).next_u64());
+        assert_ne!(a, keyed_rng(1, "x", &[3]).next_u64());
+        assert_ne!(a, keyed_rng(1, "y", &[2]).next_u64());
+        assert_ne!(a, keyed_rng(2, "x", &[2]).next_u64());
+    }
+
+    #[test]
+    fn permutation_is_a_permutation() {
+        let mut p = permutation(&mut keyed_rng(0, "p", &[]), 50);
+        assert_ne!(p, (0..50).collect::<Vec<_>>());
+        p.sort_unstable();
+        assert_eq!(p, (0..50).collect::<Vec<_>>());
+    }
+}

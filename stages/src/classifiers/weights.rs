@@ -1,0 +1,213 @@
+//! The trained-model artifact: `model.safetensors` (weights), `model.json` (everything
+//! needed to rebuild the module tree and preprocess inputs) and `history.json`.
+
+use std::fs;
+use std::path::Path;
+
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::config::ModelSpec;
+use super::data::{NORM_MEAN, NORM_STD};
+use super::model::Classifier;
+use crate::StageError;
+
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub const MODEL_FILE: &str = "model.json";
+pub const HISTORY_FILE: &str = "history.json";
+/// Version of `model.json` and of the weight naming; readers reject any other.
+pub const MODEL_FORMAT: u32 = 1;
+
+/// Contents of `model.json`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub format: u32,
+    pub spec: ModelSpec,
+    /// Class names in logit order.
+    pub classes: Vec<String>,
+    /// Inputs are resized to image_size × image_size.
+    pub image_size: u32,
+    /// Inputs are scaled to [0, 1], then (x − mean) / std.
+    pub norm_mean: f32,
+    pub norm_std: f32,
+}
+
+impl ModelFile {
+    pub fn new(spec: ModelSpec, classes: Vec<String>, image_size: u32) -> Self {
+        Self {
+            format: MODEL_FORMAT,
+            spec,
+            classes,
+            image_size,
+            norm_mean: NORM_MEAN,
+            norm_std: NORM_STD,
+        }
+    }
+
+    pub fn read(dir: &Path) -> Result<Self, StageError> {
+        let path = dir.join(MODEL_FILE);
+        let text = fs::read_to_string(&path).map_err(|source| StageError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let file: Self = serde_json::from_str(&text).map_err(|source| StageError::ParseJson {
+            path: path.clone(),
+            source,
+        })?;
+        if file.format != MODEL_FORMAT {
+            return Err(StageError::UnsupportedFormat {
+                path,
+                found: file.format,
+                expected: MODEL_FORMAT,
+            });
+        }
+        if file.norm_mean != NORM_MEAN || file.norm_std != NORM_STD {
+            return Err(StageError::InvalidConfig(format!(
+                "{}: normalisation {}/{} differs from this version's {NORM_MEAN}/{NORM_STD}",
+                path.display(),
+                file.norm_mean,
+                file.norm_std
+            )));
+        }
+        Ok(file)
+    }
+}
+
+/// Writes `value` as pretty JSON with a trailing newline.
+pub(super) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StageError> {
+    let mut json =
+        serde_json::to_vec_pretty(value).map_err(|source| StageError::SerializeJson {
+            path: path.to_owned(),
+            source,
+        })?;
+    json.push(b'\n');
+    fs::write(path, json).map_err(|source| StageError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Saves the weights as safetensors. Call on a `valid()` model: only then are
+/// BatchNorm's running statistics up to date. Metadata is cleared (it would hold the
+/// burn-store version) and names carry no enum variant, so equal weights give equal bytes.
+pub(super) fn save_weights(model: &Classifier, path: &Path) -> Result<(), StageError> {
+    let mut store = SafetensorsStore::from_file(path)
+        .clear_metadata()
+        .skip_enum_variants(true)
+        .overwrite(true);
+    model
+        .save_into(&mut store)
+        .map_err(|err| StageError::SaveWeights {
+            path: path.to_owned(),
+            reason: err.to_string(),
+        })
+}
+
+/// Loads weights saved by [`save_weights`] into `model`, requiring every tensor to match.
+pub(super) fn load_weights(mut model: Classifier, path: &Path) -> Result<Classifier, StageError> {
+    let load_err = |reason: String| StageError::LoadWeights {
+        path: path.to_owned(),
+        reason,
+    };
+    if !path.is_file() {
+        return Err(load_err("the file does not exist".to_owned()));
+    }
+    let mut store = SafetensorsStore::from_file(path)
+        .skip_enum_variants(true)
+        .validate(true)
+        .allow_partial(false);
+    let result = model
+        .load_from(&mut store)
+        .map_err(|err| load_err(err.to_string()))?;
+    if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
+        return Err(load_err(format!(
+            "{} errors, missing {:?}, unused {:?}",
+            result.errors.len(),
+            result.missing.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            result.unused
+        )));
+    }
+    Ok(model)
+}
+
+/// Rebuilds the trained classifier in `model_dir` on `device`, in inference mode.
+pub fn load_model(
+    model_dir: &Path,
+    device: &Device,
+) -> Result<(ModelFile, Classifier), StageError> {
+    let file = ModelFile::read(model_dir)?;
+    let model = Classifier::new(&file.spec, device)?;
+    let model = load_weights(model, &model_dir.join(WEIGHTS_FILE))?;
+    Ok((file, model))
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Module;
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::*;
+    use crate::classifiers::config::Architecture;
+
+    fn spec(architecture: Architecture) -> ModelSpec {
+        ModelSpec {
+            width: 0.25,
+            depth: 0.3,
+            in_channels: 1,
+            num_classes: 4,
+            ..ModelSpec::published(architecture)
+        }
+    }
+
+    #[test]
+    fn safetensors_round_trip_keeps_outputs_and_bytes() {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        let x = Tensor::<4>::random([2, 1, 32, 32], Distribution::Default, &device);
+        for architecture in [Architecture::ResNet50, Architecture::ConvNextTiny] {
+            // A forward pass in training mode moves BatchNorm's running statistics off
+            // their initial values, so the round trip has to carry them.
+            let trained = Classifier::new(&spec(architecture), &device.clone().autodiff())
+                .unwrap()
+                .init_seeded(1);
+            let _ = trained.forward(x.clone().autodiff());
+            let model = trained.valid();
+            let before = model.forward(x.clone()).try_into_vec_as::<f32>().unwrap();
+
+            let path = dir
+                .path()
+                .join(format!("{}.safetensors", architecture.name()));
+            save_weights(&model, &path).unwrap();
+            let first = fs::read(&path).unwrap();
+            save_weights(&model, &path).unwrap();
+            assert_eq!(first, fs::read(&path).unwrap(), "saving is byte-stable");
+
+            let fresh = Classifier::new(&spec(architecture), &device)
+                .unwrap()
+                .init_seeded(2);
+            let loaded = load_weights(fresh, &path).unwrap();
+            let after = loaded.forward(x.clone()).try_into_vec_as::<f32>().unwrap();
+            assert_eq!(before, after, "{architecture:?}");
+        }
+    }
+
+    #[test]
+    fn loading_into_another_architecture_fails() {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        let model = Classifier::new(&spec(Architecture::EfficientNetB0), &device)
+            .unwrap()
+            .init_seeded(1);
+        save_weights(&model, &path).unwrap();
+        let other = Classifier::new(&spec(Architecture::ResNet50), &device).unwrap();
+        assert!(matches!(
+            load_weights(other, &path),
+            Err(StageError::LoadWeights { .. })
+        ));
+        let missing = Classifier::new(&spec(Architecture::ResNet50), &device).unwrap();
+        assert!(load_weights(missing, &dir.path().join("absent")).is_err());
+    }
+}

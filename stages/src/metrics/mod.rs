@@ -1,0 +1,6 @@
+//! Metrics computed from predictions; plain functions over label indices and scores.
+
+mod classification;
+mod roc_auc;
+
+pub use classification::{ClassMetrics, ClassificationMetrics, classification_metrics};

@@ -1,0 +1,242 @@
+//! Training and scoring on phantom data, on the CPU backend (flex).
+
+mod classifier_support;
+
+use std::cell::RefCell;
+use std::fs;
+use std::sync::atomic::AtomicBool;
+
+use augflow_stages::StageError;
+use augflow_stages::backend::{BackendChoice, select_device};
+use augflow_stages::classifiers::{
+    Architecture, HISTORY_FILE, History, MODEL_FILE, ModelFile, TrainProgress, WEIGHTS_FILE,
+    predict, train_classifier,
+};
+use classifier_support::{files, phantom_splits, tiny_config};
+
+fn no_progress(_: TrainProgress) {}
+
+#[test]
+fn tiny_resnet_learns_phantom_classes() {
+    let splits = phantom_splits(20, 11);
+    let out = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(Architecture::ResNet50, 8);
+    let device = select_device(BackendChoice::Cpu).unwrap();
+    let events = RefCell::new(Vec::new());
+    let report = train_classifier(
+        &cfg,
+        3,
+        &splits.train,
+        &splits.val,
+        out.path(),
+        &device,
+        &|event| events.borrow_mut().push(event),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(report.train_images, 60);
+    assert_eq!(report.val_images, 20);
+    assert_eq!(report.device, "cpu-flex");
+
+    let events = events.into_inner();
+    let batches = events
+        .iter()
+        .filter(|e| matches!(e, TrainProgress::Batch { .. }))
+        .count();
+    assert_eq!(
+        batches,
+        8 * 8,
+        "60 images in batches of 8: 8 batches per epoch"
+    );
+    assert!(matches!(
+        events.last(),
+        Some(TrainProgress::Epoch {
+            epoch: 8,
+            epochs: 8,
+            ..
+        })
+    ));
+
+    let history: History =
+        serde_json::from_slice(&fs::read(out.path().join(HISTORY_FILE)).unwrap()).unwrap();
+    assert_eq!(history.epochs.len(), 8);
+    assert_eq!(history.best_epoch, report.best_epoch);
+    assert_eq!(history.epochs[0].lr, 2e-3);
+    assert!(history.epochs.windows(2).all(|w| w[1].lr < w[0].lr));
+    let model: ModelFile =
+        serde_json::from_slice(&fs::read(out.path().join(MODEL_FILE)).unwrap()).unwrap();
+    assert_eq!(model.classes.len(), 5);
+    assert_eq!(model.image_size, 32);
+
+    let predictions = predict(out.path(), &splits.test, &device).unwrap();
+    assert_eq!(predictions.y_true.len(), 20);
+    assert!(
+        predictions
+            .probs
+            .iter()
+            .all(|row| (row.iter().sum::<f32>() - 1.0).abs() < 1e-4)
+    );
+    let balanced = balanced_accuracy(&predictions.y_true, &predictions.y_pred, 5);
+    assert!(
+        balanced >= 0.4,
+        "held-out balanced accuracy {balanced} (chance is 0.2); history {history:?}"
+    );
+}
+
+fn balanced_accuracy(truth: &[usize], preds: &[usize], classes: usize) -> f64 {
+    let recall = |c: usize| {
+        let of_class: Vec<usize> = (0..truth.len()).filter(|&i| truth[i] == c).collect();
+        of_class.iter().filter(|&&i| preds[i] == c).count() as f64 / of_class.len() as f64
+    };
+    (0..classes).map(recall).sum::<f64>() / classes as f64
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_bytes() {
+    let splits = phantom_splits(6, 5);
+    let device = select_device(BackendChoice::Cpu).unwrap();
+    let cfg = tiny_config(Architecture::EfficientNetB0, 2);
+    let run = |seed| {
+        let out = tempfile::tempdir().unwrap();
+        train_classifier(
+            &cfg,
+            seed,
+            &splits.train,
+            &splits.val,
+            out.path(),
+            &device,
+            &no_progress,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        files(out.path())
+    };
+    let first = run(1);
+    let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, [HISTORY_FILE, MODEL_FILE, WEIGHTS_FILE]);
+    assert!(first == run(1), "same seed must give identical files");
+    let other = run(2);
+    assert_ne!(
+        first[2].1, other[2].1,
+        "another seed must give other weights"
+    );
+}
+
+#[test]
+fn convnext_trains_and_predicts() {
+    let splits = phantom_splits(5, 2);
+    let out = tempfile::tempdir().unwrap();
+    let device = select_device(BackendChoice::Cpu).unwrap();
+    let mut cfg = tiny_config(Architecture::ConvNextTiny, 1);
+    cfg.class_weighting = true;
+    cfg.weight_decay = 1e-4;
+    train_classifier(
+        &cfg,
+        0,
+        &splits.train,
+        &splits.val,
+        out.path(),
+        &device,
+        &no_progress,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let predictions = predict(out.path(), &splits.test, &device).unwrap();
+    assert_eq!(predictions.classes.len(), 5);
+    assert_eq!(predictions.y_pred.len(), predictions.y_true.len());
+}
+
+#[test]
+fn previous_run_weights_serve_as_pretrained() {
+    let splits = phantom_splits(5, 4);
+    let device = select_device(BackendChoice::Cpu).unwrap();
+    let first = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(Architecture::EfficientNetB1, 1);
+    let train = |cfg: &_, out: &std::path::Path| {
+        train_classifier(
+            cfg,
+            9,
+            &splits.train,
+            &splits.val,
+            out,
+            &device,
+            &no_progress,
+            &AtomicBool::new(false),
+        )
+    };
+    train(&cfg, first.path()).unwrap();
+    let mut cfg2 = cfg.clone();
+    cfg2.pretrained = Some(first.path().join(WEIGHTS_FILE));
+    let second = tempfile::tempdir().unwrap();
+    train(&cfg2, second.path()).unwrap();
+
+    let mut wrong = tiny_config(Architecture::ResNet50, 1);
+    wrong.pretrained = Some(first.path().join(WEIGHTS_FILE));
+    let third = tempfile::tempdir().unwrap();
+    let err = train(&wrong, third.path()).unwrap_err();
+    assert!(matches!(err, StageError::LoadWeights { .. }), "{err}");
+}
+
+#[test]
+fn refuses_non_empty_output_and_stops_when_cancelled() {
+    let splits = phantom_splits(5, 1);
+    let device = select_device(BackendChoice::Cpu).unwrap();
+    let cfg = tiny_config(Architecture::ResNet50, 1);
+    let out = tempfile::tempdir().unwrap();
+    fs::write(out.path().join("leftover"), b"x").unwrap();
+    let err = train_classifier(
+        &cfg,
+        0,
+        &splits.train,
+        &splits.val,
+        out.path(),
+        &device,
+        &no_progress,
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    assert!(matches!(err, StageError::OutputNotEmpty { .. }), "{err}");
+
+    let out = tempfile::tempdir().unwrap();
+    let err = train_classifier(
+        &cfg,
+        0,
+        &splits.train,
+        &splits.val,
+        out.path(),
+        &device,
+        &no_progress,
+        &AtomicBool::new(true),
+    )
+    .unwrap_err();
+    assert!(matches!(err, StageError::Cancelled), "{err}");
+    assert!(fs::read_dir(out.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn unknown_test_class_is_an_error() {
+    let splits = phantom_splits(5, 3);
+    let device = select_device(BackendChoice::Cpu).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    train_classifier(
+        &tiny_config(Architecture::ResNet50, 1),
+        0,
+        &splits.train,
+        &splits.val,
+        out.path(),
+        &device,
+        &no_progress,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    // Rename a class in the test manifest.
+    let path = splits.test.join("images.json");
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(
+        &path,
+        text.replace("\"label\": \"viral\"", "\"label\": \"other\""),
+    )
+    .unwrap();
+    let err = predict(out.path(), &splits.test, &device).unwrap_err();
+    assert!(err.to_string().contains("\"other\""), "{err}");
+}

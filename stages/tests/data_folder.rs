@@ -1,0 +1,276 @@
+//! `dataset.folder` end to end: layouts, patients, labels, sizes, bad files.
+
+mod data_support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use augflow_stages::StageError;
+use augflow_stages::data::{FolderConfig, IngestSummary, load_folder};
+use augflow_stages::image_set::ImageSetManifest;
+use data_support::{files, read_gray, rows, write_file, write_png};
+
+fn config(root: &Path) -> FolderConfig {
+    serde_json::from_value(serde_json::json!({ "root": root })).unwrap()
+}
+
+fn load(cfg: &FolderConfig, root: &Path) -> (tempfile::TempDir, Result<IngestSummary, StageError>) {
+    let out = tempfile::tempdir().unwrap();
+    let result = load_folder(cfg, root, out.path());
+    (out, result)
+}
+
+/// root/<class>/… with nested folders, a JPEG, non-square images and stray files.
+fn class_layout(root: &Path) {
+    write_png(&root.join("healthy/p1_a.png"), 30, 20);
+    write_png(&root.join("healthy/p1_b.png"), 20, 30);
+    write_png(&root.join("healthy/more/deeper/p2_a.PNG"), 24, 24);
+    data_support::write_image(
+        &root.join("viral/p3_x.jpg"),
+        &data_support::gradient(40, 30, 10),
+    );
+    write_file(&root.join("viral/notes.txt"), b"not an image");
+    write_file(&root.join("viral/.DS_Store"), b"junk");
+    write_file(&root.join("README.md"), b"top-level file");
+}
+
+#[test]
+fn class_folders_give_classes_patients_and_square_images() {
+    let data = tempfile::tempdir().unwrap();
+    class_layout(data.path());
+    let mut cfg = config(data.path());
+    cfg.patient_pattern = Some(r"^(p\d+)_".into());
+    cfg.size = Some(16);
+    let (out, summary) = load(&cfg, data.path());
+    let summary = summary.unwrap();
+    let manifest = &summary.manifest;
+    assert_eq!(manifest.classes, ["healthy", "viral"]);
+    assert_eq!((manifest.width, manifest.height), (16, 16));
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        rows(manifest),
+        vec![
+            (s("images/healthy/p1-1.png"), s("healthy"), s("p1"), None),
+            (s("images/healthy/p1-2.png"), s("healthy"), s("p1"), None),
+            (s("images/healthy/p2-1.png"), s("healthy"), s("p2"), None),
+            (s("images/viral/p3-1.png"), s("viral"), s("p3"), None),
+        ]
+    );
+    for record in &manifest.images {
+        assert_eq!(
+            read_gray(&out.path().join(&record.path)).dimensions(),
+            (16, 16)
+        );
+    }
+    assert_eq!(ImageSetManifest::read(out.path()).unwrap(), *manifest);
+    assert_eq!(
+        summary.dropped,
+        BTreeMap::from([
+            ("file outside a class folder".to_owned(), 1),
+            ("not an image file".to_owned(), 2),
+        ])
+    );
+    assert!(summary.skipped.is_empty());
+    // Manifest + 4 images, nothing else.
+    assert_eq!(files(out.path()).len(), 5);
+}
+
+#[test]
+fn same_input_gives_identical_bytes() {
+    let data = tempfile::tempdir().unwrap();
+    class_layout(data.path());
+    let mut cfg = config(data.path());
+    cfg.size = Some(12);
+    let (first, a) = load(&cfg, data.path());
+    let (second, b) = load(&cfg, data.path());
+    assert_eq!(a.unwrap(), b.unwrap());
+    assert_eq!(files(first.path()), files(second.path()));
+}
+
+#[test]
+fn default_patient_is_the_whole_stem() {
+    let data = tempfile::tempdir().unwrap();
+    class_layout(data.path());
+    let mut cfg = config(data.path());
+    cfg.size = Some(8);
+    let (_out, summary) = load(&cfg, data.path());
+    let patients: Vec<String> = summary
+        .unwrap()
+        .manifest
+        .images
+        .into_iter()
+        .map(|r| r.patient_id)
+        .collect();
+    assert_eq!(patients, ["p1_a", "p1_b", "p2_a", "p3_x"]);
+}
+
+#[test]
+fn split_folders_set_the_part_and_aliases_rename_classes() {
+    let data = tempfile::tempdir().unwrap();
+    let root = data.path();
+    write_png(&root.join("train/NORMAL/a.png"), 12, 12);
+    write_png(&root.join("Train/PNEUMONIA_bacteria/b.png"), 12, 12);
+    write_png(&root.join("val/normal/c.png"), 12, 12);
+    write_png(&root.join("test/Pneumonia_Bacteria/d.png"), 12, 12);
+    let cfg: FolderConfig = serde_json::from_value(serde_json::json!({
+        "root": root,
+        "labels": { "normal": "healthy", "PNEUMONIA_bacteria": "bacterial" },
+    }))
+    .unwrap();
+    let (_out, summary) = load(&cfg, root);
+    let manifest = summary.unwrap().manifest;
+    assert_eq!(manifest.classes, ["bacterial", "healthy"]);
+    assert_eq!(
+        (manifest.width, manifest.height),
+        (12, 12),
+        "original size kept"
+    );
+    let parts: Vec<(String, String, Option<String>)> = manifest
+        .images
+        .iter()
+        .map(|r| (r.patient_id.clone(), r.label.clone(), r.split.clone()))
+        .collect();
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        parts,
+        [
+            (s("b"), s("bacterial"), Some(s("train"))),
+            (s("d"), s("bacterial"), Some(s("test"))),
+            (s("a"), s("healthy"), Some(s("train"))),
+            (s("c"), s("healthy"), Some(s("val"))),
+        ],
+        "sorted traversal: Train < test < train < val"
+    );
+}
+
+#[test]
+fn mixing_split_and_class_folders_is_an_error() {
+    let data = tempfile::tempdir().unwrap();
+    write_png(&data.path().join("train/healthy/a.png"), 8, 8);
+    write_png(&data.path().join("viral/b.png"), 8, 8);
+    let (_out, result) = load(&config(data.path()), data.path());
+    let message = result.unwrap_err().to_string();
+    assert!(
+        message.contains("viral") && message.contains("mixes"),
+        "{message}"
+    );
+}
+
+#[test]
+fn different_sizes_without_size_name_both() {
+    let data = tempfile::tempdir().unwrap();
+    write_png(&data.path().join("healthy/a.png"), 10, 12);
+    write_png(&data.path().join("healthy/b.png"), 14, 12);
+    let (_out, result) = load(&config(data.path()), data.path());
+    let err = result.unwrap_err();
+    assert!(matches!(err, StageError::MixedImageSizes { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("14x12") && message.contains("10x12"),
+        "{message}"
+    );
+    assert!(
+        message.contains("b.png") && message.contains("a.png"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_bad_file_fails_naming_it_unless_skipped() {
+    let data = tempfile::tempdir().unwrap();
+    write_png(&data.path().join("healthy/good.png"), 8, 8);
+    let bad = data.path().join("healthy/broken.png");
+    write_file(&bad, b"\x89PNG\r\n\x1a\n truncated");
+    write_file(
+        &data.path().join("viral/fake.jpg"),
+        b"plain text, not a jpeg",
+    );
+
+    let (_out, result) = load(&config(data.path()), data.path());
+    let err = result.unwrap_err();
+    assert!(matches!(err, StageError::DecodeImage { .. }), "{err:?}");
+    assert!(err.to_string().contains("broken.png"), "{err}");
+
+    let mut cfg = config(data.path());
+    cfg.skip_bad = true;
+    let (_out, summary) = load(&cfg, data.path());
+    let summary = summary.unwrap();
+    let skipped: Vec<&str> = summary
+        .skipped
+        .iter()
+        .map(|(path, _)| path.as_str())
+        .collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(skipped[0].ends_with("broken.png") && skipped[1].ends_with("fake.jpg"));
+    assert!(
+        summary.skipped[1].1.contains("not a PNG, JPEG or DICOM"),
+        "{:?}",
+        summary.skipped
+    );
+    assert_eq!(summary.manifest.images.len(), 1);
+    assert_eq!(summary.manifest.classes, ["healthy"]);
+}
+
+#[test]
+fn classes_keep_only_the_listed_ones_in_their_order() {
+    let data = tempfile::tempdir().unwrap();
+    class_layout(data.path());
+    write_png(&data.path().join("Fungal/f1.png"), 16, 16);
+    let cfg: FolderConfig = serde_json::from_value(serde_json::json!({
+        "root": data.path(),
+        "size": 8,
+        "classes": ["viral", "fungal"],
+    }))
+    .unwrap();
+    let (out, summary) = load(&cfg, data.path());
+    let summary = summary.unwrap();
+    assert_eq!(summary.manifest.classes, ["viral", "fungal"]);
+    let labels: Vec<&str> = summary
+        .manifest
+        .images
+        .iter()
+        .map(|r| r.label.as_str())
+        .collect();
+    assert_eq!(
+        labels,
+        ["fungal", "viral"],
+        "Fungal is spelled as in `classes`"
+    );
+    assert!(out.path().join("images/fungal/f1-1.png").is_file());
+    assert_eq!(summary.dropped["class \"healthy\" is not in `classes`"], 3);
+}
+
+#[test]
+fn an_unmatched_patient_pattern_names_the_file() {
+    let data = tempfile::tempdir().unwrap();
+    write_png(&data.path().join("healthy/p1_a.png"), 8, 8);
+    write_png(&data.path().join("healthy/odd.png"), 8, 8);
+    let mut cfg = config(data.path());
+    cfg.patient_pattern = Some(r"^(p\d+)_".into());
+    let (_out, result) = load(&cfg, data.path());
+    let message = result.unwrap_err().to_string();
+    assert!(
+        message.contains("odd.png") && message.contains("patient_pattern"),
+        "{message}"
+    );
+
+    cfg.patient_pattern = Some("no group".into());
+    assert!(
+        cfg.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("capture group")
+    );
+}
+
+#[test]
+fn configs_reject_unknown_fields_and_need_an_empty_output() {
+    let err = serde_json::from_value::<FolderConfig>(serde_json::json!({"root": "x", "sise": 3}));
+    assert!(err.is_err());
+    let data = tempfile::tempdir().unwrap();
+    write_png(&data.path().join("healthy/a.png"), 8, 8);
+    let out = tempfile::tempdir().unwrap();
+    write_file(&out.path().join("leftover"), b"");
+    let err = load_folder(&config(data.path()), data.path(), out.path()).unwrap_err();
+    assert!(matches!(err, StageError::OutputNotEmpty { .. }), "{err:?}");
+}

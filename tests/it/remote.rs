@@ -1,0 +1,168 @@
+//! Teammates sharing results through a remote cache (a shared folder here; the S3 backend
+//! runs the same scenario in `remote_s3`).
+
+use std::path::Path;
+
+use crate::common::{TestProject, names};
+
+pub const TEAM_PIPELINE: &str = r#"
+seed: 5
+stages:
+  data:
+    kind: dataset.phantom
+    params: {size: 32, classes: {healthy: 3, viral: 2}}
+  summary:
+    kind: summary.image_set
+    inputs: {images: data.images}
+  prep:
+    cmd: "echo prep ${scale} > prep.txt"
+    params: {scale: 1}
+    outs: [prep.txt]
+  train:
+    cmd: "cat prep.txt .augflow/out/summary/metrics/metrics.json > train.txt"
+    deps: [prep.txt, .augflow/out/summary/metrics]
+    outs: [train.txt]
+"#;
+
+pub fn teammate(remote_toml: &str) -> TestProject {
+    let project = TestProject::new(TEAM_PIPELINE);
+    project.write("augflow.toml", remote_toml);
+    project
+}
+
+pub fn dir_remote_toml(path: &Path) -> String {
+    format!(
+        "[remote]\ndefault = \"team\"\n\n[remotes.team]\ntype = \"dir\"\npath = \"{}\"\n",
+        path.display()
+    )
+}
+
+/// The whole two-teammate scenario, for any remote.
+pub fn teammates_share_results(toml: &str) {
+    let a = teammate(toml);
+    let b = teammate(toml);
+    let first = a.run(&[]);
+    first.assert_ok();
+    assert_eq!(
+        first.executed(),
+        names(&["data", "summary", "prep", "train"])
+    );
+
+    let restored = b.run(&[]);
+    restored.assert_ok();
+    assert_eq!(
+        restored.executed(),
+        Vec::<String>::new(),
+        "B must execute nothing"
+    );
+    assert_eq!(
+        restored.with_status("restored"),
+        names(&["data", "summary", "prep", "train"])
+    );
+    for file in [
+        "prep.txt",
+        "train.txt",
+        ".augflow/out/summary/metrics/metrics.json",
+    ] {
+        assert_eq!(a.read(file), b.read(file), "{file}");
+    }
+    let image = ".augflow/out/data/images/images.json";
+    assert_eq!(a.read(image), b.read(image));
+
+    b.edit_pipeline("params: {scale: 1}", "params: {scale: 2}");
+    let changed = b.run(&[]);
+    changed.assert_ok();
+    assert_eq!(changed.executed(), names(&["prep", "train"]));
+
+    a.edit_pipeline("params: {scale: 1}", "params: {scale: 2}");
+    let pull = a.augflow(&["pull", "--json"]);
+    let pulled = crate::common::parse_run(&pull);
+    assert_eq!(pulled.code, 0, "{}", pulled.stderr);
+    assert_eq!(pulled.executed(), Vec::<String>::new());
+    assert_eq!(pulled.with_status("restored"), names(&["prep", "train"]));
+    assert_eq!(a.read("train.txt"), b.read("train.txt"));
+    assert!(a.run(&[]).executed().is_empty());
+}
+
+#[test]
+fn teammates_share_results_through_a_shared_folder() {
+    let team = tempfile::tempdir().unwrap();
+    teammates_share_results(&dir_remote_toml(&team.path().join("cache")));
+}
+
+#[test]
+fn a_tampered_remote_blob_is_rejected_and_the_node_recomputed() {
+    let team = tempfile::tempdir().unwrap();
+    let toml = dir_remote_toml(&team.path().join("cache"));
+    let a = teammate(&toml);
+    a.run(&[]).assert_ok();
+    let digest = blake3::hash(a.read("prep.txt").as_bytes())
+        .to_hex()
+        .to_string();
+    let blob = team
+        .path()
+        .join("cache/objects")
+        .join(&digest[..2])
+        .join(&digest[2..]);
+    let mut perms = std::fs::metadata(&blob).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&blob, perms).unwrap();
+    std::fs::write(&blob, "forged\n").unwrap();
+
+    let b = teammate(&toml);
+    let result = b.run(&[]);
+    result.assert_ok();
+    assert_eq!(result.executed(), names(&["prep"]));
+    assert!(
+        result.warnings.iter().any(|w| w.contains("does not match")),
+        "{:?}",
+        result.warnings
+    );
+    assert_eq!(b.read("prep.txt"), "prep 1\n");
+    crate::common::assert_store_blobs_valid(&b.store());
+}
+
+#[test]
+fn an_unreachable_remote_is_a_warning_and_the_run_completes() {
+    let blocker = tempfile::NamedTempFile::new().unwrap();
+    // A folder below a regular file can never be created.
+    let project = teammate(&dir_remote_toml(&blocker.path().join("cache")));
+    let result = project.run(&[]);
+    result.assert_ok();
+    assert_eq!(result.executed().len(), 4);
+    assert!(
+        result.warnings.iter().any(|w| w.contains("unavailable")),
+        "{:?}",
+        result.warnings
+    );
+    let push = project.augflow(&["push"]);
+    assert_eq!(
+        push.status.code(),
+        Some(3),
+        "an explicit push to a dead remote fails"
+    );
+}
+
+#[test]
+fn manual_push_mode_uploads_only_on_push() {
+    let team = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "{}push = \"manual\"\n",
+        dir_remote_toml(&team.path().join("cache"))
+    );
+    let a = teammate(&toml);
+    a.run(&[]).assert_ok();
+    let b = teammate(&toml);
+    assert_eq!(b.run(&["--target", "prep"]).executed(), names(&["prep"]));
+
+    let c = teammate(&toml);
+    let push = a.augflow(&["push"]);
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    assert!(String::from_utf8_lossy(&push.stdout).contains("pushed 4 node(s)"));
+    assert_eq!(c.run(&[]).with_status("restored").len(), 4);
+}
