@@ -22,6 +22,11 @@
 //! read or materialized; damaged ones are moved to `quarantine/` and reported, and a damaged
 //! or incomplete action entry is a cache miss, never an error.
 //!
+//! # Remote caches
+//!
+//! [`remote`] shares blobs and action entries with teammates through a folder or an S3
+//! bucket, in the same layout, verifying every blob on the way in and out.
+//!
 //! # Versioning
 //!
 //! Each format is versioned separately: the layout by `FORMAT` ([`STORE_FORMAT`]; a store of
