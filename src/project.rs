@@ -129,13 +129,13 @@ impl Project {
                 (name, remote)
             })
             .collect();
-        if let Some(default) = &config.remote.default {
-            if !BTreeMap::contains_key(&remotes, default) {
-                return Err(ProjectError::ParseConfig {
-                    path: root.join(CONFIG_FILE),
-                    message: format!("default remote `{default}` is not declared in [remotes]"),
-                });
-            }
+        if let Some(default) = &config.remote.default
+            && !BTreeMap::contains_key(&remotes, default)
+        {
+            return Err(ProjectError::ParseConfig {
+                path: root.join(CONFIG_FILE),
+                message: format!("default remote `{default}` is not declared in [remotes]"),
+            });
         }
         Ok(Project {
             root: root.to_path_buf(),

@@ -166,10 +166,8 @@ fn remove_stale_scratch(tmp: &std::path::Path, grace: Duration) {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age >= grace);
-        if old_enough {
-            if let Err(err) = crate::fsutil::remove_path(&entry.path()) {
-                tracing::warn!("failed to remove scratch {}: {err}", entry.path().display());
-            }
+        if old_enough && let Err(err) = crate::fsutil::remove_path(&entry.path()) {
+            tracing::warn!("failed to remove scratch {}: {err}", entry.path().display());
         }
     }
 }

@@ -3,7 +3,9 @@
 //! version constant that is part of every key it makes, and how to check its params.
 
 mod image_set_summary;
+mod ingest;
 mod phantom;
+mod split;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -131,6 +133,10 @@ impl Registry {
         };
         registry.add(Box::new(phantom::Phantom));
         registry.add(Box::new(image_set_summary::ImageSetSummary));
+        registry.add(Box::new(split::PatientSplit));
+        for kind in ingest::kinds() {
+            registry.add(kind);
+        }
         registry
     }
 

@@ -56,7 +56,7 @@ impl SmallCnn {
 }
 
 enum Net {
-    ResNet(Classifier),
+    ResNet(Box<Classifier>),
     Small(SmallCnn),
 }
 
@@ -77,9 +77,8 @@ fn time_steps(net: Net, size: usize, device: &Device, steps: usize, budget: Dura
         net = match net {
             Net::ResNet(m) => {
                 let loss = loss_fn.forward(m.forward_masked(x.clone(), None), y.clone());
-                let grads = GradientsParams::from_grads(loss.backward(), &m);
-                let m = optim.step(1e-4, m, grads);
-                Net::ResNet(m)
+                let grads = GradientsParams::from_grads(loss.backward(), &*m);
+                Net::ResNet(Box::new(optim.step(1e-4, *m, grads)))
             }
             Net::Small(m) => {
                 let loss = loss_fn.forward(m.forward(x.clone()), y.clone());
@@ -138,7 +137,9 @@ fn main() {
                             num_classes: CLASSES,
                             ..ModelSpec::published(Architecture::ResNet50)
                         };
-                        Net::ResNet(Classifier::new(&spec, &ad).expect("spec").init_seeded(0))
+                        Net::ResNet(Box::new(
+                            Classifier::new(&spec, &ad).expect("spec").init_seeded(0),
+                        ))
                     }
                     _ => Net::Small(SmallCnn::new(&ad)),
                 };

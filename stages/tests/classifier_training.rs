@@ -18,9 +18,12 @@ fn no_progress(_: TrainProgress) {}
 
 #[test]
 fn tiny_resnet_learns_phantom_classes() {
-    let splits = phantom_splits(20, 11);
+    // 30 patients per class with two films each; 18 / 6 / 6 patients per class for
+    // train / val / test. Held-out patients make this hard for a 0.6 M-parameter model at
+    // 32 px; with 60 test images, chance is 0.2 ± 0.05.
+    let splits = phantom_splits(60, 11);
     let out = tempfile::tempdir().unwrap();
-    let cfg = tiny_config(Architecture::ResNet50, 8);
+    let cfg = tiny_config(Architecture::ResNet50, 10);
     let device = select_device(BackendChoice::Cpu).unwrap();
     let events = RefCell::new(Vec::new());
     let report = train_classifier(
@@ -34,8 +37,8 @@ fn tiny_resnet_learns_phantom_classes() {
         &AtomicBool::new(false),
     )
     .unwrap();
-    assert_eq!(report.train_images, 60);
-    assert_eq!(report.val_images, 20);
+    assert_eq!(report.train_images, 180);
+    assert_eq!(report.val_images, 60);
     assert_eq!(report.device, "cpu-flex");
 
     let events = events.into_inner();
@@ -43,23 +46,19 @@ fn tiny_resnet_learns_phantom_classes() {
         .iter()
         .filter(|e| matches!(e, TrainProgress::Batch { .. }))
         .count();
-    assert_eq!(
-        batches,
-        8 * 8,
-        "60 images in batches of 8: 8 batches per epoch"
-    );
+    assert_eq!(batches, 10 * 23, "180 images in batches of 8");
     assert!(matches!(
         events.last(),
         Some(TrainProgress::Epoch {
-            epoch: 8,
-            epochs: 8,
+            epoch: 10,
+            epochs: 10,
             ..
         })
     ));
 
     let history: History =
         serde_json::from_slice(&fs::read(out.path().join(HISTORY_FILE)).unwrap()).unwrap();
-    assert_eq!(history.epochs.len(), 8);
+    assert_eq!(history.epochs.len(), 10);
     assert_eq!(history.best_epoch, report.best_epoch);
     assert_eq!(history.epochs[0].lr, 2e-3);
     assert!(history.epochs.windows(2).all(|w| w[1].lr < w[0].lr));
@@ -68,17 +67,34 @@ fn tiny_resnet_learns_phantom_classes() {
     assert_eq!(model.classes.len(), 5);
     assert_eq!(model.image_size, 32);
 
-    let predictions = predict(out.path(), &splits.test, &device).unwrap();
-    assert_eq!(predictions.y_true.len(), 20);
+    // The saved weights are the best epoch's: scoring the validation set again gives
+    // exactly the metrics recorded for that epoch.
+    let best = &history.epochs[history.best_epoch - 1];
+    let val = predict(out.path(), &splits.val, &device).unwrap();
+    let val_balanced = balanced_accuracy(&val.y_true, &val.y_pred, 5);
+    assert!((val_balanced - f64::from(best.val_balanced_accuracy)).abs() < 1e-6);
+    let val_loss = val
+        .y_true
+        .iter()
+        .zip(&val.probs)
+        .map(|(&t, p)| -f64::from(p[t]).ln())
+        .sum::<f64>()
+        / val.y_true.len() as f64;
     assert!(
-        predictions
-            .probs
+        (val_loss - f64::from(best.val_loss)).abs() < 1e-4,
+        "{val_loss} vs {best:?}"
+    );
+
+    let test = predict(out.path(), &splits.test, &device).unwrap();
+    assert_eq!(test.y_true.len(), 60);
+    assert!(
+        test.probs
             .iter()
             .all(|row| (row.iter().sum::<f32>() - 1.0).abs() < 1e-4)
     );
-    let balanced = balanced_accuracy(&predictions.y_true, &predictions.y_pred, 5);
+    let balanced = balanced_accuracy(&test.y_true, &test.y_pred, 5);
     assert!(
-        balanced >= 0.4,
+        balanced >= 0.35,
         "held-out balanced accuracy {balanced} (chance is 0.2); history {history:?}"
     );
 }

@@ -32,6 +32,7 @@ fn class_layout(root: &Path) {
     write_file(&root.join("viral/notes.txt"), b"not an image");
     write_file(&root.join("viral/.DS_Store"), b"junk");
     write_file(&root.join("README.md"), b"top-level file");
+    write_png(&root.join(".cache/p9_a.png"), 8, 8);
 }
 
 #[test]

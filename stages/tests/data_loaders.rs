@@ -153,9 +153,10 @@ fn kermany_classes_and_patients_come_from_file_names() {
             (s("viral"), s("person100"), Some(s("test"))),
             (s("healthy"), s("IM-0115"), Some(s("train"))),
             (s("healthy"), s("IM-1427"), Some(s("train"))),
-            (s("bacterial"), s("person1"), Some(s("train"))),
-            (s("bacterial"), s("person1"), Some(s("train"))),
+            // Byte order: "person12_" sorts before "person1_".
             (s("viral"), s("person12"), Some(s("train"))),
+            (s("bacterial"), s("person1"), Some(s("train"))),
+            (s("bacterial"), s("person1"), Some(s("train"))),
             (s("healthy"), s("IM-1430"), Some(s("val"))),
         ]
     );

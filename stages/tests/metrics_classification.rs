@@ -80,7 +80,7 @@ fn auc_is_none_for_a_class_without_positives() {
         vec![0.3, 0.6, 0.1],
     ];
     let m = classification_metrics(&names, &y_true, &y_pred, Some(&probs)).unwrap();
-    let auc = m.roc_auc.unwrap();
+    let auc = m.roc_auc.clone().unwrap();
     assert_eq!(auc["c"], None);
     // a: positives 0.7, 0.4 vs negatives 0.1, 0.3 → all 4 pairs won.
     assert_eq!(auc["a"], Some(1.0));

@@ -107,7 +107,7 @@ fn unknown_kind_and_bad_params_and_unknown_variable_are_reported_together() {
         &[
             "augflow.yaml:3:11",
             "`dataset.phantomm` is not one",
-            "known kinds: dataset.phantom",
+            "known kinds: dataset.covid_chestxray, dataset.csv, dataset.folder, dataset.kermany, dataset.phantom, split.patient, summary.image_set",
             "augflow.yaml:6:20",
             "unknown field `sise`",
             "augflow.yaml:8:10",

@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 pub struct TestProject {
     pub dir: tempfile::TempDir,
+    /// Extra environment for every command (e.g. S3 credentials).
+    pub env: Vec<(String, String)>,
 }
 
 /// The outcome of one `augflow run --json`.
@@ -52,6 +54,7 @@ impl TestProject {
     pub fn new(pipeline: &str) -> TestProject {
         let project = TestProject {
             dir: tempfile::tempdir().expect("temp dir"),
+            env: Vec::new(),
         };
         project.write("augflow.yaml", pipeline);
         project
@@ -86,7 +89,8 @@ impl TestProject {
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("AUGFLOW_STORE")
-            .env("AUGFLOW_LOG", "warn");
+            .env("AUGFLOW_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
 

@@ -25,8 +25,16 @@ stages:
 "#;
 
 pub fn teammate(remote_toml: &str) -> TestProject {
-    let project = TestProject::new(TEAM_PIPELINE);
+    teammate_with_env(remote_toml, &[])
+}
+
+pub fn teammate_with_env(remote_toml: &str, env: &[(&str, &str)]) -> TestProject {
+    let mut project = TestProject::new(TEAM_PIPELINE);
     project.write("augflow.toml", remote_toml);
+    project.env = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     project
 }
 
@@ -38,9 +46,9 @@ pub fn dir_remote_toml(path: &Path) -> String {
 }
 
 /// The whole two-teammate scenario, for any remote.
-pub fn teammates_share_results(toml: &str) {
-    let a = teammate(toml);
-    let b = teammate(toml);
+pub fn teammates_share_results(toml: &str, env: &[(&str, &str)]) {
+    let a = teammate_with_env(toml, env);
+    let b = teammate_with_env(toml, env);
     let first = a.run(&[]);
     first.assert_ok();
     assert_eq!(
@@ -87,7 +95,7 @@ pub fn teammates_share_results(toml: &str) {
 #[test]
 fn teammates_share_results_through_a_shared_folder() {
     let team = tempfile::tempdir().unwrap();
-    teammates_share_results(&dir_remote_toml(&team.path().join("cache")));
+    teammates_share_results(&dir_remote_toml(&team.path().join("cache")), &[]);
 }
 
 #[test]

@@ -11,8 +11,8 @@ use s3s::service::S3ServiceBuilder;
 
 pub const BUCKET: &str = "team-cache";
 pub const PREFIX: &str = "studies/augflow";
-const ACCESS_KEY: &str = "augflow-test";
-const SECRET_KEY: &str = "augflow-test-secret";
+pub const ACCESS_KEY: &str = "augflow-test";
+pub const SECRET_KEY: &str = "augflow-test-secret";
 
 pub struct S3Server {
     rt: Option<tokio::runtime::Runtime>,

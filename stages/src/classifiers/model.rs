@@ -11,6 +11,9 @@ use super::init::{InitPolicy, SeededInit, TrainableCounter};
 use super::resnet::ResNet;
 use crate::StageError;
 
+// A handful of classifiers exist at a time, and Burn's Module derive does not see
+// through `Box`, so the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Classifier {
     ResNet(ResNet),

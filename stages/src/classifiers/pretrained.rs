@@ -272,7 +272,7 @@ fn serialize(tensors: &BTreeMap<String, RawTensor>) -> Vec<u8> {
     }
     let mut header = Value::Object(header).to_string().into_bytes();
     // Pad the header so the data starts 8-byte aligned, as the format recommends.
-    while (header.len() + 8) % 8 != 0 {
+    while !(header.len() + 8).is_multiple_of(8) {
         header.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + header.len() + offset);

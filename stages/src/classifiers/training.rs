@@ -17,7 +17,9 @@ use super::data::{LoadedSet, load_image_set, make_batch};
 use super::model::Classifier;
 use super::pretrained::load_pretrained;
 use super::rng::{keyed_rng, permutation, unit};
-use super::weights::{HISTORY_FILE, MODEL_FILE, ModelFile, WEIGHTS_FILE, save_weights, write_json};
+use super::weights::{
+    HISTORY_FILE, MODEL_FILE, ModelFile, WEIGHTS_FILE, weights_bytes, write_json,
+};
 use crate::StageError;
 use crate::backend::SelectedDevice;
 
@@ -143,7 +145,7 @@ pub fn train_classifier(
     let batches = epoch_batches(train.len(), cfg.batch_size);
     let total_steps = cfg.epochs * batches;
     let mut history = Vec::with_capacity(cfg.epochs);
-    let mut best: Option<(usize, f32, f32, Classifier)> = None;
+    let mut best: Option<(usize, f32, f32, Vec<u8>)> = None;
     for epoch in 0..cfg.epochs {
         let order = permutation(
             &mut keyed_rng(seed, "shuffle", &[epoch as u64]),
@@ -209,14 +211,19 @@ pub fn train_classifier(
             is_better(eval.balanced_accuracy, eval.loss, *bal, *loss)
         });
         if improves {
-            best = Some((epoch + 1, eval.balanced_accuracy, eval.loss, eval_model));
+            let bytes = weights_bytes(&eval_model)?;
+            best = Some((epoch + 1, eval.balanced_accuracy, eval.loss, bytes));
         }
         history.push(record);
     }
-    let Some((best_epoch, best_bal, best_loss, best_model)) = best else {
+    let Some((best_epoch, best_bal, best_loss, best_weights)) = best else {
         return Err(StageError::InvalidConfig("epochs is 0".to_owned()));
     };
-    save_weights(&best_model, &out_dir.join(WEIGHTS_FILE))?;
+    let weights_path = out_dir.join(WEIGHTS_FILE);
+    fs::write(&weights_path, best_weights).map_err(|source| StageError::Write {
+        path: weights_path.clone(),
+        source,
+    })?;
     write_json(
         &out_dir.join(MODEL_FILE),
         &ModelFile::new(spec, train.classes.clone(), cfg.image_size),

@@ -89,20 +89,34 @@ pub(super) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Sta
     })
 }
 
-/// Saves the weights as safetensors. Call on a `valid()` model: only then are
+/// Serialises the weights as safetensors. Call on a `valid()` model: only then are
 /// BatchNorm's running statistics up to date. Metadata is cleared (it would hold the
 /// burn-store version) and names carry no enum variant, so equal weights give equal bytes.
-pub(super) fn save_weights(model: &Classifier, path: &Path) -> Result<(), StageError> {
-    let mut store = SafetensorsStore::from_file(path)
+///
+/// Bytes, not a module clone, are how training keeps its best epoch: a clone shares its
+/// BatchNorm running statistics with the model that goes on training.
+pub(super) fn weights_bytes(model: &Classifier) -> Result<Vec<u8>, StageError> {
+    let mut store = SafetensorsStore::from_bytes(None)
         .clear_metadata()
-        .skip_enum_variants(true)
-        .overwrite(true);
+        .skip_enum_variants(true);
+    let save_err = |reason: String| StageError::SaveWeights {
+        path: WEIGHTS_FILE.into(),
+        reason,
+    };
     model
         .save_into(&mut store)
-        .map_err(|err| StageError::SaveWeights {
-            path: path.to_owned(),
-            reason: err.to_string(),
-        })
+        .map_err(|err| save_err(err.to_string()))?;
+    store.get_bytes().map_err(|err| save_err(err.to_string()))
+}
+
+/// Writes the weights of `model` (see [`weights_bytes`]) to `path`.
+#[cfg(test)]
+pub(super) fn save_weights(model: &Classifier, path: &Path) -> Result<(), StageError> {
+    let bytes = weights_bytes(model)?;
+    fs::write(path, bytes).map_err(|source| StageError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Loads weights saved by [`save_weights`] into `model`, requiring every tensor to match.

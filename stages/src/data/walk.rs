@@ -13,7 +13,8 @@ const MAX_DEPTH: usize = 32;
 const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "dcm", "dicom", "dic"];
 
 /// The entries of one directory, split into sub-directories and files, each sorted by
-/// name. Symlinks are followed.
+/// name. Symlinks are followed. Hidden directories (`.git`, `.cache`) are left out:
+/// they are never classes or data.
 pub(crate) struct Listing {
     pub dirs: Vec<PathBuf>,
     pub files: Vec<PathBuf>,
@@ -34,10 +35,13 @@ pub(crate) fn list(dir: &Path) -> Result<Listing, StageError> {
             path: path.clone(),
             source,
         })?;
-        if meta.is_dir() {
-            listing.dirs.push(path);
-        } else {
-            listing.files.push(path);
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        match (meta.is_dir(), hidden) {
+            (true, true) => {}
+            (true, false) => listing.dirs.push(path),
+            (false, _) => listing.files.push(path),
         }
     }
     listing.dirs.sort();
