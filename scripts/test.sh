@@ -6,9 +6,9 @@ bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --locked --no-fail-fast
-    # nextest does not run doctests.
+    # nextest does not run doctests; run them first so nextest's summary closes the output.
     cargo test --workspace --locked --doc
+    cargo nextest run --workspace --locked --no-fail-fast
 else
     cargo test --workspace --locked --no-fail-fast
 fi
