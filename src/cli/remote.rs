@@ -87,22 +87,29 @@ fn required_remote(project: &Project, args: &RemoteArgs) -> Result<RemoteLink, u
     }
 }
 
+type Prepared = (
+    super::load::Loaded,
+    augflow_cache::Store,
+    RemoteLink,
+    Vec<petgraph::graph::NodeIndex>,
+);
+
+/// What `push` and `pull` both start from: the pipeline, the local store, the remote (which
+/// must be usable here) and the selected nodes.
+fn prepare(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> Result<Prepared, u8> {
+    let loaded = load(args.pipeline.as_deref(), store_flag)?;
+    let store = open_store(&loaded.project)?;
+    let link = required_remote(&loaded.project, &args.remote)?;
+    let targets =
+        super::run::resolve_targets(&loaded.graph, &args.targets).map_err(|()| exit::INVALID)?;
+    Ok((loaded, store, link, targets))
+}
+
 /// `augflow push`: uploads every node of the pipeline that is in the local store.
 pub fn push(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
-    let loaded = match load(args.pipeline.as_deref(), store_flag) {
-        Ok(loaded) => loaded,
+    let (loaded, store, link, targets) = match prepare(args, store_flag) {
+        Ok(prepared) => prepared,
         Err(code) => return code,
-    };
-    let store = match open_store(&loaded.project) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let link = match required_remote(&loaded.project, &args.remote) {
-        Ok(link) => link,
-        Err(code) => return code,
-    };
-    let Ok(targets) = super::run::resolve_targets(&loaded.graph, &args.targets) else {
-        return exit::INVALID;
     };
     let engine = Engine::new(
         &loaded.graph,
@@ -157,20 +164,9 @@ pub fn push(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
 
 /// `augflow pull`: a run that restores from the local store or the remote, never executes.
 pub fn pull(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
-    let loaded = match load(args.pipeline.as_deref(), store_flag) {
-        Ok(loaded) => loaded,
+    let (loaded, store, link, targets) = match prepare(args, store_flag) {
+        Ok(prepared) => prepared,
         Err(code) => return code,
-    };
-    let store = match open_store(&loaded.project) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let link = match required_remote(&loaded.project, &args.remote) {
-        Ok(link) => link,
-        Err(code) => return code,
-    };
-    let Ok(targets) = super::run::resolve_targets(&loaded.graph, &args.targets) else {
-        return exit::INVALID;
     };
     let mut engine = Engine::new(
         &loaded.graph,
