@@ -10,6 +10,7 @@ mod config;
 mod convnext;
 mod data;
 mod efficientnet;
+mod eval;
 mod init;
 mod layers;
 mod model;

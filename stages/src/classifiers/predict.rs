@@ -6,7 +6,7 @@ use burn::tensor::activation::softmax;
 use serde::Serialize;
 
 use super::data::{load_image_set, make_batch};
-use super::training::argmax;
+use super::eval::argmax;
 use super::weights::load_model;
 use crate::StageError;
 use crate::backend::SelectedDevice;
