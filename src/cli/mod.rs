@@ -76,6 +76,12 @@ pub enum Command {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(
+        cli.command,
+        Command::Run(_) | Command::Push(_) | Command::Pull(_)
+    ) {
+        exit_quietly_on_closed_pipe();
+    }
     init_tracing();
     init_diagnostics();
     let code = match cli.command {
@@ -91,6 +97,17 @@ pub fn main() -> ExitCode {
         Command::Hash { paths } => schema::hash(&paths),
     };
     ExitCode::from(code)
+}
+
+/// Read-only commands piped into `head` end like `cat` does: quietly, instead of
+/// panicking in `println!`. Commands that write results keep Rust's default (EPIPE is an
+/// error they handle), so a closed pipe never kills them between two atomic steps.
+fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn init_tracing() {

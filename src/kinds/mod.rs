@@ -2,6 +2,8 @@
 //! Each kind declares typed input and output ports (checked before anything runs), a
 //! version constant that is part of every key it makes, and how to check its params.
 
+mod classifier;
+pub use classifier::PREDICTIONS_FILE;
 mod image_set_summary;
 mod ingest;
 mod phantom;
@@ -21,6 +23,8 @@ pub enum ArtifactType {
     ImageSet,
     /// `metrics.json`, shown by `augflow show`.
     Metrics,
+    /// A trained classifier: `model.json`, `model.safetensors`, `history.json`.
+    Model,
 }
 
 impl fmt::Display for ArtifactType {
@@ -28,6 +32,7 @@ impl fmt::Display for ArtifactType {
         f.write_str(match self {
             ArtifactType::ImageSet => "image_set",
             ArtifactType::Metrics => "metrics",
+            ArtifactType::Model => "model",
         })
     }
 }
@@ -134,6 +139,8 @@ impl Registry {
         registry.add(Box::new(phantom::Phantom));
         registry.add(Box::new(image_set_summary::ImageSetSummary));
         registry.add(Box::new(split::PatientSplit));
+        registry.add(Box::new(classifier::TrainClassifier));
+        registry.add(Box::new(classifier::ScoreClassifier));
         for kind in ingest::kinds() {
             registry.add(kind);
         }

@@ -2,6 +2,7 @@
 //! re-executed after each edit (not only the final outputs).
 
 mod bad_pipelines;
+mod classify;
 mod common;
 mod concurrency;
 mod crash;
