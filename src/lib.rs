@@ -10,6 +10,7 @@ pub mod graph;
 pub mod hash;
 pub mod kinds;
 pub mod project;
+pub mod report;
 pub mod runner;
 pub mod spec;
 

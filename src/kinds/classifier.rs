@@ -3,19 +3,17 @@
 //! for and record the device they ran on beside their outputs.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use augflow_stages::StageError;
-use augflow_stages::backend::{BackendChoice, SelectedDevice, select_device};
 use augflow_stages::classifiers::{
     TrainClassifierConfig, TrainProgress, predict, train_classifier,
 };
 use augflow_stages::metrics::classification_metrics;
 use serde::{Deserialize, Serialize};
 
+use super::ml::{device_for, device_outcome, stage_error, write_json};
 use super::{
-    ArtifactType, BackendRequest, KindContext, KindError, KindOutcome, Port, Progress, StageKind,
-    path_param, port_dir, typed_params,
+    ArtifactType, KindContext, KindError, KindOutcome, Port, Progress, StageKind, path_param,
+    port_dir, typed_params,
 };
 use crate::spec::Value;
 
@@ -190,25 +188,6 @@ impl StageKind for ScoreClassifier {
     }
 }
 
-fn device_for(request: BackendRequest) -> Result<SelectedDevice, KindError> {
-    let choice = match request {
-        BackendRequest::Auto => BackendChoice::Auto,
-        BackendRequest::Wgpu => BackendChoice::Wgpu,
-        BackendRequest::Cpu => BackendChoice::Cpu,
-    };
-    let device = select_device(choice)?;
-    tracing::info!(device = %device.name, "backend {choice} chose {}", device.name);
-    Ok(device)
-}
-
-fn device_outcome(device: &SelectedDevice) -> KindOutcome {
-    let mut outcome = KindOutcome::default();
-    outcome
-        .metadata
-        .insert("device".to_owned(), Value::from(device.name.clone()));
-    outcome
-}
-
 fn train_progress(event: &TrainProgress) -> Progress {
     match *event {
         TrainProgress::Batch {
@@ -234,20 +213,4 @@ fn train_progress(event: &TrainProgress) -> Progress {
             fraction: Some(epoch as f64 / epochs as f64),
         },
     }
-}
-
-fn stage_error(err: StageError) -> KindError {
-    match err {
-        StageError::Cancelled => KindError::Cancelled,
-        other => KindError::Stage(other),
-    }
-}
-
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), KindError> {
-    crate::fsutil::write_json_atomic(path, value).map_err(|source| {
-        KindError::Stage(StageError::Write {
-            path: path.to_owned(),
-            source,
-        })
-    })
 }

@@ -4,8 +4,10 @@
 
 mod classifier;
 pub use classifier::PREDICTIONS_FILE;
+mod generator;
 mod image_set_summary;
 mod ingest;
+mod ml;
 mod phantom;
 mod split;
 
@@ -25,6 +27,8 @@ pub enum ArtifactType {
     Metrics,
     /// A trained classifier: `model.json`, `model.safetensors`, `history.json`.
     Model,
+    /// A trained image generator: `generator.json` and its networks' weights.
+    Generator,
 }
 
 impl fmt::Display for ArtifactType {
@@ -33,6 +37,7 @@ impl fmt::Display for ArtifactType {
             ArtifactType::ImageSet => "image_set",
             ArtifactType::Metrics => "metrics",
             ArtifactType::Model => "model",
+            ArtifactType::Generator => "generator",
         })
     }
 }
@@ -141,6 +146,10 @@ impl Registry {
         registry.add(Box::new(split::PatientSplit));
         registry.add(Box::new(classifier::TrainClassifier));
         registry.add(Box::new(classifier::ScoreClassifier));
+        registry.add(Box::new(generator::TrainDdpm));
+        registry.add(Box::new(generator::Sample));
+        registry.add(Box::new(generator::AugmentMerge));
+        registry.add(Box::new(generator::ScoreQuality));
         for kind in ingest::kinds() {
             registry.add(kind);
         }

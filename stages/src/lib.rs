@@ -12,15 +12,19 @@
 //!   precision/recall/F1, confusion matrix, ROC AUC).
 //! - [`classifiers`]: ResNet-50, EfficientNet-B0/B1 and ConvNeXt-T/S on Burn: seeded,
 //!   reproducible training and scoring.
+//! - [`generators`]: the per-class DDPM (and its sampling) that makes synthetic training
+//!   images, with checkpoints chosen on held-out real training images.
 //! - [`backend`]: the one place that picks Burn's device (wgpu on a real GPU, else CPU).
 
 pub mod backend;
 pub mod classifiers;
 pub mod data;
+pub mod generators;
 pub mod image_set;
 pub mod metrics;
 pub mod phantom;
 pub mod split;
+pub mod synthetic;
 
 mod error;
 
@@ -50,3 +54,10 @@ pub const SPLIT_VERSION: u32 = 1;
 /// Bump this whenever the same config, data, seed and backend would give different
 /// weights, history or predictions (architecture, initialisation, augmentation, loop).
 pub const CLASSIFIER_VERSION: u32 = 1;
+
+/// Version of the generator stages' output ([`generators`]): training, selection and
+/// sampling.
+///
+/// Bump this whenever the same config, data, seed and backend would give different
+/// weights, selected checkpoints or sampled images.
+pub const GENERATOR_VERSION: u32 = 1;

@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 mod crash;
 mod data_kinds;
+mod generate;
 mod incremental;
 mod matrix;
 mod model_check;

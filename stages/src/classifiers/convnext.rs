@@ -123,6 +123,11 @@ impl ConvNext {
     }
 
     pub fn forward(&self, x: Tensor<4>, mask: Option<Tensor<2>>) -> Tensor<2> {
+        self.head_fc.forward(dropout(self.features(x), mask))
+    }
+
+    /// Pooled, normalised features [batch, num_features], the input of the head.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = layer_norm_2d(&self.stem_norm, self.stem_conv.forward(x));
         for stage in &self.stages {
             if let Some(down) = &stage.downsample {
@@ -132,7 +137,6 @@ impl ConvNext {
                 x = block.forward(x);
             }
         }
-        let pooled = self.head_norm.forward(global_avg_pool(x));
-        self.head_fc.forward(dropout(pooled, mask))
+        self.head_norm.forward(global_avg_pool(x))
     }
 }

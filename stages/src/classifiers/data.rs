@@ -23,7 +23,7 @@ pub(super) const NORM_MEAN: f32 = 0.449;
 pub(super) const NORM_STD: f32 = 0.226;
 
 /// An image set held in memory, resized to `size` × `size`.
-pub(super) struct LoadedSet {
+pub(crate) struct LoadedSet {
     pub classes: Vec<String>,
     pub size: usize,
     pub pixels: Vec<Vec<u8>>,
@@ -48,7 +48,7 @@ impl LoadedSet {
 /// Loads the image set in `dir`. With `classes` given (a model's classes), labels are
 /// indices into it and an image of any other class is an error; without, the set's own
 /// class list defines them.
-pub(super) fn load_image_set(
+pub(crate) fn load_image_set(
     dir: &Path,
     size: u32,
     classes: Option<&[String]>,

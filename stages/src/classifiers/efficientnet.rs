@@ -199,12 +199,17 @@ impl EfficientNet {
     }
 
     pub fn forward(&self, x: Tensor<4>, mask: Option<Tensor<2>>) -> Tensor<2> {
+        self.classifier.forward(dropout(self.features(x), mask))
+    }
+
+    /// Pooled features [batch, num_features], the input of the classification head.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = silu(self.bn1.forward(self.conv_stem.forward(x)));
         for block in self.blocks.iter().flatten() {
             x = block.forward(x);
         }
         let x = silu(self.bn2.forward(self.conv_head.forward(x)));
-        self.classifier.forward(dropout(global_avg_pool(x), mask))
+        global_avg_pool(x)
     }
 }
 

@@ -7,19 +7,22 @@ use rand_chacha::ChaCha8Rng;
 
 /// Which reference initialisation to reproduce.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum InitPolicy {
+pub(crate) enum InitPolicy {
     /// Convs: Kaiming normal, fan-out, ReLU gain. Linear: PyTorch's default uniform.
     TorchvisionResNet,
     /// Convs: Kaiming normal, fan-out, zero bias. Linear: U(±1/√out), zero bias.
     TorchvisionEfficientNet,
     /// Convs and linears: truncated normal (σ = 0.02, cut at 2σ), zero bias.
     ConvNext,
+    /// PyTorch's defaults for every conv and linear (weight and bias U(±1/√fan_in)), as
+    /// the reference DDPM and GAN implementations use.
+    TorchDefault,
 }
 
 /// A [`ModuleMapper`] that replaces conv and linear weights and biases with values from
 /// one ChaCha8 stream, in module-tree order. Norm layers, layer scale and running
 /// statistics keep their constant initialisers.
-pub(super) struct SeededInit {
+pub(crate) struct SeededInit {
     rng: ChaCha8Rng,
     policy: InitPolicy,
     /// (field name, type of the struct holding it) for every level entered.
@@ -27,15 +30,18 @@ pub(super) struct SeededInit {
     /// Input width of the last linear weight seen; PyTorch bounds a linear's bias by it,
     /// and the weight is visited just before its bias.
     linear_fan_in: usize,
+    /// The same for the last conv weight (its input channels per group × kernel area).
+    conv_fan_in: usize,
 }
 
 impl SeededInit {
-    pub(super) fn new(seed: u64, policy: InitPolicy) -> Self {
+    pub(crate) fn new(seed: u64, policy: InitPolicy) -> Self {
         Self {
             rng: ChaCha8Rng::seed_from_u64(seed),
             policy,
             path: Vec::new(),
             linear_fan_in: 1,
+            conv_fan_in: 1,
         }
     }
 
@@ -67,6 +73,18 @@ impl SeededInit {
     fn values(&mut self, container: &str, name: &str, dims: &[usize]) -> Option<Vec<f32>> {
         let n: usize = dims.iter().product();
         let draw = match (container, name, self.policy) {
+            ("Struct:Conv2d", "weight", InitPolicy::TorchDefault) => {
+                Draw::Uniform(1.0 / ((dims[1] * dims[2] * dims[3]) as f64).sqrt())
+            }
+            ("Struct:Conv2d", "bias", InitPolicy::TorchDefault) => {
+                Draw::Uniform(1.0 / (self.conv_fan_in as f64).sqrt())
+            }
+            ("Struct:Linear", "weight", InitPolicy::TorchDefault) => {
+                Draw::Uniform(1.0 / (dims[0] as f64).sqrt())
+            }
+            ("Struct:Linear", "bias", InitPolicy::TorchDefault) => {
+                Draw::Uniform(1.0 / (self.linear_fan_in as f64).sqrt())
+            }
             ("Struct:Conv2d" | "Struct:Linear", "weight", InitPolicy::ConvNext) => {
                 Draw::TruncNormal(0.02)
             }
@@ -121,6 +139,9 @@ impl ModuleMapper for SeededInit {
         let dims = shape.to_vec();
         if container == "Struct:Linear" && name == "weight" {
             self.linear_fan_in = dims[0];
+        }
+        if container == "Struct:Conv2d" && name == "weight" {
+            self.conv_fan_in = dims[1] * dims[2] * dims[3];
         }
         match self.values(&container, &name, &dims) {
             Some(values) => host_param(param, values, shape),

@@ -8,16 +8,16 @@
 mod augment;
 mod config;
 mod convnext;
-mod data;
+pub(crate) mod data;
 mod efficientnet;
 mod eval;
-mod init;
+pub(crate) mod init;
 mod layers;
 mod model;
 mod predict;
 mod pretrained;
 mod resnet;
-mod rng;
+pub(crate) mod rng;
 mod training;
 mod weights;
 
@@ -26,6 +26,6 @@ pub use config::{
 };
 pub use efficientnet::{round_filters, round_repeats};
 pub use model::{Classifier, param_count};
-pub use predict::{Predictions, predict};
+pub use predict::{Embeddings, Predictions, embed, predict};
 pub use training::{EpochRecord, History, TrainProgress, TrainReport, cosine_lr, train_classifier};
 pub use weights::{HISTORY_FILE, MODEL_FILE, MODEL_FORMAT, ModelFile, WEIGHTS_FILE, load_model};

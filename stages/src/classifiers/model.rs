@@ -71,6 +71,16 @@ impl Classifier {
         self.forward_masked(x, None)
     }
 
+    /// Penultimate features [batch, num_features] (pooled, before dropout and the head):
+    /// the embedding that domain FID and k-NN quality metrics are computed in.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Self::ResNet(m) => m.features(x),
+            Self::EfficientNet(m) => m.features(x),
+            Self::ConvNext(m) => m.features(x),
+        }
+    }
+
     /// Width of the features the dropout mask applies to.
     pub fn num_features(&self) -> usize {
         match self {

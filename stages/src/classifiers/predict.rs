@@ -53,3 +53,41 @@ pub fn predict(
         probs,
     })
 }
+
+/// Penultimate-layer features of every image of a set, from a trained classifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    /// The model's classes; `labels` index into it.
+    pub classes: Vec<String>,
+    pub labels: Vec<usize>,
+    /// One row of `num_features` values per image, in manifest order.
+    pub features: Vec<Vec<f32>>,
+}
+
+/// Embeds the image set in `images_dir` with the model in `model_dir` (see
+/// [`Classifier::features`](super::Classifier::features)). Every image's label must be one
+/// of the model's classes.
+pub fn embed(
+    model_dir: &Path,
+    images_dir: &Path,
+    device: &SelectedDevice,
+) -> Result<Embeddings, StageError> {
+    let (file, model) = load_model(model_dir, &device.device)?;
+    let set = load_image_set(images_dir, file.image_size, Some(&file.classes))?;
+    let width = model.num_features();
+    let all: Vec<usize> = (0..set.len()).collect();
+    let mut features = Vec::with_capacity(set.len());
+    for indices in all.chunks(PREDICT_BATCH) {
+        let batch = make_batch(&set, indices, None, &device.device);
+        let values = model
+            .features(batch.images)
+            .try_into_vec_as::<f32>()
+            .map_err(|err| StageError::Backend(format!("read features from the device: {err}")))?;
+        features.extend(values.chunks_exact(width).map(<[f32]>::to_vec));
+    }
+    Ok(Embeddings {
+        classes: file.classes,
+        labels: set.labels,
+        features,
+    })
+}

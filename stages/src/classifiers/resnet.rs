@@ -116,6 +116,11 @@ impl ResNet {
     }
 
     pub fn forward(&self, x: Tensor<4>, mask: Option<Tensor<2>>) -> Tensor<2> {
+        self.fc.forward(dropout(self.features(x), mask))
+    }
+
+    /// Pooled features [batch, num_features], the input of the classification head.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
         let x = relu(self.bn1.forward(self.conv1.forward(x)));
         let mut x = self.maxpool.forward(x);
         for block in self
@@ -127,6 +132,6 @@ impl ResNet {
         {
             x = block.forward(x);
         }
-        self.fc.forward(dropout(global_avg_pool(x), mask))
+        global_avg_pool(x)
     }
 }

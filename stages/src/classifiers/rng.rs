@@ -6,7 +6,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// The stream for `purpose` and `parts` (epoch, image index, …) under `seed`.
-pub(super) fn keyed_rng(seed: u64, purpose: &str, parts: &[u64]) -> ChaCha8Rng {
+pub(crate) fn keyed_rng(seed: u64, purpose: &str, parts: &[u64]) -> ChaCha8Rng {
     // FNV-1a over the purpose and parts, finished with splitmix64; hand-rolled because
     // std's hashers are not guaranteed stable across Rust releases.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -34,24 +34,24 @@ fn splitmix64(mut z: u64) -> u64 {
 
 /// Uniform in [0, 1) with 24 bits, straight from the word stream (rand's distribution
 /// algorithms may change between releases; what we draw ends up in cached artifacts).
-pub(super) fn unit(rng: &mut ChaCha8Rng) -> f32 {
+pub(crate) fn unit(rng: &mut ChaCha8Rng) -> f32 {
     (rng.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
 /// Uniform in [-max, max].
-pub(super) fn symmetric(rng: &mut ChaCha8Rng, max: f64) -> f64 {
+pub(crate) fn symmetric(rng: &mut ChaCha8Rng, max: f64) -> f64 {
     (2.0 * f64::from(unit(rng)) - 1.0) * max
 }
 
 /// Standard normal (Box–Muller).
-pub(super) fn normal(rng: &mut ChaCha8Rng) -> f32 {
+pub(crate) fn normal(rng: &mut ChaCha8Rng) -> f32 {
     let u1 = 1.0 - unit(rng); // (0, 1]: ln stays finite
     let u2 = unit(rng);
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
 }
 
 /// A uniformly random permutation of 0..n (Fisher–Yates).
-pub(super) fn permutation(rng: &mut ChaCha8Rng, n: usize) -> Vec<usize> {
+pub(crate) fn permutation(rng: &mut ChaCha8Rng, n: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
         let j = ((u64::from(rng.next_u32()) * (i as u64 + 1)) >> 32) as usize;

@@ -18,7 +18,7 @@ mod kermany;
 mod options;
 pub(crate) mod out_dir;
 pub(crate) mod part;
-mod png_out;
+pub(crate) mod png_out;
 mod resize;
 mod walk;
 

@@ -1,0 +1,257 @@
+//! The synthetic-data kinds: `train.ddpm` (train image set → generator), `sample`
+//! (generator → N images per class), `augment.merge` (real + synthetic → training set)
+//! and `score.quality` (real + synthetic + feature model → quality metrics).
+
+use std::collections::BTreeMap;
+
+use augflow_stages::generators::{
+    DdpmConfig, DdpmProgress, SampleConfig, SampleProgress, sample_generator, train_ddpm,
+};
+use augflow_stages::synthetic::{MergeConfig, QualityConfig, merge_image_sets, score_quality};
+
+use super::ml::{device_for, device_outcome, stage_error, write_json};
+use super::{
+    ArtifactType, KindContext, KindError, KindOutcome, Port, Progress, StageKind, port_dir,
+    typed_params,
+};
+use crate::spec::Value;
+
+pub struct TrainDdpm;
+pub struct Sample;
+pub struct AugmentMerge;
+pub struct ScoreQuality;
+
+const fn port(name: &'static str, ty: ArtifactType) -> Port {
+    Port { name, ty }
+}
+
+const TRAIN_INPUTS: &[Port] = &[port("train", ArtifactType::ImageSet)];
+const GENERATOR_OUTPUT: &[Port] = &[port("generator", ArtifactType::Generator)];
+const SAMPLE_INPUTS: &[Port] = &[port("generator", ArtifactType::Generator)];
+const IMAGES_OUTPUT: &[Port] = &[port("images", ArtifactType::ImageSet)];
+const MERGE_INPUTS: &[Port] = &[
+    port("real", ArtifactType::ImageSet),
+    port("synthetic", ArtifactType::ImageSet),
+];
+const QUALITY_INPUTS: &[Port] = &[
+    port("real", ArtifactType::ImageSet),
+    port("synthetic", ArtifactType::ImageSet),
+    port("features", ArtifactType::Model),
+];
+const METRICS_OUTPUT: &[Port] = &[port("metrics", ArtifactType::Metrics)];
+
+impl StageKind for TrainDdpm {
+    fn name(&self) -> &'static str {
+        "train.ddpm"
+    }
+
+    fn version(&self) -> u32 {
+        augflow_stages::GENERATOR_VERSION
+    }
+
+    fn inputs(&self) -> &'static [Port] {
+        TRAIN_INPUTS
+    }
+
+    fn outputs(&self) -> &'static [Port] {
+        GENERATOR_OUTPUT
+    }
+
+    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
+        let config: DdpmConfig = typed_params(params)?;
+        config.validate().map_err(|err| err.to_string())
+    }
+
+    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+        let config: DdpmConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+        let device = device_for(ctx.backend)?;
+        let report = |event: DdpmProgress| {
+            if let DdpmProgress::Step {
+                class,
+                class_number,
+                classes,
+                step,
+                steps,
+                loss,
+            } = event
+            {
+                // Every step would flood the renderers; 1% granularity is plenty.
+                if step % (steps / 100).max(1) == 0 || step == steps {
+                    (ctx.progress)(Progress {
+                        message: format!(
+                            "class {class} ({class_number}/{classes}) step {step}/{steps} loss {loss:.4}"
+                        ),
+                        fraction: Some(
+                            ((class_number - 1) * steps + step) as f64 / (classes * steps) as f64,
+                        ),
+                    });
+                }
+            }
+        };
+        let file = train_ddpm(
+            &config,
+            ctx.seed,
+            port_dir(&ctx.inputs, "train")?,
+            port_dir(&ctx.outputs, "generator")?,
+            &device,
+            &report,
+            ctx.cancel,
+        )
+        .map_err(stage_error)?;
+        let mut outcome = device_outcome(&device);
+        let chosen: serde_json::Map<String, Value> = file
+            .checkpoints
+            .iter()
+            .map(|c| (c.class.clone(), Value::from(c.step)))
+            .collect();
+        outcome
+            .metadata
+            .insert("selected_steps".to_owned(), Value::Object(chosen));
+        Ok(outcome)
+    }
+}
+
+impl StageKind for Sample {
+    fn name(&self) -> &'static str {
+        "sample"
+    }
+
+    fn version(&self) -> u32 {
+        augflow_stages::GENERATOR_VERSION
+    }
+
+    fn inputs(&self) -> &'static [Port] {
+        SAMPLE_INPUTS
+    }
+
+    fn outputs(&self) -> &'static [Port] {
+        IMAGES_OUTPUT
+    }
+
+    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
+        let config: SampleConfig = typed_params(params)?;
+        config.validate().map_err(|err| err.to_string())
+    }
+
+    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+        let config: SampleConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+        let device = device_for(ctx.backend)?;
+        let report = |p: SampleProgress| {
+            (ctx.progress)(Progress {
+                message: format!("{}/{} images", p.done, p.total),
+                fraction: Some(p.done as f64 / p.total.max(1) as f64),
+            })
+        };
+        let manifest = sample_generator(
+            port_dir(&ctx.inputs, "generator")?,
+            &config,
+            ctx.seed,
+            port_dir(&ctx.outputs, "images")?,
+            &device,
+            &report,
+            ctx.cancel,
+        )
+        .map_err(stage_error)?;
+        let mut outcome = device_outcome(&device);
+        outcome
+            .metadata
+            .insert("images".to_owned(), Value::from(manifest.images.len()));
+        Ok(outcome)
+    }
+}
+
+impl StageKind for AugmentMerge {
+    fn name(&self) -> &'static str {
+        "augment.merge"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn inputs(&self) -> &'static [Port] {
+        MERGE_INPUTS
+    }
+
+    fn outputs(&self) -> &'static [Port] {
+        IMAGES_OUTPUT
+    }
+
+    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
+        typed_params::<MergeConfig>(params).map(|_| ())
+    }
+
+    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+        let config: MergeConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+        let report = merge_image_sets(
+            port_dir(&ctx.inputs, "real")?,
+            port_dir(&ctx.inputs, "synthetic")?,
+            &config,
+            port_dir(&ctx.outputs, "images")?,
+        )?;
+        let mut outcome = KindOutcome::default();
+        let to_value = |counts: &BTreeMap<String, usize>| {
+            Value::Object(
+                counts
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::from(*v)))
+                    .collect(),
+            )
+        };
+        outcome
+            .metadata
+            .insert("real".to_owned(), to_value(&report.real));
+        outcome
+            .metadata
+            .insert("synthetic".to_owned(), to_value(&report.synthetic));
+        Ok(outcome)
+    }
+}
+
+impl StageKind for ScoreQuality {
+    fn name(&self) -> &'static str {
+        "score.quality"
+    }
+
+    fn version(&self) -> u32 {
+        augflow_stages::GENERATOR_VERSION
+    }
+
+    fn inputs(&self) -> &'static [Port] {
+        QUALITY_INPUTS
+    }
+
+    fn outputs(&self) -> &'static [Port] {
+        METRICS_OUTPUT
+    }
+
+    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
+        typed_params::<QualityConfig>(params).map(|_| ())
+    }
+
+    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+        let config: QualityConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+        let device = device_for(ctx.backend)?;
+        (ctx.progress)(Progress {
+            message: "embedding and scoring".to_owned(),
+            fraction: None,
+        });
+        let report = score_quality(
+            port_dir(&ctx.inputs, "real")?,
+            port_dir(&ctx.inputs, "synthetic")?,
+            port_dir(&ctx.inputs, "features")?,
+            &config,
+            ctx.seed,
+            &device,
+        )?;
+        let dir = port_dir(&ctx.outputs, "metrics")?;
+        write_json(&dir.join("metrics.json"), &report)?;
+        let mut outcome = device_outcome(&device);
+        if let Some(fid) = report.mean_class_fid {
+            outcome
+                .metadata
+                .insert("mean_class_fid".to_owned(), Value::from(fid));
+        }
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,3 @@
+//! The study report: statistics, tables, plots.
+
+pub mod stats;

@@ -1,0 +1,101 @@
+//! The trained-generator artifact: `generator.json` (how to rebuild the networks and which
+//! checkpoint was chosen) beside one safetensors file per network.
+
+use std::fs;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{NoiseSchedule, UNetSpec};
+use crate::StageError;
+
+pub const GENERATOR_FILE: &str = "generator.json";
+/// Version of `generator.json`; readers reject any other.
+pub const GENERATOR_FORMAT: u32 = 1;
+
+/// The network family and its shape.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "family", rename_all = "snake_case", deny_unknown_fields)]
+pub enum GeneratorSpec {
+    /// One unconditional DDPM per class.
+    Ddpm {
+        unet: UNetSpec,
+        schedule: NoiseSchedule,
+        timesteps: usize,
+    },
+}
+
+impl GeneratorSpec {
+    /// The name synthetic images are marked with (`synthetic:<name>`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Ddpm { .. } => "ddpm",
+        }
+    }
+}
+
+/// The checkpoint kept for one network.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The class this network generates.
+    pub class: String,
+    /// File name inside the artifact.
+    pub weights: String,
+    /// Optimiser step the weights are from (counted from 1).
+    pub step: usize,
+    /// The selection score (KID, lower is better) and every checkpoint's, by step.
+    pub score: f64,
+    pub scores: Vec<(usize, f64)>,
+    /// Real training images of the class the network trained on / held out for selection.
+    pub train_images: usize,
+    pub holdout_images: usize,
+}
+
+/// Contents of `generator.json`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorFile {
+    pub format: u32,
+    pub spec: GeneratorSpec,
+    pub image_size: u32,
+    /// Every class of the training set, in label order (sampled sets keep this order).
+    pub classes: Vec<String>,
+    pub checkpoints: Vec<Checkpoint>,
+    /// Per-step training losses of each network, averaged over `loss_every` steps.
+    pub loss_every: usize,
+    pub losses: Vec<(String, Vec<f32>)>,
+}
+
+impl GeneratorFile {
+    pub fn read(dir: &Path) -> Result<Self, StageError> {
+        let path = dir.join(GENERATOR_FILE);
+        let text = fs::read_to_string(&path).map_err(|source| StageError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let file: Self = serde_json::from_str(&text).map_err(|source| StageError::ParseJson {
+            path: path.clone(),
+            source,
+        })?;
+        if file.format != GENERATOR_FORMAT {
+            return Err(StageError::UnsupportedFormat {
+                path,
+                found: file.format,
+                expected: GENERATOR_FORMAT,
+            });
+        }
+        Ok(file)
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<(), StageError> {
+        let path = dir.join(GENERATOR_FILE);
+        let mut json =
+            serde_json::to_vec_pretty(self).map_err(|source| StageError::SerializeJson {
+                path: path.clone(),
+                source,
+            })?;
+        json.push(b'\n');
+        fs::write(&path, json).map_err(|source| StageError::Write { path, source })
+    }
+}

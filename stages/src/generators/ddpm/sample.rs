@@ -1,0 +1,143 @@
+//! Reverse diffusion: ancestral DDPM over all T steps, or deterministic DDIM (η = 0) over
+//! a subsequence. Every image draws its noise from a stream keyed by (class, image index,
+//! step), so image i is the same whether 100 or 1,000 are drawn, in whatever batches.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::schedule::Schedule;
+use super::unet::UNet;
+use crate::StageError;
+use crate::classifiers::rng::{keyed_rng, normal};
+use crate::generators::Sampler;
+
+/// What to draw and how.
+pub(crate) struct DrawSpec<'a> {
+    pub schedule: &'a Schedule,
+    pub sampler: Sampler,
+    pub ddim_steps: usize,
+    pub size: usize,
+    pub seed: u64,
+    /// Keys the noise streams: the class's index, plus a purpose tag for selection draws.
+    pub stream: &'a str,
+    pub class_index: usize,
+}
+
+/// Draws images `first..first + count` as rows of size² values in [−1, 1], `batch` at a
+/// time, calling `progress(done)` after each batch.
+#[allow(clippy::too_many_arguments)] // Each argument is a distinct, named input.
+pub(crate) fn draw(
+    unet: &UNet,
+    spec: &DrawSpec<'_>,
+    first: usize,
+    count: usize,
+    batch: usize,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+    cancel: &AtomicBool,
+) -> Result<Vec<Vec<f32>>, StageError> {
+    let mut rows = Vec::with_capacity(count);
+    let indices: Vec<usize> = (first..first + count).collect();
+    for chunk in indices.chunks(batch.max(1)) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(StageError::Cancelled);
+        }
+        let x = match spec.sampler {
+            Sampler::Ddim => ddim(unet, spec, chunk, device, cancel)?,
+            Sampler::Ddpm => ancestral(unet, spec, chunk, device, cancel)?,
+        };
+        let values = x
+            .clamp(-1.0, 1.0)
+            .try_into_vec_as::<f32>()
+            .map_err(|err| StageError::Backend(format!("read samples from the device: {err}")))?;
+        rows.extend(
+            values
+                .chunks_exact(spec.size * spec.size)
+                .map(<[f32]>::to_vec),
+        );
+        progress(rows.len());
+    }
+    Ok(rows)
+}
+
+/// Standard normal noise for `images`, each from its own stream keyed by `parts`.
+fn noise(spec: &DrawSpec<'_>, images: &[usize], tag: u64, device: &Device) -> Tensor<4> {
+    let n = spec.size * spec.size;
+    let mut values = Vec::with_capacity(images.len() * n);
+    for &image in images {
+        let mut rng = keyed_rng(
+            spec.seed,
+            spec.stream,
+            &[spec.class_index as u64, image as u64, tag],
+        );
+        values.extend((0..n).map(|_| normal(&mut rng)));
+    }
+    Tensor::from_data(
+        TensorData::new(values, [images.len(), 1, spec.size, spec.size]),
+        device,
+    )
+}
+
+/// x̂0 = (x_t − √(1−ᾱ)·ε̂) / √ᾱ, clipped to the data range as the reference code does.
+fn predict_x0(x: Tensor<4>, eps: Tensor<4>, alpha_bar: f64) -> Tensor<4> {
+    (x - eps.mul_scalar((1.0 - alpha_bar).sqrt()))
+        .div_scalar(alpha_bar.sqrt())
+        .clamp(-1.0, 1.0)
+}
+
+fn ddim(
+    unet: &UNet,
+    spec: &DrawSpec<'_>,
+    images: &[usize],
+    device: &Device,
+    cancel: &AtomicBool,
+) -> Result<Tensor<4>, StageError> {
+    let sched = spec.schedule;
+    let mut x = noise(spec, images, u64::MAX, device);
+    let steps = sched.ddim_timesteps(spec.ddim_steps);
+    for (i, &t) in steps.iter().enumerate() {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(StageError::Cancelled);
+        }
+        let ab = sched.alpha_bars[t];
+        let ab_prev = steps.get(i + 1).map_or(1.0, |&next| sched.alpha_bars[next]);
+        let eps = unet.forward(x.clone(), &vec![t; images.len()]);
+        let x0 = predict_x0(x.clone(), eps, ab);
+        // The noise direction consistent with the clipped x̂0.
+        let eps = (x - x0.clone().mul_scalar(ab.sqrt())).div_scalar((1.0 - ab).sqrt());
+        x = x0.mul_scalar(ab_prev.sqrt()) + eps.mul_scalar((1.0 - ab_prev).sqrt());
+    }
+    Ok(x)
+}
+
+fn ancestral(
+    unet: &UNet,
+    spec: &DrawSpec<'_>,
+    images: &[usize],
+    device: &Device,
+    cancel: &AtomicBool,
+) -> Result<Tensor<4>, StageError> {
+    let sched = spec.schedule;
+    let mut x = noise(spec, images, u64::MAX, device);
+    for t in (0..sched.steps()).rev() {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(StageError::Cancelled);
+        }
+        let (beta, ab) = (sched.betas[t], sched.alpha_bars[t]);
+        let ab_prev = sched.alpha_bar_prev(t);
+        let eps = unet.forward(x.clone(), &vec![t; images.len()]);
+        let x0 = predict_x0(x.clone(), eps, ab);
+        // Posterior q(x_{t−1} | x_t, x̂0) (Ho et al. eq. 7).
+        let c0 = beta * ab_prev.sqrt() / (1.0 - ab);
+        let ct = (1.0 - ab_prev) * (1.0 - beta).sqrt() / (1.0 - ab);
+        let mean = x0.mul_scalar(c0) + x.mul_scalar(ct);
+        x = if t > 0 {
+            let var = beta * (1.0 - ab_prev) / (1.0 - ab);
+            mean + noise(spec, images, t as u64, device).mul_scalar(var.sqrt())
+        } else {
+            mean
+        };
+    }
+    Ok(x)
+}

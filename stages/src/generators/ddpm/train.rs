@@ -1,0 +1,315 @@
+//! Training one DDPM per class: ε-prediction MSE, Adam with a short warm-up, EMA weights,
+//! checkpoints scored against held-out real training images.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::RngCore;
+use serde::Serialize;
+
+use super::sample::{DrawSpec, draw};
+use super::schedule::Schedule;
+use super::unet::UNet;
+use crate::StageError;
+use crate::backend::SelectedDevice;
+use crate::classifiers::init::{InitPolicy, SeededInit};
+use crate::classifiers::rng::{keyed_rng, normal, permutation, unit};
+use crate::data::out_dir::ensure_empty;
+use crate::generators::artifact::{Checkpoint, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
+use crate::generators::ema::ema_update;
+use crate::generators::images::{ClassImages, batch_tensor, load_by_class};
+use crate::generators::select::selection_score;
+use crate::generators::weights::module_bytes;
+use crate::generators::{DdpmConfig, Sampler};
+
+/// Training losses are recorded as means over this many steps.
+const LOSS_WINDOW: usize = 10;
+
+/// Progress events; the trainer never prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum DdpmProgress {
+    /// After each optimiser step. Classes and steps count from 1.
+    Step {
+        class: String,
+        class_number: usize,
+        classes: usize,
+        step: usize,
+        steps: usize,
+        loss: f32,
+    },
+    /// After each checkpoint's selection score.
+    Checkpoint {
+        class: String,
+        step: usize,
+        kid: f64,
+    },
+}
+
+/// Trains one DDPM per class of the image set in `train_dir` (or per `cfg.classes`) and
+/// writes `generator.json` and `ddpm-<class>.safetensors` (the selected EMA weights) into
+/// the empty `out_dir`. Same seed and device ⇒ same bytes.
+pub fn train_ddpm(
+    cfg: &DdpmConfig,
+    seed: u64,
+    train_dir: &Path,
+    out_dir: &Path,
+    device: &SelectedDevice,
+    progress: &dyn Fn(DdpmProgress),
+    cancel: &AtomicBool,
+) -> Result<GeneratorFile, StageError> {
+    cfg.validate()?;
+    ensure_empty(out_dir)?;
+    let (classes, groups) = load_by_class(train_dir, cfg.image_size)?;
+    let wanted = match &cfg.classes {
+        Some(list) => list.clone(),
+        None => classes.clone(),
+    };
+    let schedule = Schedule::new(cfg.schedule, cfg.timesteps);
+    let mut checkpoints = Vec::new();
+    let mut losses = Vec::new();
+    for (number, class) in wanted.iter().enumerate() {
+        let index = classes.iter().position(|c| c == class).ok_or_else(|| {
+            StageError::InvalidConfig(format!(
+                "class {class:?} is not in the training set (it has {})",
+                classes.join(", ")
+            ))
+        })?;
+        let job = ClassJob {
+            cfg,
+            seed,
+            schedule: &schedule,
+            class,
+            class_index: index,
+            number: number + 1,
+            classes: wanted.len(),
+        };
+        let (checkpoint, class_losses, weights) =
+            job.train(&groups[index], device, progress, cancel)?;
+        let path = out_dir.join(&checkpoint.weights);
+        std::fs::write(&path, weights).map_err(|source| StageError::Write { path, source })?;
+        checkpoints.push(checkpoint);
+        losses.push((class.clone(), class_losses));
+    }
+    let file = GeneratorFile {
+        format: GENERATOR_FORMAT,
+        spec: GeneratorSpec::Ddpm {
+            unet: cfg.unet(),
+            schedule: cfg.schedule,
+            timesteps: cfg.timesteps,
+        },
+        image_size: cfg.image_size,
+        classes,
+        checkpoints,
+        loss_every: LOSS_WINDOW,
+        losses,
+    };
+    file.write(out_dir)?;
+    Ok(file)
+}
+
+/// A class's images: those the network trains on, and those held out for selection.
+type Holdout<'i> = (Vec<&'i [f32]>, Vec<Vec<f32>>);
+
+struct ClassJob<'a> {
+    cfg: &'a DdpmConfig,
+    seed: u64,
+    schedule: &'a Schedule,
+    class: &'a str,
+    class_index: usize,
+    number: usize,
+    classes: usize,
+}
+
+impl ClassJob<'_> {
+    fn rng(&self, purpose: &str, parts: &[u64]) -> rand_chacha::ChaCha8Rng {
+        let mut keyed = vec![self.class_index as u64];
+        keyed.extend_from_slice(parts);
+        keyed_rng(self.seed, purpose, &keyed)
+    }
+
+    fn train(
+        &self,
+        images: &ClassImages,
+        device: &SelectedDevice,
+        progress: &dyn Fn(DdpmProgress),
+        cancel: &AtomicBool,
+    ) -> Result<(Checkpoint, Vec<f32>, Vec<u8>), StageError> {
+        let cfg = self.cfg;
+        let size = images.size;
+        let (train, holdout) = self.split_holdout(images)?;
+        let ad = device.device.clone().autodiff();
+        let init_seed = self.rng("ddpm-init", &[]).next_u64();
+        let mut model = UNet::new(&cfg.unet(), cfg.image_size, &ad)
+            .map(&mut SeededInit::new(init_seed, InitPolicy::TorchDefault));
+        let mut ema = model.valid();
+        let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+        let warmup = (cfg.steps / 20).max(1);
+        let mut order = Vec::new();
+        let mut cursor = 0;
+        let (mut window_sum, mut window_len, mut losses) = (0.0f32, 0, Vec::new());
+        let mut best: Option<(usize, f64, Vec<u8>)> = None;
+        let mut scores = Vec::new();
+        for step in 0..cfg.steps {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(StageError::Cancelled);
+            }
+            // Epochs of a seeded permutation, so every image is seen equally often.
+            let mut batch = Vec::with_capacity(cfg.batch_size);
+            while batch.len() < cfg.batch_size {
+                if cursor == order.len() {
+                    order = permutation(&mut self.rng("ddpm-order", &[step as u64]), train.len());
+                    cursor = 0;
+                }
+                batch.push(train[order[cursor]]);
+                cursor += 1;
+            }
+            let loss = self.loss(&model, &batch, size, step, &ad);
+            let loss_value = loss.clone().try_into_scalar::<f32>().map_err(|err| {
+                StageError::Backend(format!("read a loss from the device: {err}"))
+            })?;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let lr = cfg.lr * ((step + 1) as f64 / warmup as f64).min(1.0);
+            model = optim.step(lr, model, grads);
+            // EMA warm-up (as in common DDPM code): early averages do not drag in the init.
+            let decay = cfg.ema_decay.min((1 + step) as f64 / (10 + step) as f64);
+            ema = ema_update(ema, &model, decay);
+            window_sum += loss_value;
+            window_len += 1;
+            if window_len == LOSS_WINDOW || step + 1 == cfg.steps {
+                losses.push(window_sum / window_len as f32);
+                (window_sum, window_len) = (0.0, 0);
+            }
+            progress(DdpmProgress::Step {
+                class: self.class.to_owned(),
+                class_number: self.number,
+                classes: self.classes,
+                step: step + 1,
+                steps: cfg.steps,
+                loss: loss_value,
+            });
+            if (step + 1) % cfg.selection.every == 0 || step + 1 == cfg.steps {
+                let kid = self.score(&ema, &holdout, size, &device.device, cancel)?;
+                scores.push((step + 1, kid));
+                progress(DdpmProgress::Checkpoint {
+                    class: self.class.to_owned(),
+                    step: step + 1,
+                    kid,
+                });
+                if best.as_ref().is_none_or(|(_, b, _)| kid < *b || b.is_nan()) {
+                    best = Some((step + 1, kid, module_bytes(&ema, "ddpm")?));
+                }
+            }
+        }
+        let Some((step, score, weights)) = best else {
+            return Err(StageError::InvalidConfig("steps is 0".to_owned()));
+        };
+        Ok((
+            Checkpoint {
+                class: self.class.to_owned(),
+                weights: format!("ddpm-{}.safetensors", self.class),
+                step,
+                score,
+                scores,
+                train_images: train.len(),
+                holdout_images: holdout.len(),
+            },
+            losses,
+            weights,
+        ))
+    }
+
+    /// Splits the class's images into training rows and held-out rows (seeded).
+    fn split_holdout<'i>(&self, images: &'i ClassImages) -> Result<Holdout<'i>, StageError> {
+        let n = images.rows.len();
+        let held = ((n as f64 * self.cfg.selection.holdout).round() as usize).max(2);
+        if n < held + 2 {
+            return Err(StageError::InvalidConfig(format!(
+                "class {:?} has {n} training images; a DDPM needs at least {} \
+                 ({held} held out for checkpoint selection)",
+                self.class,
+                held + 2
+            )));
+        }
+        let order = permutation(&mut self.rng("ddpm-holdout", &[]), n);
+        let holdout = order[..held]
+            .iter()
+            .map(|&i| images.rows[i].clone())
+            .collect();
+        let train = order[held..]
+            .iter()
+            .map(|&i| images.rows[i].as_slice())
+            .collect();
+        Ok((train, holdout))
+    }
+
+    /// The ε-prediction loss ‖ε − ε̂(√ᾱ·x0 + √(1−ᾱ)·ε, t)‖² on one batch.
+    fn loss(
+        &self,
+        model: &UNet,
+        rows: &[&[f32]],
+        size: usize,
+        step: usize,
+        device: &Device,
+    ) -> Tensor<1> {
+        let b = rows.len();
+        let mut rng = self.rng("ddpm-step", &[step as u64]);
+        let flips: Vec<bool> = rows
+            .iter()
+            .map(|_| self.cfg.hflip && unit(&mut rng) < 0.5)
+            .collect();
+        let t: Vec<usize> = rows
+            .iter()
+            .map(|_| ((u64::from(rng.next_u32()) * self.schedule.steps() as u64) >> 32) as usize)
+            .collect();
+        let eps_values: Vec<f32> = (0..b * size * size).map(|_| normal(&mut rng)).collect();
+        let x0 = batch_tensor(rows, &flips, size, device);
+        let eps = Tensor::<4>::from_data(TensorData::new(eps_values, [b, 1, size, size]), device);
+        let column = |f: &dyn Fn(f64) -> f64| {
+            let values: Vec<f32> = t
+                .iter()
+                .map(|&t| f(self.schedule.alpha_bars[t]) as f32)
+                .collect();
+            Tensor::<4>::from_data(TensorData::new(values, [b, 1, 1, 1]), device)
+        };
+        let a = column(&|ab| ab.sqrt());
+        let s = column(&|ab| (1.0 - ab).sqrt());
+        let xt = x0 * a + eps.clone() * s;
+        let pred = model.forward(xt, &t);
+        (pred - eps).powi_scalar(2).mean()
+    }
+
+    fn score(
+        &self,
+        ema: &UNet,
+        holdout: &[Vec<f32>],
+        size: usize,
+        device: &Device,
+        cancel: &AtomicBool,
+    ) -> Result<f64, StageError> {
+        let sel = &self.cfg.selection;
+        let spec = DrawSpec {
+            schedule: self.schedule,
+            sampler: Sampler::Ddim,
+            ddim_steps: sel.ddim_steps,
+            size,
+            seed: self.seed,
+            stream: "ddpm-selection",
+            class_index: self.class_index,
+        };
+        let drawn = draw(
+            ema,
+            &spec,
+            0,
+            sel.samples,
+            sel.samples.min(32),
+            device,
+            &mut |_| {},
+            cancel,
+        )?;
+        selection_score(&drawn, holdout, size)
+    }
+}

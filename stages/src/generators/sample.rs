@@ -1,0 +1,119 @@
+//! `sample`: N images per class from a trained generator, as a synthetic image set.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use serde::Serialize;
+
+use super::artifact::{GeneratorFile, GeneratorSpec};
+use super::config::SampleConfig;
+use super::ddpm::sample::{DrawSpec, draw};
+use super::ddpm::schedule::Schedule;
+use super::ddpm::unet::UNet;
+use super::images::SyntheticWriter;
+use super::weights::load_module;
+use crate::StageError;
+use crate::backend::SelectedDevice;
+use crate::data::out_dir::ensure_empty;
+use crate::image_set::ImageSetManifest;
+
+/// Progress of sampling: images done of the total.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SampleProgress {
+    pub done: usize,
+    pub total: usize,
+}
+
+/// Draws `cfg.n` images of every requested class from the generator in `generator_dir`
+/// into the empty `out_dir`. Image i of a class depends only on (seed, class, i), so
+/// raising N keeps the first images.
+pub fn sample_generator(
+    generator_dir: &Path,
+    cfg: &SampleConfig,
+    seed: u64,
+    out_dir: &Path,
+    device: &SelectedDevice,
+    progress: &dyn Fn(SampleProgress),
+    cancel: &AtomicBool,
+) -> Result<ImageSetManifest, StageError> {
+    cfg.validate()?;
+    ensure_empty(out_dir)?;
+    let file = GeneratorFile::read(generator_dir)?;
+    let wanted: Vec<String> = match &cfg.classes {
+        Some(list) => list.clone(),
+        None => file.checkpoints.iter().map(|c| c.class.clone()).collect(),
+    };
+    let size = file.image_size as usize;
+    let mut writer = SyntheticWriter::new(
+        out_dir,
+        file.spec.name(),
+        file.classes.clone(),
+        file.image_size,
+    );
+    let total = wanted.len() * cfg.n;
+    let mut done_before = 0;
+    for class in &wanted {
+        let checkpoint = file
+            .checkpoints
+            .iter()
+            .find(|c| &c.class == class)
+            .ok_or_else(|| {
+                StageError::InvalidConfig(format!(
+                    "the generator has no model for class {class:?} (it has {})",
+                    file.checkpoints
+                        .iter()
+                        .map(|c| c.class.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        let class_index = file
+            .classes
+            .iter()
+            .position(|c| c == class)
+            .unwrap_or_default();
+        let rows = match &file.spec {
+            GeneratorSpec::Ddpm {
+                unet,
+                schedule,
+                timesteps,
+            } => {
+                let net = load_module(
+                    UNet::new(unet, file.image_size, &device.device),
+                    &generator_dir.join(&checkpoint.weights),
+                )?;
+                let schedule = Schedule::new(*schedule, *timesteps);
+                let spec = DrawSpec {
+                    schedule: &schedule,
+                    sampler: cfg.sampler,
+                    ddim_steps: cfg.steps,
+                    size,
+                    seed,
+                    stream: "sample",
+                    class_index,
+                };
+                let mut report = |done: usize| {
+                    progress(SampleProgress {
+                        done: done_before + done,
+                        total,
+                    })
+                };
+                draw(
+                    &net,
+                    &spec,
+                    0,
+                    cfg.n,
+                    cfg.batch_size,
+                    &device.device,
+                    &mut report,
+                    cancel,
+                )?
+            }
+        };
+        for (i, row) in rows.iter().enumerate() {
+            writer.add(class, i, row)?;
+        }
+        done_before += cfg.n;
+    }
+    writer.finish()
+}

@@ -1,0 +1,56 @@
+//! Generator weight files: safetensors via burn-store with metadata cleared, so equal
+//! weights give equal bytes (the cache depends on it).
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+
+use crate::StageError;
+
+pub(crate) fn module_bytes<M: Module + ModuleSnapshot>(
+    module: &M,
+    name: &str,
+) -> Result<Vec<u8>, StageError> {
+    let mut store = SafetensorsStore::from_bytes(None)
+        .clear_metadata()
+        .skip_enum_variants(true);
+    let save_err = |reason: String| StageError::SaveWeights {
+        path: name.into(),
+        reason,
+    };
+    module
+        .save_into(&mut store)
+        .map_err(|err| save_err(err.to_string()))?;
+    store.get_bytes().map_err(|err| save_err(err.to_string()))
+}
+
+/// Loads every tensor of `module` from `path`, requiring an exact match.
+pub(crate) fn load_module<M: Module + ModuleSnapshot>(
+    mut module: M,
+    path: &Path,
+) -> Result<M, StageError> {
+    let load_err = |reason: String| StageError::LoadWeights {
+        path: path.to_owned(),
+        reason,
+    };
+    if !path.is_file() {
+        return Err(load_err("the file does not exist".to_owned()));
+    }
+    let mut store = SafetensorsStore::from_file(path)
+        .skip_enum_variants(true)
+        .validate(true)
+        .allow_partial(false);
+    let result = module
+        .load_from(&mut store)
+        .map_err(|err| load_err(err.to_string()))?;
+    if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
+        return Err(load_err(format!(
+            "{} errors, missing {:?}, unused {:?}",
+            result.errors.len(),
+            result.missing,
+            result.unused
+        )));
+    }
+    Ok(module)
+}

@@ -1,0 +1,11 @@
+//! Synthetic data in the study: merging it into the training set, and scoring its quality
+//! against the real images.
+
+mod merge;
+mod quality;
+
+pub use merge::{MergeConfig, MergeReport, merge_image_sets};
+pub use quality::{
+    DiversityValue, GroupQuality, KidValue, Metric, PrdcValue, QualityConfig, QualityReport,
+    score_quality,
+};

@@ -1,0 +1,226 @@
+//! `score.quality`: how close a synthetic image set is to the real one, per class and
+//! overall: FID, KID, precision/recall/density/coverage in a feature space, and the
+//! MS-SSIM diversity of the synthetic images (and of the real ones, for scale).
+//!
+//! The feature space is the penultimate layer of a classifier trained on the real training
+//! set ("domain FID"): numbers compare generators within a study, not with published
+//! Inception FIDs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::StageError;
+use crate::backend::SelectedDevice;
+use crate::classifiers::data::load_image_set;
+use crate::classifiers::embed;
+use crate::image_set::ImageSetManifest;
+use crate::metrics::quality::{
+    DEFAULT_NEAREST_K, GrayImage, KidConfig, frechet_distance, kid, mean_pairwise_ms_ssim, prdc,
+};
+
+/// Config of `score.quality`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QualityConfig {
+    /// KID: subsets and samples per subset (capped by the smaller set).
+    pub kid_subsets: usize,
+    pub kid_subset_size: usize,
+    /// k of the k-NN balls of precision/recall/density/coverage.
+    pub nearest_k: usize,
+    /// Random pairs for the mean pairwise MS-SSIM.
+    pub ms_ssim_pairs: usize,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        Self {
+            kid_subsets: 100,
+            kid_subset_size: 1000,
+            nearest_k: DEFAULT_NEAREST_K,
+            ms_ssim_pairs: 1000,
+        }
+    }
+}
+
+/// One metric, or why it could not be computed (e.g. too few images).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+pub enum Metric<T> {
+    Value(T),
+    Skipped { skipped: String },
+}
+
+impl<T> Metric<T> {
+    fn from(result: Result<T, StageError>) -> Self {
+        match result {
+            Ok(value) => Self::Value(value),
+            Err(err) => Self::Skipped {
+                skipped: err.to_string(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct KidValue {
+    pub mean: f64,
+    pub std: f64,
+    pub subset_size: usize,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct PrdcValue {
+    pub precision: f64,
+    pub recall: f64,
+    pub density: f64,
+    pub coverage: f64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct DiversityValue {
+    /// Mean MS-SSIM over random pairs: lower is more diverse.
+    pub mean: f64,
+    pub pairs: usize,
+    pub scales: usize,
+}
+
+/// The metrics of one group of images (a class, or all of them).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct GroupQuality {
+    pub real_images: usize,
+    pub synthetic_images: usize,
+    pub fid: Metric<f64>,
+    pub kid: Metric<KidValue>,
+    pub prdc: Metric<PrdcValue>,
+    pub synthetic_ms_ssim: Metric<DiversityValue>,
+    pub real_ms_ssim: Metric<DiversityValue>,
+}
+
+/// Contents of a `score.quality` metrics artifact.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct QualityReport {
+    /// "domain": features of the given classifier (not Inception).
+    pub feature_space: String,
+    pub feature_dim: usize,
+    pub per_class: BTreeMap<String, GroupQuality>,
+    pub overall: GroupQuality,
+    /// Mean of the per-class FIDs that could be computed (the study's headline number).
+    pub mean_class_fid: Option<f64>,
+    pub device: String,
+}
+
+/// Scores the synthetic set in `synthetic_dir` against the real set in `real_dir`, in the
+/// feature space of the classifier in `features_model_dir`.
+pub fn score_quality(
+    real_dir: &Path,
+    synthetic_dir: &Path,
+    features_model_dir: &Path,
+    cfg: &QualityConfig,
+    seed: u64,
+    device: &SelectedDevice,
+) -> Result<QualityReport, StageError> {
+    let real = embed(features_model_dir, real_dir, device)?;
+    let synthetic = embed(features_model_dir, synthetic_dir, device)?;
+    let real_images = gray_images(real_dir)?;
+    let synthetic_images = gray_images(synthetic_dir)?;
+    let feature_dim = real.features.first().map_or(0, Vec::len);
+    let mut per_class = BTreeMap::new();
+    for (index, class) in real.classes.iter().enumerate() {
+        let pick = |labels: &[usize]| -> Vec<usize> {
+            (0..labels.len()).filter(|&i| labels[i] == index).collect()
+        };
+        let (r, s) = (pick(&real.labels), pick(&synthetic.labels));
+        if s.is_empty() {
+            continue;
+        }
+        let group = Group {
+            real: r.iter().map(|&i| real.features[i].clone()).collect(),
+            synthetic: s.iter().map(|&i| synthetic.features[i].clone()).collect(),
+            real_images: r.iter().map(|&i| real_images[i].clone()).collect(),
+            synthetic_images: s.iter().map(|&i| synthetic_images[i].clone()).collect(),
+        };
+        per_class.insert(class.clone(), group.score(cfg, seed));
+    }
+    let overall = Group {
+        real: real.features,
+        synthetic: synthetic.features,
+        real_images,
+        synthetic_images,
+    }
+    .score(cfg, seed);
+    let fids: Vec<f64> = per_class
+        .values()
+        .filter_map(|g| match g.fid {
+            Metric::Value(v) => Some(v),
+            Metric::Skipped { .. } => None,
+        })
+        .collect();
+    Ok(QualityReport {
+        feature_space: "domain".to_owned(),
+        feature_dim,
+        mean_class_fid: (!fids.is_empty()).then(|| fids.iter().sum::<f64>() / fids.len() as f64),
+        per_class,
+        overall,
+        device: device.name.clone(),
+    })
+}
+
+struct Group {
+    real: Vec<Vec<f32>>,
+    synthetic: Vec<Vec<f32>>,
+    real_images: Vec<GrayImage>,
+    synthetic_images: Vec<GrayImage>,
+}
+
+impl Group {
+    fn score(&self, cfg: &QualityConfig, seed: u64) -> GroupQuality {
+        let kid_cfg = KidConfig {
+            subsets: cfg.kid_subsets,
+            subset_size: cfg.kid_subset_size,
+            seed,
+        };
+        let diversity = |images: &[GrayImage]| {
+            Metric::from(
+                mean_pairwise_ms_ssim(images, cfg.ms_ssim_pairs, seed).map(|d| DiversityValue {
+                    mean: d.mean,
+                    pairs: d.pairs,
+                    scales: d.scales,
+                }),
+            )
+        };
+        GroupQuality {
+            real_images: self.real.len(),
+            synthetic_images: self.synthetic.len(),
+            fid: Metric::from(frechet_distance(&self.real, &self.synthetic)),
+            kid: Metric::from(
+                kid(&self.real, &self.synthetic, &kid_cfg).map(|k| KidValue {
+                    mean: k.mean,
+                    std: k.std,
+                    subset_size: k.subset_size,
+                }),
+            ),
+            prdc: Metric::from(prdc(&self.real, &self.synthetic, cfg.nearest_k).map(|p| {
+                PrdcValue {
+                    precision: p.precision,
+                    recall: p.recall,
+                    density: p.density,
+                    coverage: p.coverage,
+                }
+            })),
+            synthetic_ms_ssim: diversity(&self.synthetic_images),
+            real_ms_ssim: diversity(&self.real_images),
+        }
+    }
+}
+
+/// The set's images at its manifest size, as MS-SSIM inputs in manifest order.
+fn gray_images(dir: &Path) -> Result<Vec<GrayImage>, StageError> {
+    let manifest = ImageSetManifest::read(dir)?;
+    let set = load_image_set(dir, manifest.width.max(manifest.height), None)?;
+    set.pixels
+        .iter()
+        .map(|p| GrayImage::from_u8(set.size, set.size, p))
+        .collect()
+}
