@@ -7,6 +7,7 @@ mod gc;
 mod load;
 mod remote;
 mod render;
+mod report;
 mod run;
 mod schema;
 mod show;
@@ -66,6 +67,8 @@ pub enum Command {
     Pull(remote::TransferArgs),
     /// Show where a node's outputs are and its recorded metrics.
     Show(show::ShowArgs),
+    /// Bring the study report up to date and write it to `report/` with the run's provenance.
+    Report(report::ReportArgs),
     /// Print the JSON Schema of the pipeline format (for yaml-language-server).
     Schema,
     /// Print the blake3 content digest of files, as keys use them (for benchmarks and checks).
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Push(args) => remote::push(&args, cli.store.as_deref()),
         Command::Pull(args) => remote::pull(&args, cli.store.as_deref()),
         Command::Show(args) => show::run(&args, cli.store.as_deref()),
+        Command::Report(args) => report::run(&args, cli.store.as_deref()),
         Command::Schema => schema::run(),
         Command::Hash { paths } => schema::hash(&paths),
     };

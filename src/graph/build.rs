@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::cycles::find_cycles;
+use super::gather::{expand_gathers, split_gather_name};
 use super::{EdgeKind, PipelineGraph};
 use crate::kinds::{Registry, path_params_of};
 use crate::spec::{Action, Diagnostics, Loc, NodeSpec, Parsed, RelPath, SpecErrors};
@@ -34,11 +35,12 @@ fn unreachable_path(node: &str, output: &str) -> RelPath {
 /// every problem found (including those found while parsing).
 pub fn build(parsed: Parsed, registry: &Registry) -> Result<PipelineGraph, SpecErrors> {
     let Parsed {
-        pipeline,
+        mut pipeline,
         broken,
         mut diagnostics,
     } = parsed;
     let broken: HashSet<String> = broken.into_iter().collect();
+    expand_gathers(&mut pipeline.nodes);
     let mut graph: DiGraph<usize, EdgeKind> = DiGraph::with_capacity(pipeline.nodes.len(), 0);
     let mut index: HashMap<String, NodeIndex> = HashMap::with_capacity(pipeline.nodes.len());
     for (i, node) in pipeline.nodes.iter().enumerate() {
@@ -237,7 +239,11 @@ fn typed_edges(
     }
     let mut edges = Vec::new();
     for port in kind.inputs() {
-        if !typed.inputs.contains_key(port.name) {
+        let connected = typed
+            .inputs
+            .keys()
+            .any(|name| split_gather_name(name).0 == port.name);
+        if !connected && !kind.optional_inputs().contains(&port.name) {
             diags.push(
                 typed.kind_loc,
                 format!(
@@ -249,7 +255,20 @@ fn typed_edges(
         }
     }
     for (name, reference) in &typed.inputs {
-        let Some(port) = kind.inputs().iter().find(|p| p.name == name) else {
+        let (port_name, axes) = split_gather_name(name);
+        if axes.is_some() && !kind.gather_inputs().contains(&port_name) {
+            diags.push_with_help(
+                reference.loc,
+                format!(
+                    "connect one artifact to input `{port_name}`: `{}` does not gather `@*` references",
+                    typed.kind
+                ),
+                "gathers many nodes",
+                Some(format!("name one node instead, e.g. `{}.{}`", reference.value.node, reference.value.output)),
+            );
+            continue;
+        }
+        let Some(port) = kind.inputs().iter().find(|p| p.name == port_name) else {
             let expected: Vec<&str> = kind.inputs().iter().map(|p| p.name).collect();
             diags.push_with_help(
                 reference.loc,

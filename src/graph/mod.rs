@@ -3,6 +3,7 @@
 
 mod build;
 mod cycles;
+mod gather;
 mod render;
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::spec::{NodeSpec, Pipeline, RelPath};
 
 pub use build::{build, typed_output_path};
+pub use gather::{GATHER_SUFFIX, gather_name, split_gather_name};
 pub use render::{to_dot, to_text};
 
 /// Why one node depends on another.

@@ -1,11 +1,13 @@
-//! The synthetic-data kinds: `train.ddpm` (train image set → generator), `sample`
+//! The synthetic-data kinds: `train.ddpm` and `train.gan` (train image set → generator),
+//! `sample`
 //! (generator → N images per class), `augment.merge` (real + synthetic → training set)
 //! and `score.quality` (real + synthetic + feature model → quality metrics).
 
 use std::collections::BTreeMap;
 
 use augflow_stages::generators::{
-    DdpmConfig, DdpmProgress, SampleConfig, SampleProgress, sample_generator, train_ddpm,
+    DdpmConfig, DdpmProgress, GanConfig, GanProgress, SampleConfig, SampleProgress,
+    sample_generator, train_ddpm, train_gan,
 };
 use augflow_stages::synthetic::{MergeConfig, QualityConfig, merge_image_sets, score_quality};
 
@@ -17,6 +19,7 @@ use super::{
 use crate::spec::Value;
 
 pub struct TrainDdpm;
+pub struct TrainGan;
 pub struct Sample;
 pub struct AugmentMerge;
 pub struct ScoreQuality;
@@ -107,6 +110,75 @@ impl StageKind for TrainDdpm {
         outcome
             .metadata
             .insert("selected_steps".to_owned(), Value::Object(chosen));
+        Ok(outcome)
+    }
+}
+
+impl StageKind for TrainGan {
+    fn name(&self) -> &'static str {
+        "train.gan"
+    }
+
+    fn version(&self) -> u32 {
+        augflow_stages::GENERATOR_VERSION
+    }
+
+    fn inputs(&self) -> &'static [Port] {
+        TRAIN_INPUTS
+    }
+
+    fn outputs(&self) -> &'static [Port] {
+        GENERATOR_OUTPUT
+    }
+
+    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
+        let config: GanConfig = typed_params(params)?;
+        config.validate().map_err(|err| err.to_string())
+    }
+
+    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+        let config: GanConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+        let device = device_for(ctx.backend)?;
+        let report = |event: GanProgress| {
+            if let GanProgress::Step {
+                step,
+                steps,
+                loss_g,
+                loss_d,
+                p,
+            } = event
+            {
+                // Every step would flood the renderers; 1% granularity is plenty.
+                if step % (steps / 100).max(1) == 0 || step == steps {
+                    (ctx.progress)(Progress {
+                        message: format!(
+                            "step {step}/{steps} loss g {loss_g:.4} d {loss_d:.4} ada p {p:.3}"
+                        ),
+                        fraction: Some(step as f64 / steps as f64),
+                    });
+                }
+            }
+        };
+        let file = train_gan(
+            &config,
+            ctx.seed,
+            port_dir(&ctx.inputs, "train")?,
+            port_dir(&ctx.outputs, "generator")?,
+            &device,
+            &report,
+            ctx.cancel,
+        )
+        .map_err(stage_error)?;
+        let mut outcome = device_outcome(&device);
+        // One network for every class: one selected step and its mean score.
+        if let Some(chosen) = file.checkpoints.first() {
+            outcome
+                .metadata
+                .insert("selected_step".to_owned(), Value::from(chosen.step));
+            outcome
+                .metadata
+                .insert("selection_kid".to_owned(), Value::from(chosen.score));
+        }
         Ok(outcome)
     }
 }

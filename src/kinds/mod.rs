@@ -9,6 +9,7 @@ mod image_set_summary;
 mod ingest;
 mod ml;
 mod phantom;
+mod report;
 mod split;
 
 use std::collections::BTreeMap;
@@ -117,6 +118,16 @@ pub trait StageKind: Send + Sync {
     fn path_params(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Input ports that gather many artifacts: `<stage>@*.<output>` in the YAML connects
+    /// every node of a matrix stage, each arriving as `<port>[axis=value,…]` (see
+    /// [`gathered`]).
+    fn gather_inputs(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Input ports that may be left unconnected.
+    fn optional_inputs(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Checks params without running anything (by deserialising the typed config).
     fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String>;
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError>;
@@ -147,9 +158,11 @@ impl Registry {
         registry.add(Box::new(classifier::TrainClassifier));
         registry.add(Box::new(classifier::ScoreClassifier));
         registry.add(Box::new(generator::TrainDdpm));
+        registry.add(Box::new(generator::TrainGan));
         registry.add(Box::new(generator::Sample));
         registry.add(Box::new(generator::AugmentMerge));
         registry.add(Box::new(generator::ScoreQuality));
+        registry.add(Box::new(report::ReportStudy));
         for kind in ingest::kinds() {
             registry.add(kind);
         }
@@ -196,6 +209,28 @@ pub fn path_params_of(
         paths.insert(name.to_owned(), path);
     }
     Ok(paths)
+}
+
+/// One artifact of a gathering input: the matrix axis values of the node that made it,
+/// in declared order, and its materialised directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gathered<'a> {
+    pub axes: Vec<(String, String)>,
+    pub dir: &'a PathBuf,
+}
+
+/// The artifacts connected to gathering input `port`, in input-name order.
+pub fn gathered<'a>(ctx: &'a KindContext<'_>, port: &str) -> Vec<Gathered<'a>> {
+    ctx.inputs
+        .iter()
+        .filter_map(|(name, dir)| {
+            let (base, axes) = crate::graph::split_gather_name(name);
+            (base == port).then(|| Gathered {
+                axes: axes.unwrap_or_default(),
+                dir,
+            })
+        })
+        .collect()
 }
 
 /// The resolved path of a path param.

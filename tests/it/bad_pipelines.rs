@@ -107,7 +107,7 @@ fn unknown_kind_and_bad_params_and_unknown_variable_are_reported_together() {
         &[
             "augflow.yaml:3:11",
             "`dataset.phantomm` is not one",
-            "known kinds: dataset.covid_chestxray, dataset.csv, dataset.folder, dataset.kermany, dataset.phantom, split.patient, summary.image_set",
+            "known kinds: augment.merge, dataset.covid_chestxray, dataset.csv, dataset.folder",
             "augflow.yaml:6:20",
             "unknown field `sise`",
             "augflow.yaml:8:10",
@@ -131,4 +131,20 @@ fn missing_pipeline_file_names_the_path() {
     let output = project.augflow(&["run", "nowhere.yaml"]);
     assert_eq!(output.status.code(), Some(2));
     assert_mentions(&String::from_utf8_lossy(&output.stderr), &["nowhere.yaml"]);
+}
+
+#[test]
+fn gathering_into_a_single_input_or_from_a_missing_stage_is_an_error() {
+    let stderr = rejected(
+        "stages:\n  data:\n    matrix: {size: [32, 48]}\n    kind: dataset.phantom\n    params: {size: \"${size}\"}\n  summary:\n    kind: summary.image_set\n    inputs: {images: data@*.images}\n  report:\n    kind: report.study\n    inputs: {scores: nowhere@*.scores}\n",
+    );
+    assert_mentions(
+        &stderr,
+        &[
+            "augflow.yaml:8:22",
+            "connect one artifact to input `images`: `summary.image_set` does not gather",
+            "augflow.yaml:11:22",
+            "no stage or node is named `nowhere@*`",
+        ],
+    );
 }

@@ -1,12 +1,13 @@
 //! `pipelines/generate.yaml` end to end on the CPU backend, scaled down by editing its
-//! params: the rerun is fully cached, and a new N reruns sampling and what follows but
-//! never the generator or the feature network.
+//! params: the rerun is fully cached, and a new N reruns sampling and what follows for
+//! both generators but never a generator or the feature network.
 
 use crate::common::{TestProject, names};
 
 fn scaled_down() -> TestProject {
     let project = TestProject::new(include_str!("../../pipelines/generate.yaml"));
     project.edit_pipeline("ddpm_steps: 400", "ddpm_steps: 6");
+    project.edit_pipeline("gan_steps: 400", "gan_steps: 6");
     project.edit_pipeline("sample_n: 100", "sample_n: 8");
     project.edit_pipeline("amount: [25, 50]", "amount: [3, 6]");
     project.edit_pipeline("epochs: 4", "epochs: 1");
@@ -25,30 +26,46 @@ fn generate_pipeline_caches_and_a_new_n_reruns_only_sampling_onwards() {
         "split",
         "features",
         "ddpm",
+        "gan",
         "sample@ddpm",
+        "sample@gan",
         "augment@ddpm-3",
         "augment@ddpm-6",
+        "augment@gan-3",
+        "augment@gan-6",
         "quality@ddpm",
+        "quality@gan",
     ]);
     assert_eq!(first.executed(), all);
 
-    let merged: serde_json::Value =
-        serde_json::from_str(&project.read(".augflow/out/augment@ddpm-6/images/images.json"))
+    for generator in ["ddpm", "gan"] {
+        let merged: serde_json::Value = serde_json::from_str(&project.read(&format!(
+            ".augflow/out/augment@{generator}-6/images/images.json"
+        )))
+        .unwrap();
+        let images = merged["images"].as_array().unwrap();
+        let synthetic = images
+            .iter()
+            .filter(|r| r["source"] == format!("synthetic:{generator}").as_str())
+            .count();
+        assert_eq!(
+            synthetic,
+            5 * 6,
+            "{generator}: six synthetic images for each of five classes"
+        );
+        assert!(
+            images.iter().any(|r| r.get("source").is_none()),
+            "{generator}: real images kept"
+        );
+    }
+    let gan: serde_json::Value =
+        serde_json::from_str(&project.read(".augflow/out/gan/generator/generator.json")).unwrap();
+    assert_eq!(gan["spec"]["family"], "gan");
+    assert_eq!(gan["checkpoints"].as_array().unwrap().len(), 5, "{gan}");
+    let gan_quality: serde_json::Value =
+        serde_json::from_str(&project.read(".augflow/out/quality@gan/metrics/metrics.json"))
             .unwrap();
-    let images = merged["images"].as_array().unwrap();
-    let synthetic = images
-        .iter()
-        .filter(|r| r["source"] == "synthetic:ddpm")
-        .count();
-    assert_eq!(
-        synthetic,
-        5 * 6,
-        "six synthetic images for each of five classes"
-    );
-    assert!(
-        images.iter().any(|r| r.get("source").is_none()),
-        "real images kept"
-    );
+    assert_eq!(gan_quality["overall"]["synthetic_images"], 40);
 
     let quality: serde_json::Value =
         serde_json::from_str(&project.read(".augflow/out/quality@ddpm/metrics/metrics.json"))
@@ -86,9 +103,13 @@ fn generate_pipeline_caches_and_a_new_n_reruns_only_sampling_onwards() {
         more.executed(),
         names(&[
             "sample@ddpm",
+            "sample@gan",
             "augment@ddpm-3",
             "augment@ddpm-6",
-            "quality@ddpm"
+            "augment@gan-3",
+            "augment@gan-6",
+            "quality@ddpm",
+            "quality@gan",
         ])
     );
 }

@@ -14,5 +14,6 @@ mod model_check;
 mod pipelines;
 mod remote;
 mod remote_s3;
+mod report;
 mod store_integrity;
 mod typed;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{NoiseSchedule, UNetSpec};
+use super::config::{NoiseSchedule, StyleGanSpec, UNetSpec};
 use crate::StageError;
 
 pub const GENERATOR_FILE: &str = "generator.json";
@@ -23,6 +23,9 @@ pub enum GeneratorSpec {
         schedule: NoiseSchedule,
         timesteps: usize,
     },
+    /// One class-conditional StyleGAN2-style GAN for every class; the artifact holds its
+    /// EMA generator only.
+    Gan { generator: StyleGanSpec },
 }
 
 impl GeneratorSpec {
@@ -30,11 +33,13 @@ impl GeneratorSpec {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Ddpm { .. } => "ddpm",
+            Self::Gan { .. } => "gan",
         }
     }
 }
 
-/// The checkpoint kept for one network.
+/// The checkpoint kept for one class's network (a conditional GAN has one entry per
+/// class, all naming the same weights, step and mean score).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoint {
@@ -62,7 +67,9 @@ pub struct GeneratorFile {
     /// Every class of the training set, in label order (sampled sets keep this order).
     pub classes: Vec<String>,
     pub checkpoints: Vec<Checkpoint>,
-    /// Per-step training losses of each network, averaged over `loss_every` steps.
+    /// Per-step training series, averaged over `loss_every` steps: each DDPM's loss under
+    /// its class's name; for the GAN "g" and "d" (its two losses, without R1) and, with
+    /// ADA, "ada_p" (the augmentation probability).
     pub loss_every: usize,
     pub losses: Vec<(String, Vec<f32>)>,
 }

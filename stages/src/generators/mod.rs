@@ -1,11 +1,13 @@
-//! Generators of synthetic training images, on Burn: the per-class DDPM, checkpoint
-//! selection against held-out real training images, and sampling N images per class into
-//! an image set whose records say which generator made them.
+//! Generators of synthetic training images, on Burn: the per-class DDPM, the
+//! class-conditional GAN, checkpoint selection against held-out real training images, and
+//! sampling N images per class into an image set whose records say which generator made
+//! them.
 
 mod artifact;
 mod config;
 pub mod ddpm;
 mod ema;
+pub mod gan;
 mod images;
 mod sample;
 pub mod select;
@@ -13,8 +15,9 @@ mod weights;
 
 pub use artifact::{Checkpoint, GENERATOR_FILE, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
 pub use config::{
-    DdpmConfig, MAX_GEN_SIZE, MIN_GEN_SIZE, NoiseSchedule, SampleConfig, Sampler, SelectionConfig,
-    UNetSpec,
+    AdaConfig, DdpmConfig, GanConfig, GanSelectionConfig, MAX_GEN_SIZE, MIN_GEN_SIZE,
+    NoiseSchedule, SampleConfig, Sampler, SelectionConfig, StyleGanSpec, UNetSpec,
 };
 pub use ddpm::{DdpmProgress, train_ddpm};
+pub use gan::{GanProgress, train_gan};
 pub use sample::{SampleProgress, sample_generator};

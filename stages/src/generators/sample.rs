@@ -10,6 +10,9 @@ use super::config::SampleConfig;
 use super::ddpm::sample::{DrawSpec, draw};
 use super::ddpm::schedule::Schedule;
 use super::ddpm::unet::UNet;
+use super::gan::generator::Generator;
+use super::gan::layers::Init;
+use super::gan::sample as gan_sample;
 use super::images::SyntheticWriter;
 use super::weights::load_module;
 use crate::StageError;
@@ -99,6 +102,40 @@ pub fn sample_generator(
                     })
                 };
                 draw(
+                    &net,
+                    &spec,
+                    0,
+                    cfg.n,
+                    cfg.batch_size,
+                    &device.device,
+                    &mut report,
+                    cancel,
+                )?
+            }
+            GeneratorSpec::Gan { generator } => {
+                // Every parameter is then loaded; the init only gives the shapes.
+                let net = load_module(
+                    Generator::new(
+                        generator,
+                        file.image_size,
+                        &mut Init::new(0, "gan-shape"),
+                        &device.device,
+                    ),
+                    &generator_dir.join(&checkpoint.weights),
+                )?;
+                let spec = gan_sample::DrawSpec {
+                    seed,
+                    stream: "sample",
+                    class_index,
+                    size,
+                };
+                let mut report = |done: usize| {
+                    progress(SampleProgress {
+                        done: done_before + done,
+                        total,
+                    })
+                };
+                gan_sample::draw(
                     &net,
                     &spec,
                     0,

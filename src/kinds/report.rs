@@ -1,0 +1,198 @@
+//! `report.study`: gathers every score (and optionally baseline, quality and sample)
+//! artifact of the study and writes `report.html`, `tables.csv`, `tables.md` and the
+//! numbers as `metrics.json`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use augflow_stages::StageError;
+use augflow_stages::image_set::ImageSetManifest;
+use serde::Deserialize;
+
+use super::ml::write_json;
+use super::{
+    ArtifactType, Gathered, KindContext, KindError, KindOutcome, Port, StageKind, gathered,
+    port_dir, typed_params,
+};
+use crate::report::render::{SampleRow, csv, html, markdown};
+use crate::report::study::{AxisNames, Run, StudyError, analyse, read_run};
+use crate::spec::Value;
+
+pub struct ReportStudy;
+
+const fn port(name: &'static str, ty: ArtifactType) -> Port {
+    Port { name, ty }
+}
+
+const INPUTS: &[Port] = &[
+    port("scores", ArtifactType::Metrics),
+    port("baseline", ArtifactType::Metrics),
+    port("quality", ArtifactType::Metrics),
+    port("real", ArtifactType::ImageSet),
+    port("samples", ArtifactType::ImageSet),
+];
+const OUTPUTS: &[Port] = &[port("report", ArtifactType::Metrics)];
+
+/// Config of `report.study`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct ReportConfig {
+    /// Which matrix axes are the generator, classifier, amount and repeat.
+    #[serde(default)]
+    axes: AxisNames,
+    /// Example images per class and source in the image grid.
+    #[serde(default = "default_examples")]
+    examples: usize,
+}
+
+fn default_examples() -> usize {
+    6
+}
+
+impl StageKind for ReportStudy {
+    fn name(&self) -> &'static str {
+        "report.study"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn inputs(&self) -> &'static [Port] {
+        INPUTS
+    }
+
+    fn outputs(&self) -> &'static [Port] {
+        OUTPUTS
+    }
+
+    fn gather_inputs(&self) -> &'static [&'static str] {
+        &["scores", "baseline", "quality", "samples"]
+    }
+
+    fn optional_inputs(&self) -> &'static [&'static str] {
+        &["baseline", "quality", "real", "samples"]
+    }
+
+    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
+        typed_params::<ReportConfig>(params).map(|_| ())
+    }
+
+    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+        let config: ReportConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+        let runs = read_runs(&gathered(ctx, "scores"), &config.axes, false)?;
+        let baseline = read_runs(&gathered(ctx, "baseline"), &config.axes, true)?;
+        let mut quality = BTreeMap::new();
+        for input in gathered(ctx, "quality") {
+            let value = read_json(&input.dir.join("metrics.json"))?;
+            let generator = axis_value(&input, &config.axes.generator);
+            if let Some(fid) = value["mean_class_fid"].as_f64() {
+                quality.insert(generator, (fid, value["overall"]["kid"]["mean"].as_f64()));
+            }
+        }
+        let study = analyse(&runs, &baseline, &quality, ctx.seed);
+        let samples = match ctx.inputs.get("real") {
+            Some(real) => sample_rows(real, &gathered(ctx, "samples"), &config)?,
+            None => Vec::new(),
+        };
+        let dir = port_dir(&ctx.outputs, "report")?;
+        write_text(&dir.join("report.html"), &html(&study, &samples))?;
+        write_text(&dir.join("tables.csv"), &csv(&study))?;
+        write_text(&dir.join("tables.md"), &markdown(&study))?;
+        write_json(&dir.join("metrics.json"), &study)?;
+        let mut outcome = KindOutcome::default();
+        outcome
+            .metadata
+            .insert("cells".to_owned(), Value::from(study.cells.len()));
+        outcome
+            .metadata
+            .insert("runs".to_owned(), Value::from(runs.len() + baseline.len()));
+        Ok(outcome)
+    }
+}
+
+fn axis_value(input: &Gathered<'_>, axis: &str) -> String {
+    input
+        .axes
+        .iter()
+        .find(|(a, _)| a == axis)
+        .map_or_else(|| "synthetic".to_owned(), |(_, v)| v.clone())
+}
+
+fn read_runs(
+    inputs: &[Gathered<'_>],
+    axes: &AxisNames,
+    baseline: bool,
+) -> Result<Vec<Run>, KindError> {
+    inputs
+        .iter()
+        .map(|input| read_run(input.dir, &input.axes, axes, baseline).map_err(study_error))
+        .collect()
+}
+
+fn study_error(err: StudyError) -> KindError {
+    KindError::Params(err.to_string())
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, KindError> {
+    let bytes = std::fs::read(path).map_err(|source| StageError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| {
+        KindError::Stage(StageError::ParseJson {
+            path: path.to_owned(),
+            source,
+        })
+    })
+}
+
+fn write_text(path: &Path, text: &str) -> Result<(), KindError> {
+    std::fs::write(path, text).map_err(|source| {
+        KindError::Stage(StageError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    })
+}
+
+/// The first `examples` images of each class, real and per generator.
+fn sample_rows(
+    real: &Path,
+    samples: &[Gathered<'_>],
+    config: &ReportConfig,
+) -> Result<Vec<SampleRow>, KindError> {
+    let first = |dir: &Path, class: &str| -> Result<Vec<Vec<u8>>, KindError> {
+        let manifest = ImageSetManifest::read(dir)?;
+        manifest
+            .images
+            .iter()
+            .filter(|r| r.label == class)
+            .take(config.examples)
+            .map(|r| {
+                let path = dir.join(&r.path);
+                std::fs::read(&path)
+                    .map_err(|source| KindError::Stage(StageError::Read { path, source }))
+            })
+            .collect()
+    };
+    let manifest = ImageSetManifest::read(real)?;
+    manifest
+        .classes
+        .iter()
+        .map(|class| {
+            let mut synthetic = BTreeMap::new();
+            for set in samples {
+                synthetic.insert(
+                    axis_value(set, &config.axes.generator),
+                    first(set.dir, class)?,
+                );
+            }
+            Ok(SampleRow {
+                class: class.clone(),
+                real: first(real, class)?,
+                synthetic,
+            })
+        })
+        .collect()
+}

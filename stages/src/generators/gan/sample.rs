@@ -1,0 +1,106 @@
+//! Drawing images from a generator. Every image takes its latent and its noise maps from
+//! streams keyed by its own key (class and image index when sampling), so image i is the
+//! same whether 100 or 1,000 are drawn, in whatever batches.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::generator::{GenInputs, Generator};
+use crate::StageError;
+use crate::classifiers::rng::{keyed_rng, normal};
+
+/// Keys the noise maps' streams apart from the latents' (part appended to an image's key).
+const NOISE_TAG: u64 = 1 << 32;
+
+/// The generator's inputs for one batch: image j has class `classes[j]` and draws from
+/// the streams (seed, `purpose`, `keys[j]`) for z and (…, `keys[j]` + layer tag) for noise.
+pub(crate) fn gen_inputs(
+    g: &Generator,
+    seed: u64,
+    purpose: &str,
+    keys: &[Vec<u64>],
+    classes: &[usize],
+    device: &Device,
+) -> GenInputs {
+    let b = keys.len();
+    let z_dim = g.z_dim();
+    let mut z = Vec::with_capacity(b * z_dim);
+    for key in keys {
+        let mut rng = keyed_rng(seed, purpose, key);
+        z.extend((0..z_dim).map(|_| normal(&mut rng)));
+    }
+    let n_classes = g.num_classes();
+    let mut labels = vec![0.0f32; b * n_classes];
+    for (j, &class) in classes.iter().enumerate() {
+        labels[j * n_classes + class] = 1.0;
+    }
+    let noise = g
+        .noise_sides()
+        .into_iter()
+        .enumerate()
+        .map(|(layer, side)| {
+            let mut values = Vec::with_capacity(b * side * side);
+            for key in keys {
+                let mut parts = key.clone();
+                parts.push(NOISE_TAG + layer as u64);
+                let mut rng = keyed_rng(seed, purpose, &parts);
+                values.extend((0..side * side).map(|_| normal(&mut rng)));
+            }
+            Tensor::from_data(TensorData::new(values, [b, 1, side, side]), device)
+        })
+        .collect();
+    GenInputs {
+        z: Tensor::from_data(TensorData::new(z, [b, z_dim]), device),
+        labels: Tensor::from_data(TensorData::new(labels, [b, n_classes]), device),
+        noise,
+    }
+}
+
+/// What to draw: images of one class, keyed by (class, image index) under `stream`.
+pub(crate) struct DrawSpec<'a> {
+    pub seed: u64,
+    pub stream: &'a str,
+    pub class_index: usize,
+    pub size: usize,
+}
+
+/// Draws images `first..first + count` as rows of size² values in [−1, 1], `batch` at a
+/// time, calling `progress(done)` after each batch.
+#[allow(clippy::too_many_arguments)] // Each argument is a distinct, named input.
+pub(crate) fn draw(
+    g: &Generator,
+    spec: &DrawSpec<'_>,
+    first: usize,
+    count: usize,
+    batch: usize,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+    cancel: &AtomicBool,
+) -> Result<Vec<Vec<f32>>, StageError> {
+    let mut rows = Vec::with_capacity(count);
+    let indices: Vec<usize> = (first..first + count).collect();
+    for chunk in indices.chunks(batch.max(1)) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(StageError::Cancelled);
+        }
+        let keys: Vec<Vec<u64>> = chunk
+            .iter()
+            .map(|&i| vec![spec.class_index as u64, i as u64])
+            .collect();
+        let classes = vec![spec.class_index; chunk.len()];
+        let inputs = gen_inputs(g, spec.seed, spec.stream, &keys, &classes, device);
+        let values = g
+            .forward(inputs)
+            .clamp(-1.0, 1.0)
+            .try_into_vec_as::<f32>()
+            .map_err(|err| StageError::Backend(format!("read samples from the device: {err}")))?;
+        rows.extend(
+            values
+                .chunks_exact(spec.size * spec.size)
+                .map(<[f32]>::to_vec),
+        );
+        progress(rows.len());
+    }
+    Ok(rows)
+}

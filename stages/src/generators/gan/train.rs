@@ -1,0 +1,476 @@
+//! Training the conditional GAN: alternating discriminator and generator steps with the
+//! non-saturating logistic loss, lazy finite-difference R1 on reals, ADA on everything D
+//! sees, an EMA of the generator, and checkpoints scored per class against held-out real
+//! training images.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::softplus;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::Serialize;
+
+use super::ada::{AdaController, augment};
+use super::discriminator::Discriminator;
+use super::generator::Generator;
+use super::layers::Init;
+use super::sample::{DrawSpec, draw, gen_inputs};
+use crate::StageError;
+use crate::backend::SelectedDevice;
+use crate::classifiers::rng::{keyed_rng, normal, permutation, unit};
+use crate::data::out_dir::ensure_empty;
+use crate::generators::GanConfig;
+use crate::generators::artifact::{Checkpoint, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
+use crate::generators::ema::ema_update;
+use crate::generators::images::{batch_tensor, load_by_class};
+use crate::generators::select::selection_score;
+use crate::generators::weights::module_bytes;
+
+/// Training series are recorded as means over this many steps.
+const LOSS_WINDOW: usize = 10;
+/// The finite-difference step of the R1 estimate, in pixel units (images span [−1, 1]).
+const R1_EPSILON: f64 = 1e-2;
+/// The weights file: the selected EMA generator.
+const WEIGHTS: &str = "gan.safetensors";
+
+/// Progress events; the trainer never prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum GanProgress {
+    /// After each training step (counted from 1).
+    Step {
+        step: usize,
+        steps: usize,
+        loss_g: f32,
+        loss_d: f32,
+        /// ADA's augmentation probability.
+        p: f64,
+    },
+    /// After each checkpoint's selection scores (pixel KID per class, and their mean).
+    Checkpoint {
+        step: usize,
+        kid: f64,
+        per_class: Vec<(String, f64)>,
+    },
+}
+
+/// One trained-on class: its real images for training and those held out for selection.
+struct ClassData<'i> {
+    name: String,
+    index: usize,
+    train: Vec<&'i [f32]>,
+    holdout: Vec<Vec<f32>>,
+}
+
+/// Trains one class-conditional GAN on the classes of the image set in `train_dir` (or
+/// `cfg.classes`) and writes `generator.json` and `gan.safetensors` (the selected EMA
+/// generator) into the empty `out_dir`. Same seed and device ⇒ same bytes.
+pub fn train_gan(
+    cfg: &GanConfig,
+    seed: u64,
+    train_dir: &Path,
+    out_dir: &Path,
+    device: &SelectedDevice,
+    progress: &dyn Fn(GanProgress),
+    cancel: &AtomicBool,
+) -> Result<GeneratorFile, StageError> {
+    cfg.validate()?;
+    ensure_empty(out_dir)?;
+    let (classes, groups) = load_by_class(train_dir, cfg.image_size)?;
+    let wanted = match &cfg.classes {
+        Some(list) => list.clone(),
+        None => classes.clone(),
+    };
+    let mut data = Vec::with_capacity(wanted.len());
+    for class in &wanted {
+        let index = classes.iter().position(|c| c == class).ok_or_else(|| {
+            StageError::InvalidConfig(format!(
+                "class {class:?} is not in the training set (it has {})",
+                classes.join(", ")
+            ))
+        })?;
+        data.push(split_holdout(cfg, seed, class, index, &groups[index].rows)?);
+    }
+    let size = cfg.image_size as usize;
+    let trainer = Trainer {
+        cfg,
+        seed,
+        size,
+        num_classes: classes.len(),
+        data: &data,
+    };
+    let outcome = trainer.run(device, progress, cancel)?;
+    let path = out_dir.join(WEIGHTS);
+    std::fs::write(&path, &outcome.weights).map_err(|source| StageError::Write { path, source })?;
+    let checkpoints = data
+        .iter()
+        .map(|class| Checkpoint {
+            class: class.name.clone(),
+            weights: WEIGHTS.to_owned(),
+            step: outcome.step,
+            score: outcome.score,
+            scores: outcome.scores.clone(),
+            train_images: class.train.len(),
+            holdout_images: class.holdout.len(),
+        })
+        .collect();
+    let mut losses = vec![
+        ("g".to_owned(), outcome.loss_g),
+        ("d".to_owned(), outcome.loss_d),
+    ];
+    if cfg.ada.enabled {
+        losses.push(("ada_p".to_owned(), outcome.ada_p));
+    }
+    let file = GeneratorFile {
+        format: GENERATOR_FORMAT,
+        spec: GeneratorSpec::Gan {
+            generator: cfg.generator(classes.len()),
+        },
+        image_size: cfg.image_size,
+        classes,
+        checkpoints,
+        loss_every: LOSS_WINDOW,
+        losses,
+    };
+    file.write(out_dir)?;
+    Ok(file)
+}
+
+/// Splits a class's images into training rows and held-out rows (seeded, per class).
+fn split_holdout<'i>(
+    cfg: &GanConfig,
+    seed: u64,
+    class: &str,
+    index: usize,
+    rows: &'i [Vec<f32>],
+) -> Result<ClassData<'i>, StageError> {
+    let n = rows.len();
+    let held = ((n as f64 * cfg.selection.holdout).round() as usize).max(2);
+    if n < held + 2 {
+        return Err(StageError::InvalidConfig(format!(
+            "class {class:?} has {n} training images; the GAN needs at least {} \
+             ({held} held out for checkpoint selection)",
+            held + 2
+        )));
+    }
+    let order = permutation(&mut keyed_rng(seed, "gan-holdout", &[index as u64]), n);
+    Ok(ClassData {
+        name: class.to_owned(),
+        index,
+        train: order[held..].iter().map(|&i| rows[i].as_slice()).collect(),
+        holdout: order[..held].iter().map(|&i| rows[i].clone()).collect(),
+    })
+}
+
+struct Outcome {
+    step: usize,
+    score: f64,
+    scores: Vec<(usize, f64)>,
+    weights: Vec<u8>,
+    loss_g: Vec<f32>,
+    loss_d: Vec<f32>,
+    ada_p: Vec<f32>,
+}
+
+/// Means of a per-step series over windows of `LOSS_WINDOW` steps.
+#[derive(Default)]
+struct Windowed {
+    sum: f64,
+    len: usize,
+    means: Vec<f32>,
+}
+
+impl Windowed {
+    fn push(&mut self, value: f64, last: bool) {
+        self.sum += value;
+        self.len += 1;
+        if self.len == LOSS_WINDOW || last {
+            self.means.push((self.sum / self.len as f64) as f32);
+            (self.sum, self.len) = (0.0, 0);
+        }
+    }
+}
+
+/// What both updates of one training step share.
+#[derive(Clone, Copy)]
+struct Step<'s> {
+    index: usize,
+    batch: &'s [(usize, &'s [f32])],
+    /// ADA's augmentation probability.
+    p: f64,
+    /// The autodiff device, and the same device without autodiff.
+    ad: &'s Device,
+    plain: &'s Device,
+}
+
+struct Trainer<'a> {
+    cfg: &'a GanConfig,
+    seed: u64,
+    size: usize,
+    num_classes: usize,
+    data: &'a [ClassData<'a>],
+}
+
+impl Trainer<'_> {
+    fn run(
+        &self,
+        device: &SelectedDevice,
+        progress: &dyn Fn(GanProgress),
+        cancel: &AtomicBool,
+    ) -> Result<Outcome, StageError> {
+        let cfg = self.cfg;
+        let spec = cfg.generator(self.num_classes);
+        let ad = device.device.clone().autodiff();
+        let mut g = Generator::new(
+            &spec,
+            cfg.image_size,
+            &mut Init::new(self.seed, "gan-g-init"),
+            &ad,
+        );
+        let mut d = Discriminator::new(
+            &spec,
+            cfg.image_size,
+            cfg.mbstd_group,
+            &mut Init::new(self.seed, "gan-d-init"),
+            &ad,
+        );
+        let mut ema = g.valid();
+        let adam = AdamConfig::new()
+            .with_beta_1(0.0)
+            .with_beta_2(0.99)
+            .with_epsilon(1e-8);
+        let (mut optim_g, mut optim_d) = (adam.init(), adam.init());
+        let mut ada = AdaController::new(&cfg.ada, cfg.batch_size);
+        // Every (class, image) pair, in epochs of a seeded permutation.
+        let pool: Vec<(usize, &[f32])> = self
+            .data
+            .iter()
+            .flat_map(|class| class.train.iter().map(|&row| (class.index, row)))
+            .collect();
+        let (mut order, mut cursor) = (Vec::new(), 0);
+        let (mut loss_g, mut loss_d, mut ada_p) = (
+            Windowed::default(),
+            Windowed::default(),
+            Windowed::default(),
+        );
+        let mut best: Option<(usize, f64, Vec<u8>)> = None;
+        let mut scores = Vec::new();
+        for step in 0..cfg.steps {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(StageError::Cancelled);
+            }
+            let mut batch = Vec::with_capacity(cfg.batch_size);
+            while batch.len() < cfg.batch_size {
+                if cursor == order.len() {
+                    order = permutation(
+                        &mut keyed_rng(self.seed, "gan-order", &[step as u64]),
+                        pool.len(),
+                    );
+                    cursor = 0;
+                }
+                batch.push(pool[order[cursor]]);
+                cursor += 1;
+            }
+            let p = if cfg.ada.enabled { ada.p() } else { 0.0 };
+            let state = Step {
+                index: step,
+                batch: &batch,
+                p,
+                ad: &ad,
+                plain: &device.device,
+            };
+            let (d_value, signs);
+            (d, d_value, signs) = self.d_step(d, &mut optim_d, &g, &state)?;
+            ada.observe(signs, batch.len());
+            let g_value;
+            (g, g_value) = self.g_step(g, &mut optim_g, &d, &state)?;
+            // EMA warm-up as in the DDPM trainer: early averages do not drag in the init.
+            let decay = cfg.ema_decay.min((1 + step) as f64 / (10 + step) as f64);
+            ema = ema_update(ema, &g, decay);
+            if cfg.ada.enabled {
+                ada.end_step();
+            }
+            let last = step + 1 == cfg.steps;
+            loss_g.push(f64::from(g_value), last);
+            loss_d.push(f64::from(d_value), last);
+            ada_p.push(ada.p(), last);
+            progress(GanProgress::Step {
+                step: step + 1,
+                steps: cfg.steps,
+                loss_g: g_value,
+                loss_d: d_value,
+                p: ada.p(),
+            });
+            if (step + 1) % cfg.selection.every == 0 || last {
+                let per_class = self.score(&ema, &device.device, cancel)?;
+                let kid = per_class.iter().map(|(_, s)| s).sum::<f64>() / per_class.len() as f64;
+                scores.push((step + 1, kid));
+                progress(GanProgress::Checkpoint {
+                    step: step + 1,
+                    kid,
+                    per_class,
+                });
+                if best.as_ref().is_none_or(|(_, b, _)| kid < *b || b.is_nan()) {
+                    best = Some((step + 1, kid, module_bytes(&ema, "gan")?));
+                }
+            }
+        }
+        let Some((step, score, weights)) = best else {
+            return Err(StageError::InvalidConfig("steps is 0".to_owned()));
+        };
+        Ok(Outcome {
+            step,
+            score,
+            scores,
+            weights,
+            loss_g: loss_g.means,
+            loss_d: loss_d.means,
+            ada_p: ada_p.means,
+        })
+    }
+
+    /// One-hot rows [b, classes] for class indices.
+    fn one_hot(&self, classes: &[usize], device: &Device) -> Tensor<2> {
+        let mut values = vec![0.0f32; classes.len() * self.num_classes];
+        for (j, &class) in classes.iter().enumerate() {
+            values[j * self.num_classes + class] = 1.0;
+        }
+        Tensor::from_data(
+            TensorData::new(values, [classes.len(), self.num_classes]),
+            device,
+        )
+    }
+
+    /// Discriminator update: softplus(D(fake)) + softplus(−D(real)), plus R1 every
+    /// `r1_interval` steps. Returns D, the loss without R1 and Σ sign(D(real)).
+    fn d_step(
+        &self,
+        d: Discriminator,
+        optim: &mut ModuleOptimizer,
+        g: &Generator,
+        state: &Step<'_>,
+    ) -> Result<(Discriminator, f32, f64), StageError> {
+        let cfg = self.cfg;
+        let Step {
+            index: step,
+            batch,
+            p,
+            ad,
+            plain,
+        } = *state;
+        let (b, size) = (batch.len(), self.size);
+        let mut rng = keyed_rng(self.seed, "gan-step", &[step as u64]);
+        let flips: Vec<bool> = batch
+            .iter()
+            .map(|_| cfg.hflip && unit(&mut rng) < 0.5)
+            .collect();
+        let rows: Vec<&[f32]> = batch.iter().map(|(_, row)| *row).collect();
+        let classes: Vec<usize> = batch.iter().map(|(class, _)| *class).collect();
+        let labels = self.one_hot(&classes, ad);
+        let real = batch_tensor(&rows, &flips, size, ad);
+        // Fakes from a non-autodiff view of G: this step trains D only.
+        let frozen = g.valid();
+        let keys: Vec<Vec<u64>> = (0..b).map(|j| vec![step as u64, 0, j as u64]).collect();
+        let fake = frozen
+            .forward(gen_inputs(
+                &frozen,
+                self.seed,
+                "gan-latent",
+                &keys,
+                &classes,
+                plain,
+            ))
+            .autodiff();
+        let mut aug = keyed_rng(self.seed, "gan-augment", &[step as u64, 0]);
+        let fake = augment(fake, p, &mut aug, ad);
+        let real = augment(real, p, &mut aug, ad);
+        let d_fake = d.forward(fake, labels.clone());
+        let d_real = d.forward(real.clone(), labels.clone());
+        let mut loss = softplus(d_fake, 1.0).mean() + softplus(d_real.clone().neg(), 1.0).mean();
+        let value = read_scalar(loss.clone())?;
+        let signs = f64::from(read_scalar(d_real.clone().sign().sum())?);
+        if cfg.r1_gamma > 0.0 && step.is_multiple_of(cfg.r1_interval) {
+            // Lazy R1 (StyleGAN2): γ/2·E‖∇ₓD(x)‖² every `r1_interval` steps, scaled by the
+            // interval. ‖∇ₓD‖² is estimated as ((D(x + εv) − D(x))/ε)² with v ~ N(0, I)
+            // (E[(vᵀ∇D)²] = ‖∇D‖²); see the module docs for why.
+            let mut v_rng = keyed_rng(self.seed, "gan-r1", &[step as u64]);
+            let v: Vec<f32> = (0..b * size * size).map(|_| normal(&mut v_rng)).collect();
+            let v = Tensor::<4>::from_data(TensorData::new(v, [b, 1, size, size]), ad);
+            let moved = d.forward(real + v.mul_scalar(R1_EPSILON), labels);
+            let slope = (moved - d_real).div_scalar(R1_EPSILON);
+            let weight = cfg.r1_gamma / 2.0 * cfg.r1_interval as f64;
+            loss = loss + slope.powi_scalar(2).mean().mul_scalar(weight);
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &d);
+        Ok((optim.step(cfg.lr_d, d, grads), value, signs))
+    }
+
+    /// Generator update: softplus(−D(G(z, c))) through the same augmentation.
+    fn g_step(
+        &self,
+        g: Generator,
+        optim: &mut ModuleOptimizer,
+        d: &Discriminator,
+        state: &Step<'_>,
+    ) -> Result<(Generator, f32), StageError> {
+        let Step {
+            index: step,
+            batch,
+            p,
+            ad,
+            ..
+        } = *state;
+        let b = batch.len();
+        let classes: Vec<usize> = batch.iter().map(|(class, _)| *class).collect();
+        let labels = self.one_hot(&classes, ad);
+        let keys: Vec<Vec<u64>> = (0..b).map(|j| vec![step as u64, 1, j as u64]).collect();
+        let fake = g.forward(gen_inputs(&g, self.seed, "gan-latent", &keys, &classes, ad));
+        let mut aug = keyed_rng(self.seed, "gan-augment", &[step as u64, 1]);
+        let fake = augment(fake, p, &mut aug, ad);
+        let loss = softplus(d.forward(fake, labels).neg(), 1.0).mean();
+        let value = read_scalar(loss.clone())?;
+        let grads = GradientsParams::from_grads(loss.backward(), &g);
+        Ok((optim.step(self.cfg.lr_g, g, grads), value))
+    }
+
+    /// Pixel KID of `samples` EMA images per class against the class's held-out images.
+    fn score(
+        &self,
+        ema: &Generator,
+        device: &Device,
+        cancel: &AtomicBool,
+    ) -> Result<Vec<(String, f64)>, StageError> {
+        let sel = &self.cfg.selection;
+        let mut out = Vec::with_capacity(self.data.len());
+        for class in self.data {
+            let spec = DrawSpec {
+                seed: self.seed,
+                stream: "gan-selection",
+                class_index: class.index,
+                size: self.size,
+            };
+            let drawn = draw(
+                ema,
+                &spec,
+                0,
+                sel.samples,
+                sel.samples.min(32),
+                device,
+                &mut |_| {},
+                cancel,
+            )?;
+            out.push((
+                class.name.clone(),
+                selection_score(&drawn, &class.holdout, self.size)?,
+            ));
+        }
+        Ok(out)
+    }
+}
+
+fn read_scalar(x: Tensor<1>) -> Result<f32, StageError> {
+    x.try_into_scalar::<f32>()
+        .map_err(|err| StageError::Backend(format!("read a loss from the device: {err}")))
+}
