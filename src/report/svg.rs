@@ -212,6 +212,8 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, points: &[(String, f64
 }
 
 fn header(width: f64, height: f64, title: &str) -> String {
+    // Wide enough for the title (about 7 px per character at 13 px bold).
+    let width = width.max(16.0 + 7.5 * title.chars().count() as f64);
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\"><text x=\"8\" y=\"16\" font-family=\"sans-serif\" font-size=\"13\" font-weight=\"bold\">{}</text>",
         escape(title)
