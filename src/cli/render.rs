@@ -39,6 +39,10 @@ impl Renderer for PlainRenderer {
 pub struct ProgressRenderer {
     bar: ProgressBar,
     running: Vec<String>,
+    /// Estimated ms of nodes expected to execute and not finished yet.
+    pending: std::collections::BTreeMap<String, u64>,
+    started: std::collections::BTreeMap<String, std::time::Instant>,
+    jobs: usize,
 }
 
 impl ProgressRenderer {
@@ -54,24 +58,60 @@ impl ProgressRenderer {
         ProgressRenderer {
             bar,
             running: Vec::new(),
+            pending: std::collections::BTreeMap::new(),
+            started: std::collections::BTreeMap::new(),
+            jobs: 1,
         }
     }
 
     fn refresh(&self) {
-        self.bar.set_message(match self.running.len() {
+        let running = match self.running.len() {
             0 => String::new(),
             1 => format!("running {}", self.running[0]),
             n => format!("running {} and {} more", self.running[0], n - 1),
+        };
+        self.bar.set_message(match self.remaining_secs() {
+            Some(secs) if !running.is_empty() => format!("{running}, ~{} left", human(secs)),
+            _ => running,
         });
+    }
+
+    /// Seconds left by the recorded durations of what is still to run, spread over the jobs.
+    fn remaining_secs(&self) -> Option<u64> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let ms: u64 = self
+            .pending
+            .iter()
+            .map(|(node, &estimate)| {
+                let elapsed = self.started.get(node).map_or(0, |t| {
+                    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+                });
+                estimate.saturating_sub(elapsed)
+            })
+            .sum();
+        Some(ms / 1000 / self.jobs.max(1) as u64)
     }
 }
 
 impl Renderer for ProgressRenderer {
     fn handle(&mut self, event: &Event) {
         match event {
-            Event::RunStarted { nodes, .. } => self.bar.set_length(*nodes as u64),
+            Event::RunStarted {
+                nodes,
+                jobs,
+                estimates,
+                ..
+            } => {
+                self.bar.set_length(*nodes as u64);
+                self.pending = estimates.clone();
+                self.jobs = *jobs;
+            }
             Event::NodeExecuting { stage } => {
                 self.running.push(stage.clone());
+                self.started
+                    .insert(stage.clone(), std::time::Instant::now());
                 self.refresh();
             }
             Event::NodeProgress { stage, message, .. } => {
@@ -79,6 +119,7 @@ impl Renderer for ProgressRenderer {
             }
             Event::NodeFinished { stage, status, .. } => {
                 self.running.retain(|s| s != stage);
+                self.pending.remove(stage);
                 self.bar.inc(1);
                 if let (true, Some(line)) = (
                     !matches!(status, NodeStatus::Cached | NodeStatus::Restored),
@@ -107,7 +148,19 @@ fn plain_line(event: &Event, verbose: bool) -> Option<String> {
             pipeline,
             nodes,
             jobs,
-        } => verbose.then(|| format!("augflow: {pipeline}: {nodes} node(s), {jobs} job(s)")),
+            estimates,
+        } => verbose.then(|| {
+            let expected: u64 = estimates.values().sum();
+            let eta = if estimates.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", about {} of work expected from recorded durations",
+                    human(expected / 1000)
+                )
+            };
+            format!("augflow: {pipeline}: {nodes} node(s), {jobs} job(s){eta}")
+        }),
         Event::NodeExecuting { stage } => verbose.then(|| format!("running   {stage}")),
         // Plain output is for logs: progress ticks would drown them.
         Event::NodeProgress { .. } => None,
@@ -158,4 +211,13 @@ fn summary_line(summary: &RunSummary) -> String {
 
 fn seconds(millis: u64) -> String {
     format!("{:.2} s", millis as f64 / 1000.0)
+}
+
+/// `75` → "1m15s".
+fn human(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
 }

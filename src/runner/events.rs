@@ -38,6 +38,10 @@ pub enum Event {
         /// Nodes this run looks at (targets and their ancestors).
         nodes: usize,
         jobs: usize,
+        /// Expected milliseconds of the nodes that will execute, from recorded durations
+        /// (see `runner::estimate`); only nodes with some history are listed.
+        #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        estimates: std::collections::BTreeMap<String, u64>,
     },
     /// A node missed the cache and starts executing.
     NodeExecuting {

@@ -3,6 +3,7 @@
 
 mod cancel;
 mod engine;
+mod estimate;
 mod events;
 mod key;
 mod node_error;
@@ -41,6 +42,7 @@ pub fn run(engine: &Engine<'_>, options: &RunOptions, emit: &mut dyn FnMut(&Even
         pipeline: engine.graph.pipeline.file.display().to_string(),
         nodes: nodes.len(),
         jobs: options.jobs,
+        estimates: estimate::run_estimates(engine, &nodes),
     });
     let schedule = schedule::Schedule {
         nodes,

@@ -12,8 +12,10 @@
 //!   precision/recall/F1, confusion matrix, ROC AUC).
 //! - [`classifiers`]: ResNet-50, EfficientNet-B0/B1 and ConvNeXt-T/S on Burn: seeded,
 //!   reproducible training and scoring.
-//! - [`generators`]: the per-class DDPM (and its sampling) that makes synthetic training
-//!   images, with checkpoints chosen on held-out real training images.
+//! - [`generators`]: the class-conditional GAN and the per-class DDPM that make synthetic
+//!   training images, with checkpoints chosen on held-out real training images, and
+//!   sampling N images per class.
+//! - [`synthetic`]: merging synthetic images into a training set and scoring their quality.
 //! - [`backend`]: the one place that picks Burn's device (wgpu on a real GPU, else CPU).
 
 pub mod backend;

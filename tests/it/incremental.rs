@@ -253,3 +253,35 @@ fn gc_keeps_current_results_and_removes_old_ones() {
     );
     crate::common::assert_store_blobs_valid(&project.store());
 }
+
+#[test]
+fn a_rerun_announces_estimates_from_recorded_durations() {
+    let project = TestProject::new(
+        "stages:\n  slow:\n    matrix: {n: [1, 2]}\n    params: {v: 1}\n    cmd: \"sleep 0.3; echo ${v} > out-${n}.txt\"\n    outs: [\"out-${n}.txt\"]\n  fast:\n    cmd: \"echo hi > fast.txt\"\n    outs: [fast.txt]\n",
+    );
+    let first = project.augflow(&["run", "--json"]);
+    let first = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(
+        !first.contains("\"estimates\""),
+        "no history, no estimates: {first}"
+    );
+    project.edit_pipeline("params: {v: 1}", "params: {v: 2}");
+    let second = project.augflow(&["run", "--json"]);
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    let started: serde_json::Value = stdout
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|event| event["event"] == "run_started")
+        .unwrap();
+    let estimates = started["estimates"].as_object().expect("estimates");
+    // Only the two stale nodes, each from its own last run (≥ 300 ms of sleep).
+    assert_eq!(
+        estimates.keys().collect::<Vec<_>>(),
+        ["slow@1", "slow@2"],
+        "{started}"
+    );
+    for ms in estimates.values() {
+        let ms = ms.as_u64().unwrap();
+        assert!((300..5_000).contains(&ms), "{started}");
+    }
+}

@@ -1,0 +1,61 @@
+//! How long the nodes a run will execute are expected to take, from the durations
+//! recorded in the action cache: the node's own last run (its key has changed since, but
+//! its cost rarely has), else the mean of its stage's other nodes (a matrix's cells cost
+//! about the same), else the mean of recorded nodes of the same kind.
+
+use std::collections::BTreeMap;
+
+use petgraph::graph::NodeIndex;
+
+use super::engine::Engine;
+use super::plan::{NodeState, plan};
+use super::record::read_record;
+use crate::spec::NodeSpec;
+
+/// Estimated milliseconds of every node in `nodes` that the plan says will execute and
+/// that has some recorded history; empty when nothing was ever recorded.
+pub fn run_estimates(engine: &Engine<'_>, nodes: &[NodeIndex]) -> BTreeMap<String, u64> {
+    let has_history = std::fs::read_dir(engine.project.node_records_dir())
+        .map(|mut entries| entries.next().is_some())
+        .unwrap_or(false);
+    if !has_history {
+        return BTreeMap::new();
+    }
+    let recorded: Vec<(&NodeSpec, u64)> = engine
+        .graph
+        .order
+        .iter()
+        .map(|&i| engine.graph.node(i))
+        .filter_map(|node| Some((node, recorded_ms(engine, node)?)))
+        .collect();
+    let mean = |pick: &dyn Fn(&NodeSpec) -> bool| {
+        let picked: Vec<u64> = recorded
+            .iter()
+            .filter(|(n, _)| pick(n))
+            .map(|(_, ms)| *ms)
+            .collect();
+        (!picked.is_empty()).then(|| picked.iter().sum::<u64>() / picked.len() as u64)
+    };
+    plan(engine, nodes)
+        .into_iter()
+        .zip(nodes)
+        .filter(|(p, _)| matches!(p.state, NodeState::Stale { .. }))
+        .filter_map(|(_, &index)| {
+            let node = engine.graph.node(index);
+            let own = recorded
+                .iter()
+                .find(|(n, _)| n.name == node.name)
+                .map(|(_, ms)| *ms);
+            let estimate = own
+                .or_else(|| mean(&|n| n.stage == node.stage))
+                .or_else(|| mean(&|n| n.kind_label() == node.kind_label()))?;
+            Some((node.name.clone(), estimate))
+        })
+        .collect()
+}
+
+fn recorded_ms(engine: &Engine<'_>, node: &NodeSpec) -> Option<u64> {
+    let record = read_record(engine.project, &node.name)?;
+    let entry = engine.store.get_action(&record.key).ok().flatten()?;
+    Some(entry.duration_ms)
+}
