@@ -29,6 +29,7 @@ pub mod split;
 pub mod synthetic;
 
 mod error;
+mod weights;
 
 pub use error::StageError;
 

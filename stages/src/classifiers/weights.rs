@@ -4,7 +4,6 @@
 use std::fs;
 use std::path::Path;
 
-use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -96,17 +95,7 @@ pub(super) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Sta
 /// Bytes, not a module clone, are how training keeps its best epoch: a clone shares its
 /// BatchNorm running statistics with the model that goes on training.
 pub(super) fn weights_bytes(model: &Classifier) -> Result<Vec<u8>, StageError> {
-    let mut store = SafetensorsStore::from_bytes(None)
-        .clear_metadata()
-        .skip_enum_variants(true);
-    let save_err = |reason: String| StageError::SaveWeights {
-        path: WEIGHTS_FILE.into(),
-        reason,
-    };
-    model
-        .save_into(&mut store)
-        .map_err(|err| save_err(err.to_string()))?;
-    store.get_bytes().map_err(|err| save_err(err.to_string()))
+    crate::weights::module_bytes(model, WEIGHTS_FILE)
 }
 
 /// Writes the weights of `model` (see [`weights_bytes`]) to `path`.
@@ -120,30 +109,8 @@ pub(super) fn save_weights(model: &Classifier, path: &Path) -> Result<(), StageE
 }
 
 /// Loads weights saved by [`save_weights`] into `model`, requiring every tensor to match.
-pub(super) fn load_weights(mut model: Classifier, path: &Path) -> Result<Classifier, StageError> {
-    let load_err = |reason: String| StageError::LoadWeights {
-        path: path.to_owned(),
-        reason,
-    };
-    if !path.is_file() {
-        return Err(load_err("the file does not exist".to_owned()));
-    }
-    let mut store = SafetensorsStore::from_file(path)
-        .skip_enum_variants(true)
-        .validate(true)
-        .allow_partial(false);
-    let result = model
-        .load_from(&mut store)
-        .map_err(|err| load_err(err.to_string()))?;
-    if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
-        return Err(load_err(format!(
-            "{} errors, missing {:?}, unused {:?}",
-            result.errors.len(),
-            result.missing.iter().map(|(p, _)| p).collect::<Vec<_>>(),
-            result.unused
-        )));
-    }
-    Ok(model)
+pub(super) fn load_weights(model: Classifier, path: &Path) -> Result<Classifier, StageError> {
+    crate::weights::load_module(model, path)
 }
 
 /// Rebuilds the trained classifier in `model_dir` on `device`, in inference mode.

@@ -11,7 +11,6 @@ pub mod gan;
 mod images;
 mod sample;
 pub mod select;
-mod weights;
 
 pub use artifact::{Checkpoint, GENERATOR_FILE, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
 pub use config::{

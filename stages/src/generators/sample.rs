@@ -14,11 +14,11 @@ use super::gan::generator::Generator;
 use super::gan::layers::Init;
 use super::gan::sample as gan_sample;
 use super::images::SyntheticWriter;
-use super::weights::load_module;
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::data::out_dir::ensure_empty;
 use crate::image_set::ImageSetManifest;
+use crate::weights::load_module;
 
 /// Progress of sampling: images done of the total.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -22,8 +22,8 @@ use crate::generators::artifact::{Checkpoint, GENERATOR_FORMAT, GeneratorFile, G
 use crate::generators::ema::ema_update;
 use crate::generators::images::{ClassImages, batch_tensor, load_by_class};
 use crate::generators::select::selection_score;
-use crate::generators::weights::module_bytes;
 use crate::generators::{DdpmConfig, Sampler};
+use crate::weights::module_bytes;
 
 /// Training losses are recorded as means over this many steps.
 const LOSS_WINDOW: usize = 10;

@@ -26,7 +26,7 @@ use crate::generators::artifact::{Checkpoint, GENERATOR_FORMAT, GeneratorFile, G
 use crate::generators::ema::ema_update;
 use crate::generators::images::{batch_tensor, load_by_class};
 use crate::generators::select::selection_score;
-use crate::generators::weights::module_bytes;
+use crate::weights::module_bytes;
 
 /// Training series are recorded as means over this many steps.
 const LOSS_WINDOW: usize = 10;

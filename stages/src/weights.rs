@@ -1,5 +1,6 @@
-//! Generator weight files: safetensors via burn-store with metadata cleared, so equal
-//! weights give equal bytes (the cache depends on it).
+//! Weight files of every model (classifiers, generators): safetensors via burn-store with
+//! metadata cleared and no enum variants in names, so equal weights give equal bytes (the
+//! cache depends on it).
 
 use std::path::Path;
 
@@ -48,7 +49,7 @@ pub(crate) fn load_module<M: Module + ModuleSnapshot>(
         return Err(load_err(format!(
             "{} errors, missing {:?}, unused {:?}",
             result.errors.len(),
-            result.missing,
+            result.missing.iter().map(|(p, _)| p).collect::<Vec<_>>(),
             result.unused
         )));
     }
