@@ -8,3 +8,16 @@ mod train;
 pub(crate) mod unet;
 
 pub use train::{DdpmProgress, train_ddpm};
+
+use burn::module::Module;
+use burn::tensor::Device;
+
+use crate::generators::DdpmConfig;
+
+/// Parameter count of the U-Net [`train_ddpm`] builds for `cfg`. Only for the
+/// Burn-vs-PyTorch benchmark (`stages/benches/generator_step.rs`), which checks its
+/// PyTorch twin against it.
+#[doc(hidden)]
+pub fn parameter_count(cfg: &DdpmConfig) -> usize {
+    unet::UNet::new(&cfg.unet(), cfg.image_size, &Device::flex()).num_params()
+}

@@ -45,3 +45,27 @@ pub(crate) mod sample;
 mod train;
 
 pub use train::{GanProgress, train_gan};
+
+use burn::module::Module;
+use burn::tensor::Device;
+
+use crate::generators::GanConfig;
+
+/// Parameter counts (generator, discriminator) of the networks [`train_gan`] builds for
+/// `cfg` and `num_classes` classes. Only for the Burn-vs-PyTorch benchmark
+/// (`stages/benches/generator_step.rs`), which checks its PyTorch twins against them.
+#[doc(hidden)]
+pub fn parameter_counts(cfg: &GanConfig, num_classes: usize) -> (usize, usize) {
+    let spec = cfg.generator(num_classes);
+    let device = Device::flex();
+    let mut init = layers::Init::new(0, "gan-shape");
+    let g = generator::Generator::new(&spec, cfg.image_size, &mut init, &device);
+    let d = discriminator::Discriminator::new(
+        &spec,
+        cfg.image_size,
+        cfg.mbstd_group,
+        &mut init,
+        &device,
+    );
+    (g.num_params(), d.num_params())
+}
