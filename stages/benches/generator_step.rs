@@ -21,11 +21,13 @@
 //!   includes drawing the noise on the host and writing the PNGs.
 //!
 //! One run of each kind comes first, untimed, to compile wgpu's kernels. The reported
-//! value is the median over `BENCH_REPEATS` pairs (default 3, 1 on a software adapter).
-//! A run predicted to end more than `BENCH_BUDGET_S` (default 300) seconds after its
-//! measurement began is not started: the measurement is cut to the pairs done so far, or
-//! reported as skipped with `bound`, the best time per unit of any single run (setup
-//! included: an upper bound on s/step, a lower bound on images/s).
+//! value is the median over `BENCH_REPEATS` pairs (default 3, 1 on a software adapter,
+//! where the runs are also shorter: 1 and 3 steps, so the GAN's difference has no R1
+//! step). Each measurement has `BENCH_BUDGET_S` seconds (default 300): a run predicted to
+//! end later is not started, and one still going then is cancelled through the stage
+//! functions' cancel flag. The measurement is then cut to the pairs done so far, or
+//! reported as skipped with `bound`, the best time per unit of any single run (setup and
+//! compilation included: an upper bound on s/step, a lower bound on images/s).
 
 use std::collections::BTreeMap;
 use std::env;
