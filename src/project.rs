@@ -22,6 +22,8 @@ pub struct Project {
     /// Remote caches declared in `augflow.toml`, by name.
     pub remotes: BTreeMap<String, RemoteConfig>,
     pub default_remote: Option<String>,
+    /// `[executor]`: where `augflow run` executes nodes, and the Slurm settings.
+    pub executor: ExecutorConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,91 @@ struct ConfigFile {
     remote: RemoteSection,
     #[serde(default)]
     remotes: BTreeMap<String, RemoteConfig>,
+    #[serde(default)]
+    executor: ExecutorConfig,
+}
+
+/// Where nodes that miss the cache execute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutorKind {
+    /// On this machine, `-j` at a time.
+    #[default]
+    Local,
+    /// As Slurm batch jobs (`sbatch`), one per node, ordered by `afterok` dependencies.
+    Slurm,
+}
+
+/// `[executor]` in `augflow.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorConfig {
+    /// The executor of `augflow run` without `--executor`.
+    #[serde(default)]
+    pub default: ExecutorKind,
+    #[serde(default)]
+    pub slurm: SlurmConfig,
+}
+
+/// `[executor.slurm]`: how nodes are submitted (see docs/slurm.md).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmConfig {
+    /// `--partition` of every job.
+    pub partition: Option<String>,
+    /// `--account` of every job.
+    pub account: Option<String>,
+    /// Further `sbatch` arguments for every job (e.g. `--qos=short`).
+    #[serde(default)]
+    pub sbatch_args: Vec<String>,
+    /// Seconds between two `squeue` polls (default 2).
+    pub poll_seconds: Option<f64>,
+    /// The `augflow` binary jobs run (default: this one); it must be reachable from the
+    /// compute nodes. Relative paths start at the config file.
+    pub augflow_bin: Option<PathBuf>,
+    /// Resources per stage kind (`cmd` for shell stages, else the typed kind's name), over
+    /// the `default` entry.
+    #[serde(default)]
+    pub resources: BTreeMap<String, SlurmResources>,
+}
+
+/// Resources of one job; unset fields leave the cluster's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmResources {
+    /// `--time`, e.g. `"02:00:00"`.
+    pub time: Option<String>,
+    /// `--mem`, e.g. `"16G"`.
+    pub mem: Option<String>,
+    /// `--gres`, e.g. `"gpu:1"`.
+    pub gres: Option<String>,
+    /// `--cpus-per-task`.
+    pub cpus_per_task: Option<u32>,
+    /// Further `sbatch` arguments for this kind.
+    #[serde(default)]
+    pub extra: Vec<String>,
+}
+
+/// The resource entry that applies to all kinds.
+pub const DEFAULT_RESOURCES: &str = "default";
+
+impl SlurmConfig {
+    /// The `default` entry overlaid with the entry of `kind`.
+    pub fn resources_for(&self, kind: &str) -> SlurmResources {
+        let mut merged = self
+            .resources
+            .get(DEFAULT_RESOURCES)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(own) = self.resources.get(kind) {
+            merged.time = own.time.clone().or(merged.time);
+            merged.mem = own.mem.clone().or(merged.mem);
+            merged.gres = own.gres.clone().or(merged.gres);
+            merged.cpus_per_task = own.cpus_per_task.or(merged.cpus_per_task);
+            merged.extra.extend(own.extra.iter().cloned());
+        }
+        merged
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,12 +224,17 @@ impl Project {
                 message: format!("default remote `{default}` is not declared in [remotes]"),
             });
         }
+        let mut executor = config.executor;
+        if let Some(bin) = &executor.slurm.augflow_bin {
+            executor.slurm.augflow_bin = Some(absolute_from(root, bin));
+        }
         Ok(Project {
             root: root.to_path_buf(),
             state_dir,
             store_dir,
             remotes,
             default_remote: config.remote.default,
+            executor,
         })
     }
 
@@ -156,6 +248,11 @@ impl Project {
 
     pub fn node_records_dir(&self) -> PathBuf {
         self.state_dir.join("state").join("nodes")
+    }
+
+    /// Slurm jobs of unfinished nodes, job logs and job results.
+    pub fn slurm_dir(&self) -> PathBuf {
+        self.state_dir.join("slurm")
     }
 
     pub fn stat_cache_path(&self) -> PathBuf {
@@ -203,6 +300,55 @@ mod tests {
         let project = Project::open(dir.path(), Some(Path::new("/srv/store"))).unwrap();
         assert_eq!(project.store_dir, PathBuf::from("/srv/store"));
         std::fs::write(dir.path().join(CONFIG_FILE), "[store]\npth = 1\n").unwrap();
+        assert!(matches!(
+            Project::open(dir.path(), None),
+            Err(ProjectError::ParseConfig { .. })
+        ));
+    }
+
+    #[test]
+    fn slurm_resources_overlay_the_default_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            r#"
+[executor]
+default = "slurm"
+[executor.slurm]
+partition = "gpu"
+augflow_bin = "bin/augflow"
+[executor.slurm.resources.default]
+time = "01:00:00"
+mem = "4G"
+extra = ["--qos=short"]
+[executor.slurm.resources.classify]
+gres = "gpu:1"
+mem = "32G"
+extra = ["--constraint=a100"]
+"#,
+        )
+        .unwrap();
+        let project = Project::open(dir.path(), None).unwrap();
+        assert_eq!(project.executor.default, ExecutorKind::Slurm);
+        let slurm = &project.executor.slurm;
+        assert_eq!(slurm.partition.as_deref(), Some("gpu"));
+        assert_eq!(slurm.augflow_bin, Some(dir.path().join("bin/augflow")));
+        let classify = slurm.resources_for("classify");
+        assert_eq!(classify.time.as_deref(), Some("01:00:00"));
+        assert_eq!(classify.mem.as_deref(), Some("32G"));
+        assert_eq!(classify.gres.as_deref(), Some("gpu:1"));
+        assert_eq!(classify.extra, ["--qos=short", "--constraint=a100"]);
+        let shell = slurm.resources_for("cmd");
+        assert_eq!(shell.gres, None);
+        assert_eq!(shell.mem.as_deref(), Some("4G"));
+
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[executor.slurm.resources.cmd]
+gpus = 1
+",
+        )
+        .unwrap();
         assert!(matches!(
             Project::open(dir.path(), None),
             Err(ProjectError::ParseConfig { .. })

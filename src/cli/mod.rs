@@ -2,6 +2,7 @@
 //! codes. No pipeline logic lives here.
 
 mod dag;
+mod exec_node;
 mod explain;
 mod gc;
 mod load;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Print the blake3 content digest of files, as keys use them (for benchmarks and checks).
     #[command(hide = true)]
     Hash { paths: Vec<PathBuf> },
+    /// Run one node inside a Slurm job (what `run --executor slurm` submits).
+    #[command(hide = true)]
+    ExecNode(exec_node::ExecNodeArgs),
 }
 
 /// Entry point of the binary.
@@ -81,7 +85,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(
         cli.command,
-        Command::Run(_) | Command::Push(_) | Command::Pull(_)
+        Command::Run(_) | Command::Push(_) | Command::Pull(_) | Command::ExecNode(_)
     ) {
         exit_quietly_on_closed_pipe();
     }
@@ -99,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(&args, cli.store.as_deref()),
         Command::Schema => schema::run(),
         Command::Hash { paths } => schema::hash(&paths),
+        Command::ExecNode(args) => exec_node::run(&args, cli.store.as_deref()),
     };
     ExitCode::from(code)
 }

@@ -181,6 +181,7 @@ pub fn pull(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
         targets,
         jobs: 4,
         keep_going: true,
+        executor: crate::runner::ExecutorKind::Local,
     };
     let mut renderer: Box<dyn Renderer> = if args.json {
         Box::new(JsonRenderer)

@@ -42,6 +42,8 @@ pub struct ProgressRenderer {
     /// Estimated ms of nodes expected to execute and not finished yet.
     pending: std::collections::BTreeMap<String, u64>,
     started: std::collections::BTreeMap<String, std::time::Instant>,
+    /// Nodes submitted to Slurm that do not run yet.
+    queued: std::collections::BTreeSet<String>,
     jobs: usize,
 }
 
@@ -60,16 +62,21 @@ impl ProgressRenderer {
             running: Vec::new(),
             pending: std::collections::BTreeMap::new(),
             started: std::collections::BTreeMap::new(),
+            queued: std::collections::BTreeSet::new(),
             jobs: 1,
         }
     }
 
     fn refresh(&self) {
-        let running = match self.running.len() {
+        let mut running = match self.running.len() {
             0 => String::new(),
             1 => format!("running {}", self.running[0]),
             n => format!("running {} and {} more", self.running[0], n - 1),
         };
+        if !self.queued.is_empty() {
+            let sep = if running.is_empty() { "" } else { ", " };
+            running.push_str(&format!("{sep}{} queued on Slurm", self.queued.len()));
+        }
         self.bar.set_message(match self.remaining_secs() {
             Some(secs) if !running.is_empty() => format!("{running}, ~{} left", human(secs)),
             _ => running,
@@ -108,7 +115,13 @@ impl Renderer for ProgressRenderer {
                 self.pending = estimates.clone();
                 self.jobs = *jobs;
             }
+            Event::NodeSubmitted { stage, .. } => {
+                self.queued.insert(stage.clone());
+                self.refresh();
+            }
+            Event::JobState { .. } => {}
             Event::NodeExecuting { stage } => {
+                self.queued.remove(stage);
                 self.running.push(stage.clone());
                 self.started
                     .insert(stage.clone(), std::time::Instant::now());
@@ -118,6 +131,7 @@ impl Renderer for ProgressRenderer {
                 self.bar.set_message(format!("{stage}: {message}"));
             }
             Event::NodeFinished { stage, status, .. } => {
+                self.queued.remove(stage);
                 self.running.retain(|s| s != stage);
                 self.pending.remove(stage);
                 self.bar.inc(1);
@@ -160,6 +174,24 @@ fn plain_line(event: &Event, verbose: bool) -> Option<String> {
                 )
             };
             format!("augflow: {pipeline}: {nodes} node(s), {jobs} job(s){eta}")
+        }),
+        Event::NodeSubmitted {
+            stage,
+            job,
+            log,
+            adopted,
+        } => verbose.then(|| {
+            let verb = if *adopted { "adopted " } else { "submitted" };
+            format!("{verb} {stage} as Slurm job {job} (log: {log})")
+        }),
+        Event::JobState {
+            stage,
+            job,
+            state,
+            reason,
+        } => verbose.then(|| match reason {
+            Some(reason) => format!("job {job}  {stage}: {state} ({reason})"),
+            None => format!("job {job}  {stage}: {state}"),
         }),
         Event::NodeExecuting { stage } => verbose.then(|| format!("running   {stage}")),
         // Plain output is for logs: progress ticks would drown them.

@@ -68,6 +68,7 @@ pub fn run(args: &ReportArgs, store_flag: Option<&Path>) -> u8 {
         json: args.json,
         remote: args.remote.clone(),
         backend: args.backend,
+        executor: None,
     };
     let code = run_command(&run_args, store_flag);
     if code != exit::OK {

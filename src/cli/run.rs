@@ -10,7 +10,7 @@ use super::remote::{RemoteArgs, select_remote};
 use super::render::{JsonRenderer, PlainRenderer, ProgressRenderer, Renderer};
 use super::{exit, status};
 use crate::kinds::BackendRequest;
-use crate::runner::{CancelToken, Engine, RunOptions, run as run_pipeline};
+use crate::runner::{CancelToken, Engine, ExecutorKind, RunOptions, run as run_pipeline};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// Compute backend of ML stages: wgpu when a GPU adapter exists (auto), or forced.
     #[arg(long, value_enum, env = "AUGFLOW_BACKEND", default_value_t = BackendRequest::Auto)]
     pub backend: BackendRequest,
+    /// Where nodes that miss the cache execute (default: `[executor] default` in
+    /// augflow.toml, else local). `slurm` submits one sbatch job per node; see docs/slurm.md.
+    #[arg(long, value_enum, value_name = "EXECUTOR")]
+    pub executor: Option<ExecutorKind>,
 }
 
 pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
@@ -83,6 +87,7 @@ pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
         targets,
         jobs: args.jobs.max(1),
         keep_going: args.keep_going,
+        executor: args.executor.unwrap_or(loaded.project.executor.default),
     };
     let mut renderer: Box<dyn Renderer> = if args.json {
         Box::new(JsonRenderer)

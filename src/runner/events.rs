@@ -1,9 +1,9 @@
 //! What the runner reports. Renderers (progress bars, plain lines, JSON lines) consume
 //! these; the runner itself never prints.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeStatus {
     /// The node's command or kind ran and its outputs were stored.
@@ -42,6 +42,24 @@ pub enum Event {
         /// (see `runner::estimate`); only nodes with some history are listed.
         #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
         estimates: std::collections::BTreeMap<String, u64>,
+    },
+    /// A node that missed the cache was handed to Slurm as a batch job (`adopted`: the job
+    /// was submitted by an earlier, interrupted run and is still queued or running).
+    NodeSubmitted {
+        stage: String,
+        job: String,
+        /// The job's output file (stdout and stderr of `augflow exec-node`).
+        log: String,
+        adopted: bool,
+    },
+    /// A node's Slurm job changed state (`PENDING`, `RUNNING`, `COMPLETED`, `FAILED`…).
+    JobState {
+        stage: String,
+        job: String,
+        state: String,
+        /// Slurm's reason for a pending job (`Dependency`, `Resources`…).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A node missed the cache and starts executing.
     NodeExecuting {

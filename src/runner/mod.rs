@@ -13,6 +13,7 @@ mod record;
 mod remote;
 mod schedule;
 mod shell;
+pub mod slurm;
 mod typed;
 
 pub use cancel::CancelToken;
@@ -24,6 +25,8 @@ pub use plan::{Explanation, NodePlan, NodeState, explain, plan};
 pub use record::{NodeRecord, read_record};
 pub use remote::RemoteLink;
 
+pub use crate::project::ExecutorKind;
+
 use petgraph::graph::NodeIndex;
 
 #[derive(Debug, Clone)]
@@ -32,6 +35,8 @@ pub struct RunOptions {
     pub targets: Vec<NodeIndex>,
     pub jobs: usize,
     pub keep_going: bool,
+    /// Where nodes that miss the cache execute.
+    pub executor: ExecutorKind,
 }
 
 /// Brings the selected nodes up to date. Failures of single nodes are reported as events
@@ -44,12 +49,17 @@ pub fn run(engine: &Engine<'_>, options: &RunOptions, emit: &mut dyn FnMut(&Even
         jobs: options.jobs,
         estimates: estimate::run_estimates(engine, &nodes),
     });
-    let schedule = schedule::Schedule {
-        nodes,
-        jobs: options.jobs.max(1),
-        keep_going: options.keep_going,
+    let summary = match options.executor {
+        ExecutorKind::Local => {
+            let schedule = schedule::Schedule {
+                nodes,
+                jobs: options.jobs.max(1),
+                keep_going: options.keep_going,
+            };
+            schedule::run_schedule(engine, &schedule, emit)
+        }
+        ExecutorKind::Slurm => slurm::run_slurm(engine, &nodes, options.keep_going, emit),
     };
-    let summary = schedule::run_schedule(engine, &schedule, emit);
     if let Err(err) = engine.save_stat_cache() {
         emit(&Event::Warning {
             stage: None,

@@ -38,6 +38,11 @@ pub enum NodeError {
     Panicked { kind: String, message: String },
     #[error("finish: the run was cancelled")]
     Cancelled,
+    /// `exec-node`: an ancestor's result is missing from the store.
+    #[error(
+        "verify the input from `{node}`: its result is not in the store (did its job publish it?)"
+    )]
+    InputNotReady { node: String },
     /// `pull` only restores: the node is neither in the local store nor on the remote.
     #[error("find it in the local store or on the remote")]
     NotCached,

@@ -40,6 +40,26 @@ pub fn process_node<'u>(
     upstream: impl Fn(&str) -> Option<&'u BTreeMap<String, Artifact>>,
     observe: &(dyn Fn(NodeSignal) + Sync),
 ) -> Result<NodeDone, NodeError> {
+    process(engine, node, upstream, observe, engine.execute)
+}
+
+/// Reuses one node's result from the store or the remote, restoring and verifying its
+/// outputs in the workspace; never executes (`NodeError::NotCached` on a miss).
+pub fn restore_node<'u>(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    upstream: impl Fn(&str) -> Option<&'u BTreeMap<String, Artifact>>,
+) -> Result<NodeDone, NodeError> {
+    process(engine, node, upstream, &|_| {}, false)
+}
+
+fn process<'u>(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    upstream: impl Fn(&str) -> Option<&'u BTreeMap<String, Artifact>>,
+    observe: &(dyn Fn(NodeSignal) + Sync),
+    may_execute: bool,
+) -> Result<NodeDone, NodeError> {
     let key_fields = compute_key(engine, node, upstream)?;
     let key = key_fields.digest();
     let mut warnings = Vec::new();
@@ -50,14 +70,15 @@ pub fn process_node<'u>(
     if let Some(done) = try_remote(engine, node, &key_fields, key, &mut warnings)? {
         return Ok(done);
     }
+    // Restoring never waits for the lock: a node another process is building is a miss.
+    if !may_execute {
+        return Err(NodeError::NotCached);
+    }
     // Two processes on one store must not build the same key at once; the loser of the
     // race finds the winner's entry once it gets the lock.
     let _lock = engine.store.lock_key(&key)?;
     if let Some(done) = try_hit(engine, node, &key_fields, key, &mut warnings)? {
         return Ok(done);
-    }
-    if !engine.execute {
-        return Err(NodeError::NotCached);
     }
     observe(NodeSignal::Executing);
     let started = Instant::now();

@@ -281,7 +281,7 @@ fn finished_event(
     }
 }
 
-fn first_failed_dependency(
+pub(super) fn first_failed_dependency(
     engine: &Engine<'_>,
     index: NodeIndex,
     finished: &HashMap<NodeIndex, NodeStatus>,

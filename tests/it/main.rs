@@ -15,5 +15,6 @@ mod pipelines;
 mod remote;
 mod remote_s3;
 mod report;
+mod slurm;
 mod store_integrity;
 mod typed;

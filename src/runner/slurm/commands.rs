@@ -1,0 +1,341 @@
+//! The Slurm client commands the executor uses: `sbatch`, `squeue`, `scancel`. Only these
+//! three, and never `sacct` (accounting is often off on small clusters).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::project::{SlurmConfig, SlurmResources};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SlurmError {
+    #[error("run `{command}` (is Slurm installed and SLURM_CONF set?)")]
+    Spawn {
+        command: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("submit the job with sbatch: {stderr}")]
+    Submit { stderr: String },
+    #[error("read a job id from sbatch's answer {answer:?}")]
+    JobId { answer: String },
+    #[error("query job states with squeue: {stderr}")]
+    Query { stderr: String },
+}
+
+/// One job's submission: everything `sbatch` gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub job_name: String,
+    pub workdir: PathBuf,
+    /// Output file of the job (stdout and stderr).
+    pub log: PathBuf,
+    /// Jobs that must complete successfully first.
+    pub after_ok: Vec<String>,
+    /// The command the job runs, one argument per element.
+    pub argv: Vec<String>,
+}
+
+/// `sbatch` arguments of a submission, in a stable order (tested).
+pub fn sbatch_args(
+    config: &SlurmConfig,
+    resources: &SlurmResources,
+    submission: &Submission,
+) -> Vec<String> {
+    let mut args = vec![
+        "--parsable".to_owned(),
+        format!("--job-name={}", submission.job_name),
+        format!("--chdir={}", submission.workdir.display()),
+        // `%` starts a Slurm filename pattern; node names are taken literally.
+        format!(
+            "--output={}",
+            submission.log.display().to_string().replace('%', "%%")
+        ),
+        // A job whose dependency failed is cancelled instead of pending forever.
+        "--kill-on-invalid-dep=yes".to_owned(),
+    ];
+    if !submission.after_ok.is_empty() {
+        args.push(format!(
+            "--dependency=afterok:{}",
+            submission.after_ok.join(":")
+        ));
+    }
+    if let Some(partition) = &config.partition {
+        args.push(format!("--partition={partition}"));
+    }
+    if let Some(account) = &config.account {
+        args.push(format!("--account={account}"));
+    }
+    if let Some(time) = &resources.time {
+        args.push(format!("--time={time}"));
+    }
+    if let Some(mem) = &resources.mem {
+        args.push(format!("--mem={mem}"));
+    }
+    if let Some(gres) = &resources.gres {
+        args.push(format!("--gres={gres}"));
+    }
+    if let Some(cpus) = resources.cpus_per_task {
+        args.push(format!("--cpus-per-task={cpus}"));
+    }
+    args.extend(config.sbatch_args.iter().cloned());
+    args.extend(resources.extra.iter().cloned());
+    args
+}
+
+/// The batch script: `exec` of the job's command, each argument single-quoted.
+pub fn batch_script(argv: &[String]) -> String {
+    let quoted: Vec<String> = argv.iter().map(|arg| shell_quote(arg)).collect();
+    format!(
+        "#!/bin/sh\n# Written by augflow: runs one pipeline node.\nexec {}\n",
+        quoted.join(" ")
+    )
+}
+
+fn shell_quote(arg: &str) -> String {
+    format!("'{}'", arg.replace('\'', r"'\''"))
+}
+
+/// Submits one job; returns its id.
+pub fn submit(
+    config: &SlurmConfig,
+    resources: &SlurmResources,
+    submission: &Submission,
+) -> Result<String, SlurmError> {
+    if let Some(parent) = submission.log.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| SlurmError::Spawn {
+            command: "sbatch",
+            source,
+        })?;
+    }
+    let spawn_error = |source| SlurmError::Spawn {
+        command: "sbatch",
+        source,
+    };
+    let mut child = Command::new("sbatch")
+        .args(sbatch_args(config, resources, submission))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_error)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(batch_script(&submission.argv).as_bytes())
+            .map_err(spawn_error)?;
+    }
+    let output = child.wait_with_output().map_err(spawn_error)?;
+    if !output.status.success() {
+        return Err(SlurmError::Submit {
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    parse_job_id(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// `sbatch --parsable` answers `id` or `id;cluster`.
+pub fn parse_job_id(answer: &str) -> Result<String, SlurmError> {
+    let id = answer.trim().split(';').next().unwrap_or("").trim();
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+        Ok(id.to_owned())
+    } else {
+        Err(SlurmError::JobId {
+            answer: answer.trim().to_owned(),
+        })
+    }
+}
+
+/// A job's state as `squeue` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInfo {
+    /// `PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, `CANCELLED`, `TIMEOUT`…
+    pub state: String,
+    /// Slurm's reason (`Dependency`, `Resources`, `NonZeroExitCode`…); `None` for "None".
+    pub reason: Option<String>,
+}
+
+/// Where a job stands, for the executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl JobInfo {
+    pub fn phase(&self) -> Phase {
+        match self.state.as_str() {
+            "PENDING" | "CONFIGURING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED"
+            | "RESV_DEL_HOLD" | "SUSPENDED" | "STOPPED" | "SIGNALING" => {
+                // A dependency that can never be met is a failure, not a wait.
+                if self.reason.as_deref() == Some("DependencyNeverSatisfied") {
+                    Phase::Failed
+                } else {
+                    Phase::Queued
+                }
+            }
+            "RUNNING" | "COMPLETING" | "STAGE_OUT" | "RESIZING" => Phase::Running,
+            "COMPLETED" => Phase::Completed,
+            _ => Phase::Failed,
+        }
+    }
+}
+
+/// States of the given jobs; jobs Slurm no longer knows (purged after `MinJobAge`, or from
+/// another cluster) are absent from the answer.
+pub fn query(ids: &[String]) -> Result<BTreeMap<String, JobInfo>, SlurmError> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let output = Command::new("squeue")
+        .args([
+            "--noheader",
+            "--states=all",
+            "--format=%i|%T|%r",
+            &format!("--jobs={}", ids.join(",")),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| SlurmError::Spawn {
+            command: "squeue",
+            source,
+        })?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        // squeue fails when none of the ids is known any more: that is an empty answer.
+        if stderr.contains("Invalid job id") {
+            return Ok(BTreeMap::new());
+        }
+        return Err(SlurmError::Query {
+            stderr: stderr.trim().to_owned(),
+        });
+    }
+    Ok(parse_squeue(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// Lines of `squeue --format=%i|%T|%r`.
+pub fn parse_squeue(text: &str) -> BTreeMap<String, JobInfo> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.trim().splitn(3, '|');
+            let id = fields.next()?.trim();
+            let state = fields.next()?.trim();
+            let reason = fields.next().map(str::trim).unwrap_or("None");
+            (!id.is_empty() && !state.is_empty()).then(|| {
+                (
+                    id.to_owned(),
+                    JobInfo {
+                        state: state.to_owned(),
+                        reason: (reason != "None" && !reason.is_empty()).then(|| reason.to_owned()),
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
+/// Cancels jobs; unknown or finished ones are ignored by Slurm.
+pub fn cancel(ids: &[String]) -> Result<(), SlurmError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let output = Command::new("scancel")
+        .args(ids)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| SlurmError::Spawn {
+            command: "scancel",
+            source,
+        })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(SlurmError::Query {
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// The last `lines` lines of a job's log, for a failure message.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return String::new();
+    };
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        JobInfo, Phase, Submission, batch_script, parse_job_id, parse_squeue, sbatch_args,
+    };
+    use crate::project::{SlurmConfig, SlurmResources};
+    use std::path::PathBuf;
+
+    #[test]
+    fn sbatch_arguments_carry_dependencies_and_resources() {
+        let config = SlurmConfig {
+            partition: Some("gpu".into()),
+            account: Some("lab".into()),
+            sbatch_args: vec!["--qos=short".into()],
+            ..SlurmConfig::default()
+        };
+        let resources = SlurmResources {
+            time: Some("01:00:00".into()),
+            mem: None,
+            gres: Some("gpu:1".into()),
+            cpus_per_task: Some(4),
+            extra: vec!["--constraint=a100".into()],
+        };
+        let submission = Submission {
+            job_name: "augflow:train@lr=0.1".into(),
+            workdir: PathBuf::from("/p"),
+            log: PathBuf::from("/p/.augflow/slurm/logs/train@lr=0.1%x.log"),
+            after_ok: vec!["12".into(), "15".into()],
+            argv: vec![],
+        };
+        assert_eq!(
+            sbatch_args(&config, &resources, &submission),
+            [
+                "--parsable",
+                "--job-name=augflow:train@lr=0.1",
+                "--chdir=/p",
+                "--output=/p/.augflow/slurm/logs/train@lr=0.1%%x.log",
+                "--kill-on-invalid-dep=yes",
+                "--dependency=afterok:12:15",
+                "--partition=gpu",
+                "--account=lab",
+                "--time=01:00:00",
+                "--gres=gpu:1",
+                "--cpus-per-task=4",
+                "--qos=short",
+                "--constraint=a100",
+            ]
+        );
+    }
+
+    #[test]
+    fn batch_script_quotes_every_argument() {
+        let script = batch_script(&["/bin/augflow".into(), "it's".into(), "a b".into()]);
+        assert!(script.ends_with("exec '/bin/augflow' 'it'\\''s' 'a b'\n"));
+    }
+
+    #[test]
+    fn job_ids_and_states_parse() {
+        assert_eq!(parse_job_id("42\n").unwrap(), "42");
+        assert_eq!(parse_job_id("42;cluster\n").unwrap(), "42");
+        assert!(parse_job_id("sbatch: error").is_err());
+        let jobs = parse_squeue("4|CANCELLED|DependencyNeverSatisfied\n5|RUNNING|None\n");
+        assert_eq!(jobs["4"].phase(), Phase::Failed);
+        assert_eq!(jobs["5"].phase(), Phase::Running);
+        assert_eq!(jobs["5"].reason, None);
+        let pending = JobInfo {
+            state: "PENDING".into(),
+            reason: Some("Dependency".into()),
+        };
+        assert_eq!(pending.phase(), Phase::Queued);
+    }
+}
