@@ -238,6 +238,9 @@ impl Case {
             batch_size: SAMPLE_BATCH,
             sampler: Sampler::Ddim,
             steps: DDIM_STEPS,
+            prompt: None,
+            guidance: None,
+            lora_scale: None,
         };
         let progress = |p: SampleProgress| run.done.store(p.done, Ordering::Relaxed);
         sample_generator(model, &cfg, SEED, out, device, &progress, run.cancel)?;

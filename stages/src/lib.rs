@@ -12,7 +12,8 @@
 //!   precision/recall/F1, confusion matrix, ROC AUC).
 //! - [`classifiers`]: ResNet-50, EfficientNet-B0/B1 and ConvNeXt-T/S on Burn: seeded,
 //!   reproducible training and scoring.
-//! - [`generators`]: the class-conditional GAN and the per-class DDPM that make synthetic
+//! - [`generators`]: the class-conditional GAN, the per-class DDPM and class-prompted latent
+//!   diffusion (base, fine-tune, LoRA, DreamBooth) that make synthetic
 //!   training images, with checkpoints chosen on held-out real training images, and
 //!   sampling N images per class.
 //! - [`synthetic`]: merging synthetic images into a training set and scoring their quality.
@@ -64,3 +65,10 @@ pub const CLASSIFIER_VERSION: u32 = 1;
 /// Bump this whenever the same config, data, seed and backend would give different
 /// weights, selected checkpoints or sampled images.
 pub const GENERATOR_VERSION: u32 = 1;
+
+/// Version of the latent diffusion stages' output ([`generators::latent`]): the
+/// autoencoder, the base model and its fine-tune, LoRA and DreamBooth adaptations.
+///
+/// Bump this whenever the same config, data, seed and backend would give different
+/// weights or artifacts.
+pub const LATENT_VERSION: u32 = 1;

@@ -162,6 +162,9 @@ fn tiny_gan_improves_and_samples_n_per_class() {
             batch_size: 2,
             sampler: Sampler::Ddim,
             steps: 5,
+            prompt: None,
+            guidance: None,
+            lora_scale: None,
         };
         sample_generator(&model_dir, &cfg, 9, &dir, &device, &|_| {}, &never).unwrap();
         dir

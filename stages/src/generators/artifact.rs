@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::config::{NoiseSchedule, StyleGanSpec, UNetSpec};
+use super::latent::{LatentMethod, LatentSpec};
 use crate::StageError;
 
 pub const GENERATOR_FILE: &str = "generator.json";
@@ -26,6 +27,9 @@ pub enum GeneratorSpec {
     /// One class-conditional StyleGAN2-style GAN for every class; the artifact holds its
     /// EMA generator only.
     Gan { generator: StyleGanSpec },
+    /// Prompt-conditioned latent diffusion (autoencoder, text encoder, U-Net), made by
+    /// `train.diffusion_base`, `train.finetune`, `train.lora` or `train.dreambooth`.
+    Latent { latent: Box<LatentSpec> },
 }
 
 impl GeneratorSpec {
@@ -34,6 +38,12 @@ impl GeneratorSpec {
         match self {
             Self::Ddpm { .. } => "ddpm",
             Self::Gan { .. } => "gan",
+            Self::Latent { latent } => match latent.method {
+                LatentMethod::Base => "diffusion_base",
+                LatentMethod::Finetune => "finetune",
+                LatentMethod::Lora => "lora",
+                LatentMethod::Dreambooth => "dreambooth",
+            },
         }
     }
 }

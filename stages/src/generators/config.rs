@@ -485,6 +485,17 @@ pub struct SampleConfig {
     /// DDIM steps (diffusion models only).
     #[serde(default = "default_ddim_steps")]
     pub steps: usize,
+    /// Latent diffusion only: the prompt (`{class}` stands for the class name) instead of
+    /// the generator's own prompt of each class.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Latent diffusion only: the classifier-free guidance scale (default 3; 1 = the
+    /// conditional prediction alone).
+    #[serde(default)]
+    pub guidance: Option<f64>,
+    /// LoRA generators only: the adapters' scale (default 1; 0 = the base model).
+    #[serde(default)]
+    pub lora_scale: Option<f64>,
 }
 
 fn default_sample_batch() -> usize {
@@ -506,6 +517,16 @@ impl SampleConfig {
             return Err(StageError::InvalidConfig(format!(
                 "batch_size {} and steps {} must be positive",
                 self.batch_size, self.steps
+            )));
+        }
+        if let Some(guidance) = self.guidance {
+            super::latent::config::check_guidance(guidance)?;
+        }
+        if let Some(scale) = self.lora_scale
+            && !(scale.is_finite() && (0.0..=10.0).contains(&scale))
+        {
+            return Err(StageError::InvalidConfig(format!(
+                "lora_scale {scale} is outside 0..=10"
             )));
         }
         Ok(())

@@ -9,6 +9,7 @@ pub mod ddpm;
 mod ema;
 pub mod gan;
 mod images;
+pub mod latent;
 mod sample;
 pub mod select;
 
@@ -19,4 +20,4 @@ pub use config::{
 };
 pub use ddpm::{DdpmProgress, train_ddpm};
 pub use gan::{GanProgress, train_gan};
-pub use sample::{SampleProgress, sample_generator};
+pub use sample::{SampleProgress, sample_generator, sample_generator_with_base};

@@ -14,6 +14,7 @@ use super::gan::generator::Generator;
 use super::gan::layers::Init;
 use super::gan::sample as gan_sample;
 use super::images::SyntheticWriter;
+use super::latent::sample::LatentSampler;
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::data::out_dir::ensure_empty;
@@ -39,9 +40,53 @@ pub fn sample_generator(
     progress: &dyn Fn(SampleProgress),
     cancel: &AtomicBool,
 ) -> Result<ImageSetManifest, StageError> {
+    sample_generator_with_base(
+        generator_dir,
+        None,
+        cfg,
+        seed,
+        out_dir,
+        device,
+        progress,
+        cancel,
+    )
+}
+
+/// [`sample_generator`] for a generator that may need its base: a LoRA generator holds
+/// adapters only, and draws with the networks of the base in `base_dir` (checked against
+/// the digest it recorded).
+#[allow(clippy::too_many_arguments)] // Each argument is a distinct, named input.
+pub fn sample_generator_with_base(
+    generator_dir: &Path,
+    base_dir: Option<&Path>,
+    cfg: &SampleConfig,
+    seed: u64,
+    out_dir: &Path,
+    device: &SelectedDevice,
+    progress: &dyn Fn(SampleProgress),
+    cancel: &AtomicBool,
+) -> Result<ImageSetManifest, StageError> {
     cfg.validate()?;
     ensure_empty(out_dir)?;
     let file = GeneratorFile::read(generator_dir)?;
+    let latent = match &file.spec {
+        GeneratorSpec::Latent { latent } => Some(LatentSampler::new(
+            latent,
+            generator_dir,
+            base_dir,
+            &device.device,
+        )?),
+        other => {
+            if cfg.prompt.is_some() || cfg.guidance.is_some() || cfg.lora_scale.is_some() {
+                return Err(StageError::InvalidConfig(format!(
+                    "prompt, guidance and lora_scale apply to latent diffusion generators, \
+                     not to a {} generator",
+                    other.name()
+                )));
+            }
+            None
+        }
+    };
     let wanted: Vec<String> = match &cfg.classes {
         Some(list) => list.clone(),
         None => file.checkpoints.iter().map(|c| c.class.clone()).collect(),
@@ -91,6 +136,8 @@ pub fn sample_generator(
                     sampler: cfg.sampler,
                     ddim_steps: cfg.steps,
                     size,
+                    channels: 1,
+                    clip: true,
                     seed,
                     stream: "sample",
                     class_index,
@@ -107,6 +154,30 @@ pub fn sample_generator(
                     0,
                     cfg.n,
                     cfg.batch_size,
+                    &device.device,
+                    &mut report,
+                    cancel,
+                )?
+            }
+            GeneratorSpec::Latent { .. } => {
+                let Some(sampler) = &latent else {
+                    return Err(StageError::InvalidConfig(
+                        "latent sampler missing".to_owned(),
+                    ));
+                };
+                let net = sampler.model(checkpoint, cfg.lora_scale, &device.device)?;
+                let mut report = |done: usize| {
+                    progress(SampleProgress {
+                        done: done_before + done,
+                        total,
+                    })
+                };
+                sampler.draw(
+                    &net,
+                    class,
+                    class_index,
+                    cfg,
+                    seed,
                     &device.device,
                     &mut report,
                     cancel,

@@ -12,12 +12,28 @@ use crate::StageError;
 use crate::classifiers::rng::{keyed_rng, normal};
 use crate::generators::Sampler;
 
+/// A noise predictor ε̂(x_t, t): the pixel U-Net, or a latent U-Net with its prompt and
+/// guidance.
+pub(crate) trait NoisePredictor {
+    fn predict(&self, x: Tensor<4>, t: &[usize]) -> Tensor<4>;
+}
+
+impl NoisePredictor for UNet {
+    fn predict(&self, x: Tensor<4>, t: &[usize]) -> Tensor<4> {
+        self.forward(x, t)
+    }
+}
+
 /// What to draw and how.
 pub(crate) struct DrawSpec<'a> {
     pub schedule: &'a Schedule,
     pub sampler: Sampler,
     pub ddim_steps: usize,
     pub size: usize,
+    /// Channels of x (1 for pixels; the latent channels for latent diffusion).
+    pub channels: usize,
+    /// Clip x̂0 and the result to [−1, 1] (pixels); latents are not clipped.
+    pub clip: bool,
     pub seed: u64,
     /// Keys the noise streams: the class's index, plus a purpose tag for selection draws.
     pub stream: &'a str,
@@ -28,7 +44,7 @@ pub(crate) struct DrawSpec<'a> {
 /// time, calling `progress(done)` after each batch.
 #[allow(clippy::too_many_arguments)] // Each argument is a distinct, named input.
 pub(crate) fn draw(
-    unet: &UNet,
+    unet: &dyn NoisePredictor,
     spec: &DrawSpec<'_>,
     first: usize,
     count: usize,
@@ -47,13 +63,13 @@ pub(crate) fn draw(
             Sampler::Ddim => ddim(unet, spec, chunk, device, cancel)?,
             Sampler::Ddpm => ancestral(unet, spec, chunk, device, cancel)?,
         };
+        let x = if spec.clip { x.clamp(-1.0, 1.0) } else { x };
         let values = x
-            .clamp(-1.0, 1.0)
             .try_into_vec_as::<f32>()
             .map_err(|err| StageError::Backend(format!("read samples from the device: {err}")))?;
         rows.extend(
             values
-                .chunks_exact(spec.size * spec.size)
+                .chunks_exact(spec.channels * spec.size * spec.size)
                 .map(<[f32]>::to_vec),
         );
         progress(rows.len());
@@ -63,7 +79,7 @@ pub(crate) fn draw(
 
 /// Standard normal noise for `images`, each from its own stream keyed by `parts`.
 fn noise(spec: &DrawSpec<'_>, images: &[usize], tag: u64, device: &Device) -> Tensor<4> {
-    let n = spec.size * spec.size;
+    let n = spec.channels * spec.size * spec.size;
     let mut values = Vec::with_capacity(images.len() * n);
     for &image in images {
         let mut rng = keyed_rng(
@@ -74,20 +90,20 @@ fn noise(spec: &DrawSpec<'_>, images: &[usize], tag: u64, device: &Device) -> Te
         values.extend((0..n).map(|_| normal(&mut rng)));
     }
     Tensor::from_data(
-        TensorData::new(values, [images.len(), 1, spec.size, spec.size]),
+        TensorData::new(values, [images.len(), spec.channels, spec.size, spec.size]),
         device,
     )
 }
 
-/// x̂0 = (x_t − √(1−ᾱ)·ε̂) / √ᾱ, clipped to the data range as the reference code does.
-fn predict_x0(x: Tensor<4>, eps: Tensor<4>, alpha_bar: f64) -> Tensor<4> {
-    (x - eps.mul_scalar((1.0 - alpha_bar).sqrt()))
-        .div_scalar(alpha_bar.sqrt())
-        .clamp(-1.0, 1.0)
+/// x̂0 = (x_t − √(1−ᾱ)·ε̂) / √ᾱ, clipped to the data range as the reference code does
+/// for pixels (`clip`).
+fn predict_x0(x: Tensor<4>, eps: Tensor<4>, alpha_bar: f64, clip: bool) -> Tensor<4> {
+    let x0 = (x - eps.mul_scalar((1.0 - alpha_bar).sqrt())).div_scalar(alpha_bar.sqrt());
+    if clip { x0.clamp(-1.0, 1.0) } else { x0 }
 }
 
 fn ddim(
-    unet: &UNet,
+    unet: &dyn NoisePredictor,
     spec: &DrawSpec<'_>,
     images: &[usize],
     device: &Device,
@@ -102,8 +118,8 @@ fn ddim(
         }
         let ab = sched.alpha_bars[t];
         let ab_prev = steps.get(i + 1).map_or(1.0, |&next| sched.alpha_bars[next]);
-        let eps = unet.forward(x.clone(), &vec![t; images.len()]);
-        let x0 = predict_x0(x.clone(), eps, ab);
+        let eps = unet.predict(x.clone(), &vec![t; images.len()]);
+        let x0 = predict_x0(x.clone(), eps, ab, spec.clip);
         // The noise direction consistent with the clipped x̂0.
         let eps = (x - x0.clone().mul_scalar(ab.sqrt())).div_scalar((1.0 - ab).sqrt());
         x = x0.mul_scalar(ab_prev.sqrt()) + eps.mul_scalar((1.0 - ab_prev).sqrt());
@@ -112,7 +128,7 @@ fn ddim(
 }
 
 fn ancestral(
-    unet: &UNet,
+    unet: &dyn NoisePredictor,
     spec: &DrawSpec<'_>,
     images: &[usize],
     device: &Device,
@@ -126,8 +142,8 @@ fn ancestral(
         }
         let (beta, ab) = (sched.betas[t], sched.alpha_bars[t]);
         let ab_prev = sched.alpha_bar_prev(t);
-        let eps = unet.forward(x.clone(), &vec![t; images.len()]);
-        let x0 = predict_x0(x.clone(), eps, ab);
+        let eps = unet.predict(x.clone(), &vec![t; images.len()]);
+        let x0 = predict_x0(x.clone(), eps, ab, spec.clip);
         // Posterior q(x_{t−1} | x_t, x̂0) (Ho et al. eq. 7).
         let c0 = beta * ab_prev.sqrt() / (1.0 - ab);
         let ct = (1.0 - ab_prev) * (1.0 - beta).sqrt() / (1.0 - ab);

@@ -296,6 +296,8 @@ impl ClassJob<'_> {
             sampler: Sampler::Ddim,
             ddim_steps: sel.ddim_steps,
             size,
+            channels: 1,
+            clip: true,
             seed: self.seed,
             stream: "ddpm-selection",
             class_index: self.class_index,

@@ -10,19 +10,19 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::generators::UNetSpec;
 
-fn conv3(channels: [usize; 2], stride: usize, device: &Device) -> Conv2d {
+pub(crate) fn conv3(channels: [usize; 2], stride: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new(channels, [3, 3])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
         .init(device)
 }
 
-fn conv1(channels: [usize; 2], device: &Device) -> Conv2d {
+pub(crate) fn conv1(channels: [usize; 2], device: &Device) -> Conv2d {
     Conv2dConfig::new(channels, [1, 1]).init(device)
 }
 
 /// GroupNorm with up to 32 groups, as many as divide the channels.
-fn group_norm(channels: usize, device: &Device) -> GroupNorm {
+pub(crate) fn group_norm(channels: usize, device: &Device) -> GroupNorm {
     let groups = (1..=32.min(channels))
         .rev()
         .find(|&g| channels.is_multiple_of(g))
@@ -41,7 +41,7 @@ pub struct ResBlock {
 }
 
 impl ResBlock {
-    fn new(in_ch: usize, out_ch: usize, time_dim: usize, device: &Device) -> Self {
+    pub(crate) fn new(in_ch: usize, out_ch: usize, time_dim: usize, device: &Device) -> Self {
         Self {
             norm1: group_norm(in_ch, device),
             conv1: conv3([in_ch, out_ch], 1, device),
@@ -52,7 +52,7 @@ impl ResBlock {
         }
     }
 
-    fn forward(&self, x: Tensor<4>, temb: Tensor<2>) -> Tensor<4> {
+    pub(crate) fn forward(&self, x: Tensor<4>, temb: Tensor<2>) -> Tensor<4> {
         let h = self.conv1.forward(silu(self.norm1.forward(x.clone())));
         let [b, c] = [h.dims()[0], h.dims()[1]];
         let h = h + self.time.forward(silu(temb)).reshape([b, c, 1, 1]);
@@ -237,7 +237,7 @@ impl UNet {
 }
 
 /// Nearest-neighbour ×2 upsampling by broadcasting, which every backend differentiates.
-fn upsample_nearest(x: Tensor<4>) -> Tensor<4> {
+pub(crate) fn upsample_nearest(x: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     x.reshape([b, c, h, 1, w, 1])
         .expand([b, c, h, 2, w, 2])

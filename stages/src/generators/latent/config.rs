@@ -1,0 +1,580 @@
+//! Typed configs of the latent-diffusion stages, and the network shapes saved in their
+//! artifacts. User YAML is parsed into these (unknown keys rejected) before any Burn
+//! module exists.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::StageError;
+use crate::generators::NoiseSchedule;
+use crate::generators::config::validate_size;
+
+/// The autoencoder's shape. Saved in its artifact and in every generator made from it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AutoencoderSpec {
+    /// Side of the images it encodes.
+    pub image_size: u32,
+    /// Image side ÷ latent side: 4 or 8.
+    pub factor: u32,
+    /// Channels of the first level; each halving doubles them, up to 4×.
+    pub base_channels: usize,
+    pub latent_channels: usize,
+}
+
+impl AutoencoderSpec {
+    pub fn latent_size(&self) -> u32 {
+        self.image_size / self.factor
+    }
+
+    /// Channels at level `i` (level 0 is full resolution).
+    pub fn channels(&self, level: usize) -> usize {
+        self.base_channels * (1 << level.min(2))
+    }
+
+    pub fn levels(&self) -> usize {
+        self.factor.trailing_zeros() as usize
+    }
+}
+
+/// Config of `train.autoencoder`: a KL-regularised convolutional autoencoder (the
+/// latent-diffusion VAE design, without its perceptual and adversarial terms).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AutoencoderConfig {
+    #[serde(default = "default_image_size")]
+    pub image_size: u32,
+    /// 4 or 8.
+    #[serde(default = "default_factor")]
+    pub factor: u32,
+    #[serde(default = "default_ae_channels")]
+    pub base_channels: usize,
+    #[serde(default = "default_latent_channels")]
+    pub latent_channels: usize,
+    /// Weight of KL(q(z|x) ‖ N(0, I)) against the per-pixel squared error.
+    #[serde(default = "default_kl_weight")]
+    pub kl_weight: f64,
+    #[serde(default = "default_ae_steps")]
+    pub steps: usize,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "default_ae_lr")]
+    pub lr: f64,
+    #[serde(default = "yes")]
+    pub hflip: bool,
+    /// A safetensors file (path param) to start from, with this module's tensor names.
+    #[serde(default)]
+    pub init: Option<String>,
+}
+
+impl AutoencoderConfig {
+    pub fn spec(&self) -> AutoencoderSpec {
+        AutoencoderSpec {
+            image_size: self.image_size,
+            factor: self.factor,
+            base_channels: self.base_channels,
+            latent_channels: self.latent_channels,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), StageError> {
+        validate_size(self.image_size)?;
+        if ![4, 8].contains(&self.factor) {
+            return invalid(format!("factor {} is not 4 or 8", self.factor));
+        }
+        if !self.image_size.is_multiple_of(self.factor) || self.image_size / self.factor < 4 {
+            return invalid(format!(
+                "image_size {} is not a multiple of factor {} with a latent side of at least 4",
+                self.image_size, self.factor
+            ));
+        }
+        check_range("base_channels", self.base_channels, 1, 256)?;
+        check_range("latent_channels", self.latent_channels, 1, 16)?;
+        if !(self.kl_weight.is_finite() && self.kl_weight >= 0.0) {
+            return invalid(format!("kl_weight {} is not a number ≥ 0", self.kl_weight));
+        }
+        check_common(self.steps, self.batch_size, self.lr)
+    }
+}
+
+/// The prompt encoder's shape and vocabulary (see [`super::vocab`]).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TextSpec {
+    /// Token i is word i; token 0 is padding (and the empty prompt is all padding).
+    pub vocabulary: Vec<String>,
+    /// Tokens per prompt (prompts are padded to it).
+    pub context_length: usize,
+    pub width: usize,
+    pub layers: usize,
+    pub heads: usize,
+}
+
+/// The latent U-Net's shape.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LatentUNetSpec {
+    pub base_channels: usize,
+    pub channel_mults: Vec<usize>,
+    pub res_blocks: usize,
+    /// Latent sides at which a transformer block (self- and cross-attention) follows each
+    /// residual block; the middle block always has one.
+    pub attention_resolutions: Vec<u32>,
+    pub heads: usize,
+    /// Width of the conditioning sequence (the text encoder's width).
+    pub context_dim: usize,
+}
+
+/// Config of `train.diffusion_base`: the base latent diffusion model, pretrained on all
+/// training images (and any extra ones) with generic prompts.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DiffusionBaseConfig {
+    #[serde(default = "default_unet_channels")]
+    pub base_channels: usize,
+    #[serde(default = "default_unet_mults")]
+    pub channel_mults: Vec<usize>,
+    #[serde(default = "default_res_blocks")]
+    pub res_blocks: usize,
+    #[serde(default = "default_unet_attention")]
+    pub attention_resolutions: Vec<u32>,
+    #[serde(default = "default_heads")]
+    pub heads: usize,
+    #[serde(default = "default_text_width")]
+    pub text_width: usize,
+    #[serde(default = "default_text_layers")]
+    pub text_layers: usize,
+    #[serde(default = "default_context_length")]
+    pub context_length: usize,
+    /// Words added to the built-in vocabulary (class names are always added).
+    #[serde(default)]
+    pub extra_words: Vec<String>,
+    /// The prompt every pretraining image gets.
+    #[serde(default = "default_generic_prompt")]
+    pub prompt: String,
+    #[serde(default = "default_schedule")]
+    pub schedule: NoiseSchedule,
+    #[serde(default = "default_timesteps")]
+    pub timesteps: usize,
+    /// Probability that a training prompt is replaced by the empty prompt, so the model
+    /// also learns the unconditional prediction classifier-free guidance needs.
+    #[serde(default = "default_cfg_dropout")]
+    pub cfg_dropout: f64,
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    #[serde(default = "yes")]
+    pub hflip: bool,
+    /// Safetensors files (path params) to initialise the U-Net and the text encoder
+    /// from, with this module's tensor names (docs/pipelines.md lists them).
+    #[serde(default)]
+    pub init_unet: Option<String>,
+    #[serde(default)]
+    pub init_text_encoder: Option<String>,
+}
+
+impl DiffusionBaseConfig {
+    pub fn unet(&self) -> LatentUNetSpec {
+        LatentUNetSpec {
+            base_channels: self.base_channels,
+            channel_mults: self.channel_mults.clone(),
+            res_blocks: self.res_blocks,
+            attention_resolutions: self.attention_resolutions.clone(),
+            heads: self.heads,
+            context_dim: self.text_width,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), StageError> {
+        check_range("base_channels", self.base_channels, 1, 512)?;
+        if self.channel_mults.is_empty() || self.channel_mults.contains(&0) {
+            return invalid(format!(
+                "channel_mults {:?} must be non-empty and positive",
+                self.channel_mults
+            ));
+        }
+        check_range("channel_mults levels", self.channel_mults.len(), 1, 5)?;
+        check_range("res_blocks", self.res_blocks, 1, 4)?;
+        check_range("heads", self.heads, 1, 16)?;
+        check_range("text_width", self.text_width, 1, 1024)?;
+        check_range("text_layers", self.text_layers, 1, 12)?;
+        check_range("context_length", self.context_length, 1, 77)?;
+        for (name, width) in [
+            ("base_channels", self.base_channels),
+            ("text_width", self.text_width),
+        ] {
+            if !width.is_multiple_of(self.heads) {
+                return invalid(format!(
+                    "{name} {width} is not a multiple of heads {}",
+                    self.heads
+                ));
+            }
+        }
+        if !(2..=4000).contains(&self.timesteps) {
+            return invalid(format!("timesteps {} is outside 2..=4000", self.timesteps));
+        }
+        check_probability("cfg_dropout", self.cfg_dropout)?;
+        check_common(self.steps, self.batch_size, self.lr)
+    }
+}
+
+/// Prompts of the adaptation stages: `prompt` with `{class}` replaced by the class name,
+/// unless `prompts` gives the class its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassPrompts {
+    pub prompt: String,
+    pub prompts: BTreeMap<String, String>,
+}
+
+impl ClassPrompts {
+    pub fn for_class(&self, class: &str) -> String {
+        self.prompts
+            .get(class)
+            .cloned()
+            .unwrap_or_else(|| self.prompt.replace("{class}", class))
+    }
+}
+
+/// Config of `train.finetune` (full fine-tune of the U-Net with class prompts) and of
+/// `train.lora` (its `lora` block set).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FinetuneConfig {
+    /// Classes to fine-tune on; default: every class of the training set.
+    #[serde(default)]
+    pub classes: Option<Vec<String>>,
+    /// Prompt of every class, `{class}` standing for the class name.
+    #[serde(default = "default_class_prompt")]
+    pub prompt: String,
+    /// Prompts of particular classes (class → prompt), replacing `prompt` for them.
+    #[serde(default)]
+    pub prompts: BTreeMap<String, String>,
+    #[serde(default = "default_cfg_dropout")]
+    pub cfg_dropout: f64,
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "default_finetune_lr")]
+    pub lr: f64,
+    #[serde(default = "yes")]
+    pub hflip: bool,
+}
+
+/// LoRA adapters (Hu et al. 2021) on the U-Net's attention projections: W + (α/r)·A·B,
+/// A ~ N(0, 1/r²), B = 0, base frozen.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoraSpec {
+    pub rank: usize,
+    pub alpha: f64,
+    /// Also adapt the transformer blocks' input and output projections and feed-forward
+    /// layers (the per-pixel linear maps around attention).
+    #[serde(default)]
+    pub projections: bool,
+}
+
+/// Config of `train.lora`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoraConfig {
+    #[serde(default)]
+    pub classes: Option<Vec<String>>,
+    /// Prompt of every class, `{class}` standing for the class name.
+    #[serde(default = "default_class_prompt")]
+    pub prompt: String,
+    /// Prompts of particular classes (class → prompt), replacing `prompt` for them.
+    #[serde(default)]
+    pub prompts: BTreeMap<String, String>,
+    #[serde(default = "default_rank")]
+    pub rank: usize,
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    #[serde(default)]
+    pub projections: bool,
+    #[serde(default = "default_cfg_dropout")]
+    pub cfg_dropout: f64,
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// The study's LoRA learning rate.
+    #[serde(default = "default_lora_lr")]
+    pub lr: f64,
+    #[serde(default = "yes")]
+    pub hflip: bool,
+}
+
+impl LoraConfig {
+    pub fn lora(&self) -> LoraSpec {
+        LoraSpec {
+            rank: self.rank,
+            alpha: self.alpha,
+            projections: self.projections,
+        }
+    }
+
+    pub fn finetune(&self) -> FinetuneConfig {
+        FinetuneConfig {
+            classes: self.classes.clone(),
+            prompt: self.prompt.clone(),
+            prompts: self.prompts.clone(),
+            cfg_dropout: self.cfg_dropout,
+            steps: self.steps,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            hflip: self.hflip,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), StageError> {
+        check_range("rank", self.rank, 1, 256)?;
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return invalid(format!("alpha {} is not a positive number", self.alpha));
+        }
+        self.finetune().validate()
+    }
+}
+
+impl FinetuneConfig {
+    pub fn class_prompts(&self) -> ClassPrompts {
+        ClassPrompts {
+            prompt: self.prompt.clone(),
+            prompts: self.prompts.clone(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), StageError> {
+        check_probability("cfg_dropout", self.cfg_dropout)?;
+        check_common(self.steps, self.batch_size, self.lr)
+    }
+}
+
+/// Config of `train.dreambooth` (Ruiz et al. 2023): one U-Net per class, fine-tuned on
+/// the class's images with `instance_prompt` (holding the rare identifier) plus
+/// `prior_weight` × the same loss on images the base draws for `class_prompt`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DreamboothConfig {
+    #[serde(default)]
+    pub classes: Option<Vec<String>>,
+    #[serde(default = "default_instance_prompt")]
+    pub instance_prompt: String,
+    #[serde(default = "default_class_prompt")]
+    pub class_prompt: String,
+    #[serde(default = "default_prior_weight")]
+    pub prior_weight: f64,
+    /// Prior-preservation images the base draws per class.
+    #[serde(default = "default_prior_images")]
+    pub prior_images: usize,
+    /// DDIM steps and guidance scale the base draws them with.
+    #[serde(default = "default_prior_steps")]
+    pub prior_steps: usize,
+    #[serde(default = "default_guidance")]
+    pub prior_guidance: f64,
+    /// Train the text encoder too (per class); frozen by default.
+    #[serde(default)]
+    pub train_text_encoder: bool,
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "default_finetune_lr")]
+    pub lr: f64,
+    #[serde(default = "yes")]
+    pub hflip: bool,
+}
+
+impl DreamboothConfig {
+    pub fn validate(&self) -> Result<(), StageError> {
+        if !(self.prior_weight.is_finite() && self.prior_weight >= 0.0) {
+            return invalid(format!(
+                "prior_weight {} is not a number ≥ 0",
+                self.prior_weight
+            ));
+        }
+        check_range("prior_images", self.prior_images, 1, 10_000)?;
+        check_range("prior_steps", self.prior_steps, 1, 1000)?;
+        check_guidance(self.prior_guidance)?;
+        check_common(self.steps, self.batch_size, self.lr)
+    }
+}
+
+pub(crate) fn check_guidance(guidance: f64) -> Result<(), StageError> {
+    if !(guidance.is_finite() && (0.0..=50.0).contains(&guidance)) {
+        return invalid(format!("guidance {guidance} is outside 0..=50"));
+    }
+    Ok(())
+}
+
+fn invalid(msg: String) -> Result<(), StageError> {
+    Err(StageError::InvalidConfig(msg))
+}
+
+fn check_range(name: &str, value: usize, min: usize, max: usize) -> Result<(), StageError> {
+    if !(min..=max).contains(&value) {
+        return invalid(format!("{name} {value} is outside {min}..={max}"));
+    }
+    Ok(())
+}
+
+fn check_probability(name: &str, p: f64) -> Result<(), StageError> {
+    if !(0.0..1.0).contains(&p) {
+        return invalid(format!("{name} {p} is outside [0, 1)"));
+    }
+    Ok(())
+}
+
+fn check_common(steps: usize, batch_size: usize, lr: f64) -> Result<(), StageError> {
+    if steps == 0 {
+        return invalid("steps is 0".to_owned());
+    }
+    check_range("batch_size", batch_size, 1, 1024)?;
+    if !(lr.is_finite() && lr > 0.0) {
+        return invalid(format!("lr {lr} is not a positive number"));
+    }
+    Ok(())
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_image_size() -> u32 {
+    64
+}
+fn default_factor() -> u32 {
+    4
+}
+fn default_ae_channels() -> usize {
+    32
+}
+fn default_latent_channels() -> usize {
+    4
+}
+fn default_kl_weight() -> f64 {
+    1e-6
+}
+fn default_ae_steps() -> usize {
+    5_000
+}
+fn default_ae_lr() -> f64 {
+    1e-3
+}
+fn default_batch_size() -> usize {
+    16
+}
+fn default_unet_channels() -> usize {
+    64
+}
+fn default_unet_mults() -> Vec<usize> {
+    vec![1, 2, 2]
+}
+fn default_res_blocks() -> usize {
+    1
+}
+fn default_unet_attention() -> Vec<u32> {
+    vec![8, 4]
+}
+fn default_heads() -> usize {
+    4
+}
+fn default_text_width() -> usize {
+    64
+}
+fn default_text_layers() -> usize {
+    2
+}
+fn default_context_length() -> usize {
+    16
+}
+fn default_generic_prompt() -> String {
+    "an x-ray image of the lung".to_owned()
+}
+fn default_class_prompt() -> String {
+    "an x-ray image of the lung with {class}".to_owned()
+}
+fn default_instance_prompt() -> String {
+    "an x-ray image of the lung with sks {class}".to_owned()
+}
+fn default_schedule() -> NoiseSchedule {
+    NoiseSchedule::Linear
+}
+fn default_timesteps() -> usize {
+    1000
+}
+fn default_cfg_dropout() -> f64 {
+    0.1
+}
+fn default_steps() -> usize {
+    10_000
+}
+fn default_lr() -> f64 {
+    2e-4
+}
+fn default_finetune_lr() -> f64 {
+    1e-5
+}
+fn default_lora_lr() -> f64 {
+    1e-5
+}
+fn default_rank() -> usize {
+    4
+}
+fn default_alpha() -> f64 {
+    4.0
+}
+fn default_prior_weight() -> f64 {
+    1.0
+}
+fn default_prior_images() -> usize {
+    50
+}
+fn default_prior_steps() -> usize {
+    25
+}
+pub(crate) fn default_guidance() -> f64 {
+    3.0
+}
+
+/// Which stage made a latent generator.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LatentMethod {
+    /// `train.diffusion_base`: pretrained with generic prompts.
+    Base,
+    /// `train.finetune`: the whole U-Net fine-tuned with class prompts.
+    Finetune,
+    /// `train.lora`: adapters only; the base's networks come from the `base` input.
+    Lora,
+    /// `train.dreambooth`: one U-Net (and optionally text encoder) per class.
+    Dreambooth,
+}
+
+/// Everything `sample` needs to rebuild a latent generator's networks.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LatentSpec {
+    pub method: LatentMethod,
+    pub autoencoder: AutoencoderSpec,
+    /// Latents are multiplied by this before diffusion and divided by it before decoding.
+    pub scale_factor: f64,
+    pub text: TextSpec,
+    pub unet: LatentUNetSpec,
+    pub schedule: NoiseSchedule,
+    pub timesteps: usize,
+    /// The prompt `sample` uses for each class unless given one.
+    pub prompts: BTreeMap<String, String>,
+    /// LoRA only: the adapters' shape and the digest of the base generator's files
+    /// ([`super::files::base_digest`]).
+    #[serde(default)]
+    pub lora: Option<LoraSpec>,
+    #[serde(default)]
+    pub base_digest: Option<String>,
+    /// DreamBooth with `train_text_encoder`: one text encoder file per class.
+    #[serde(default)]
+    pub text_per_class: bool,
+}

@@ -1,0 +1,214 @@
+//! Unit tests of the latent networks: classifier-free guidance, LoRA scale and size, and
+//! weight files written by a test read back into fresh modules.
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::autoencoder::Autoencoder;
+use super::config::{AutoencoderSpec, LatentUNetSpec, LoraSpec, TextSpec};
+use super::lora;
+use super::model::{Guided, LatentDiffusion};
+use super::vocab::build_vocabulary;
+use crate::classifiers::rng::{keyed_rng, normal};
+use crate::generators::ddpm::sample::NoisePredictor;
+use crate::weights::{load_module, module_bytes};
+
+fn text_spec() -> TextSpec {
+    TextSpec {
+        vocabulary: build_vocabulary(["viral"]),
+        context_length: 6,
+        width: 16,
+        layers: 1,
+        heads: 2,
+    }
+}
+
+fn unet_spec() -> LatentUNetSpec {
+    LatentUNetSpec {
+        base_channels: 8,
+        channel_mults: vec![1, 2],
+        res_blocks: 1,
+        attention_resolutions: vec![8, 4],
+        heads: 2,
+        context_dim: 16,
+    }
+}
+
+fn tiny(seed: u64, device: &Device) -> LatentDiffusion {
+    LatentDiffusion::new(&text_spec(), &unet_spec(), 4, 8, seed, device)
+}
+
+fn noise(shape: [usize; 4], seed: u64, device: &Device) -> Tensor<4> {
+    let mut rng = keyed_rng(seed, "test-noise", &[]);
+    let values: Vec<f32> = (0..shape.iter().product())
+        .map(|_| normal(&mut rng))
+        .collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+fn values(t: Tensor<4>) -> Vec<f32> {
+    t.try_into_vec_as::<f32>().expect("read")
+}
+
+fn tokens() -> Vec<usize> {
+    super::vocab::tokenize("a lung with viral pneumonia", &text_spec().vocabulary, 6)
+        .expect("known words")
+}
+
+#[test]
+fn guidance_scale_one_is_the_conditional_prediction() {
+    let device = Device::flex();
+    let model = tiny(1, &device);
+    let x = noise([2, 4, 8, 8], 2, &device);
+    let t = [10, 500];
+    let tokens = tokens();
+    let cond = values(model.forward(x.clone(), &t, &[tokens.clone(), tokens.clone()]));
+    let guided = |g: f64| values(Guided::new(&model, &tokens, g).predict(x.clone(), &t));
+    assert_eq!(guided(1.0), cond, "scale 1 must be exactly ε̂(c)");
+    // Other scales extrapolate from the unconditional prediction.
+    let uncond = values(model.forward(x.clone(), &t, &[vec![0; 6], vec![0; 6]]));
+    assert_ne!(uncond, cond, "the prompt must matter");
+    let two = guided(2.0);
+    for ((g, c), u) in two.iter().zip(&cond).zip(&uncond) {
+        assert!((g - (2.0 * c - u)).abs() < 1e-4, "{g} vs {}", 2.0 * c - u);
+    }
+    let zero = guided(0.0);
+    for (g, u) in zero.iter().zip(&uncond) {
+        assert!((g - u).abs() < 1e-4);
+    }
+}
+
+/// Sets every LoRA B factor to N(0, 0.1²), as if trained.
+struct TrainedB {
+    count: u64,
+    path: Vec<String>,
+}
+
+impl ModuleMapper for TrainedB {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_owned());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let n = self.path.len();
+        if n < 2 || self.path[n - 1] != "b" || self.path[n - 2] != "lora" {
+            return param;
+        }
+        self.count += 1;
+        let mut rng = keyed_rng(7, "test-b", &[self.count]);
+        param.map(|t| {
+            let shape = t.shape();
+            let values: Vec<f32> = (0..shape.num_elements())
+                .map(|_| 0.1 * normal(&mut rng))
+                .collect();
+            Tensor::from_data(TensorData::new(values, shape), &t.device())
+        })
+    }
+}
+
+#[test]
+fn lora_scale_zero_is_exactly_the_base_and_its_file_is_small() {
+    let device = Device::flex();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = LoraSpec {
+        rank: 2,
+        alpha: 2.0,
+        projections: false,
+    };
+    let base = tiny(3, &device);
+    let x = noise([2, 4, 8, 8], 4, &device);
+    let t = [3, 700];
+    let tokens = tokens();
+    let rows = [tokens.clone(), tokens];
+    let context = base.text.forward(&rows);
+    let want = values(base.unet.forward(x.clone(), &t, context.clone()));
+
+    // "Train" adapters: random A (keyed) and a non-zero B, then save them alone.
+    let trained = lora::apply(base.unet.clone(), &spec, 1.0, 5).expect("apply");
+    // Seven transformer blocks (one per down level, the middle, two per up level), each
+    // with self- and cross-attention × q, k, v, out.
+    assert_eq!(lora::adapter_count(&trained), 7 * 2 * 4);
+    let trained = trained.map(&mut TrainedB {
+        count: 0,
+        path: Vec::new(),
+    });
+    let adapted = values(trained.forward(x.clone(), &t, context.clone()));
+    assert_ne!(adapted, want, "trained adapters must change the output");
+    let lora_path = dir.path().join("lora.safetensors");
+    std::fs::write(&lora_path, lora::adapter_bytes(&trained).expect("bytes")).expect("write");
+
+    // Reloaded at scale 1: the trained output; at scale 0: the base, bit for bit.
+    let at = |scale: f64| {
+        let unet = lora::apply(base.unet.clone(), &spec, scale, 99).expect("apply");
+        let unet = lora::load_adapters(unet, &lora_path).expect("load");
+        values(unet.forward(x.clone(), &t, context.clone()))
+    };
+    assert_eq!(at(1.0), adapted);
+    assert_eq!(at(0.0), want);
+
+    let base_bytes = module_bytes(&base.unet, "unet").expect("bytes").len();
+    let lora_bytes = std::fs::metadata(&lora_path).expect("stat").len() as usize;
+    assert!(
+        lora_bytes * 5 < base_bytes,
+        "adapters {lora_bytes} B vs base U-Net {base_bytes} B"
+    );
+}
+
+#[test]
+fn weight_files_written_by_a_test_load_into_fresh_modules() {
+    let device = Device::flex();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = tiny(11, &device);
+    let ae_spec = AutoencoderSpec {
+        image_size: 16,
+        factor: 4,
+        base_channels: 4,
+        latent_channels: 4,
+    };
+    let ae =
+        Autoencoder::new(&ae_spec, &device).map(&mut crate::classifiers::init::SeededInit::new(
+            12,
+            crate::classifiers::init::InitPolicy::TorchDefault,
+        ));
+    let write = |name: &str, bytes: Vec<u8>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path
+    };
+    let unet_path = write(
+        "unet.safetensors",
+        module_bytes(&source.unet, "u").expect("u"),
+    );
+    let text_path = write(
+        "text.safetensors",
+        module_bytes(&source.text, "t").expect("t"),
+    );
+    let ae_path = write("ae.safetensors", module_bytes(&ae, "a").expect("a"));
+
+    let fresh = tiny(12, &device);
+    let x = noise([1, 4, 8, 8], 13, &device);
+    let tokens = [tokens()];
+    let want = values(source.forward(x.clone(), &[9], &tokens));
+    assert_ne!(values(fresh.forward(x.clone(), &[9], &tokens)), want);
+    let loaded = LatentDiffusion {
+        text: load_module(fresh.text, &text_path).expect("text"),
+        unet: load_module(fresh.unet, &unet_path).expect("unet"),
+    };
+    assert_eq!(values(loaded.forward(x, &[9], &tokens)), want);
+
+    let image = noise([1, 1, 16, 16], 14, &device);
+    let ae2 = load_module(Autoencoder::new(&ae_spec, &device), &ae_path).expect("ae");
+    let (m1, _) = ae.encode(image.clone());
+    let (m2, _) = ae2.encode(image);
+    assert_eq!(values(m1), values(m2));
+
+    // A file for another shape is refused, naming what does not fit.
+    let err = load_module(tiny(1, &device).text, &unet_path)
+        .expect_err("wrong file")
+        .to_string();
+    assert!(err.contains("unet.safetensors"), "{err}");
+}

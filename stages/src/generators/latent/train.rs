@@ -1,0 +1,234 @@
+//! The training loop every latent diffusion stage shares: ε-prediction MSE on latents of
+//! the training images with their prompts, prompts dropped to the empty prompt with
+//! probability `cfg_dropout`, Adam with a linear warm-up over the first 5% of steps, and
+//! (DreamBooth) the prior-preservation term.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::RngCore;
+
+use super::model::LatentDiffusion;
+use super::{LatentProgress, LossWindow, scalar};
+use crate::StageError;
+use crate::classifiers::rng::{keyed_rng, normal, permutation, unit};
+use crate::generators::ddpm::schedule::Schedule;
+
+/// One training example: a scaled latent [c, s, s] and its prompt's tokens.
+#[derive(Debug, Clone)]
+pub(crate) struct Example {
+    pub latent: Vec<f32>,
+    pub tokens: Vec<usize>,
+}
+
+pub(crate) struct LoopConfig<'a> {
+    /// Named in progress events and in `generator.json`'s loss series.
+    pub phase: String,
+    pub seed: u64,
+    /// Keys this loop's random streams (batches, timesteps, noise, dropout, flips).
+    pub stream: &'a str,
+    pub steps: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub cfg_dropout: f64,
+    pub hflip: bool,
+    pub schedule: &'a Schedule,
+    pub channels: usize,
+    pub side: usize,
+    /// DreamBooth: the prior examples and the weight λ of their loss.
+    pub prior: Option<(&'a [Example], f64)>,
+}
+
+/// The DreamBooth objective (Ruiz et al. 2023, eq. 2): the instance ε-MSE plus
+/// `prior_weight` × the ε-MSE on the prior (class-prompt) batch.
+pub(crate) fn prior_preservation_loss(
+    instance: (Tensor<4>, Tensor<4>),
+    prior: (Tensor<4>, Tensor<4>),
+    prior_weight: f64,
+) -> Tensor<1> {
+    mse(instance.0, instance.1) + mse(prior.0, prior.1).mul_scalar(prior_weight)
+}
+
+pub(crate) fn mse(pred: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
+    (pred - target).powi_scalar(2).mean()
+}
+
+/// What a training loop returns: the trained model (inference copy), the windowed
+/// training losses, and the loss on a fixed evaluation batch (the first
+/// [`EVAL_BATCH`] examples with fixed noise and timesteps) before and after training.
+pub(crate) struct Trained {
+    pub model: LatentDiffusion,
+    pub losses: Vec<f32>,
+    pub eval: [f32; 2],
+}
+
+impl Trained {
+    /// The loss series for `generator.json`: the windowed losses under `phase`, and the
+    /// evaluation pair under "`phase` eval".
+    pub fn series(&self, phase: &str) -> Vec<(String, Vec<f32>)> {
+        vec![
+            (phase.to_owned(), self.losses.clone()),
+            (format!("{phase} eval"), self.eval.to_vec()),
+        ]
+    }
+}
+
+/// Examples in the fixed evaluation batch.
+pub(crate) const EVAL_BATCH: usize = 16;
+
+/// Trains `model` (on an autodiff device; frozen parameters stay as they are).
+pub(crate) fn train_loop(
+    model: LatentDiffusion,
+    cfg: &LoopConfig<'_>,
+    examples: &[Example],
+    device: &Device,
+    progress: &dyn Fn(LatentProgress),
+    cancel: &AtomicBool,
+) -> Result<Trained, StageError> {
+    if examples.is_empty() {
+        return Err(StageError::InvalidConfig(format!(
+            "{}: there are no training images",
+            cfg.phase
+        )));
+    }
+    let eval_batch: Vec<&Example> = examples.iter().take(EVAL_BATCH).collect();
+    let evaluate = |model: &LatentDiffusion| {
+        let (pred, eps) = noised_prediction(model, cfg, &eval_batch, usize::MAX, 9, device);
+        scalar(&mse(pred, eps))
+    };
+    let before = evaluate(&model)?;
+    let mut model = model;
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let warmup = (cfg.steps / 20).max(1);
+    let mut window = LossWindow::default();
+    let mut order = Vec::new();
+    let mut cursor = 0;
+    for step in 0..cfg.steps {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(StageError::Cancelled);
+        }
+        let mut batch = Vec::with_capacity(cfg.batch_size);
+        while batch.len() < cfg.batch_size {
+            if cursor == order.len() {
+                let mut rng = keyed_rng(cfg.seed, cfg.stream, &[0, step as u64]);
+                order = permutation(&mut rng, examples.len());
+                cursor = 0;
+            }
+            batch.push(&examples[order[cursor]]);
+            cursor += 1;
+        }
+        let instance = noised_prediction(&model, cfg, &batch, step, 1, device);
+        let loss = match cfg.prior {
+            None => mse(instance.0, instance.1),
+            Some((prior, weight)) => {
+                let mut rng = keyed_rng(cfg.seed, cfg.stream, &[2, step as u64]);
+                let picks: Vec<&Example> = (0..cfg.batch_size)
+                    .map(|_| {
+                        let i = (u64::from(rng.next_u32()) * prior.len() as u64) >> 32;
+                        &prior[i as usize]
+                    })
+                    .collect();
+                let prior_pair = noised_prediction(&model, cfg, &picks, step, 3, device);
+                prior_preservation_loss(instance, prior_pair, weight)
+            }
+        };
+        let value = scalar(&loss)?;
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = cfg.lr * ((step + 1) as f64 / warmup as f64).min(1.0);
+        model = optim.step(lr, model, grads);
+        window.push(value, step + 1 == cfg.steps);
+        progress(LatentProgress::Step {
+            phase: cfg.phase.clone(),
+            step: step + 1,
+            steps: cfg.steps,
+            loss: value,
+        });
+    }
+    let after = evaluate(&model)?;
+    Ok(Trained {
+        model: model.valid(),
+        losses: window.into_means(),
+        eval: [before, after],
+    })
+}
+
+/// (ε̂, ε) for `batch` noised at random steps; `part` separates the instance and prior
+/// streams of one step.
+fn noised_prediction(
+    model: &LatentDiffusion,
+    cfg: &LoopConfig<'_>,
+    batch: &[&Example],
+    step: usize,
+    part: u64,
+    device: &Device,
+) -> (Tensor<4>, Tensor<4>) {
+    let (c, s) = (cfg.channels, cfg.side);
+    let b = batch.len();
+    let mut rng = keyed_rng(cfg.seed, cfg.stream, &[part, step as u64]);
+    let steps = cfg.schedule.steps() as u64;
+    let mut x0 = Vec::with_capacity(b * c * s * s);
+    let mut tokens = Vec::with_capacity(b);
+    let mut t = Vec::with_capacity(b);
+    for example in batch {
+        if cfg.hflip && unit(&mut rng) < 0.5 {
+            for line in example.latent.chunks_exact(s) {
+                x0.extend(line.iter().rev());
+            }
+        } else {
+            x0.extend_from_slice(&example.latent);
+        }
+        let drop = unit(&mut rng) < cfg.cfg_dropout as f32;
+        tokens.push(if drop {
+            vec![0; example.tokens.len()]
+        } else {
+            example.tokens.clone()
+        });
+        t.push(((u64::from(rng.next_u32()) * steps) >> 32) as usize);
+    }
+    let eps: Vec<f32> = (0..b * c * s * s).map(|_| normal(&mut rng)).collect();
+    let x0 = Tensor::<4>::from_data(TensorData::new(x0, [b, c, s, s]), device);
+    let eps = Tensor::<4>::from_data(TensorData::new(eps, [b, c, s, s]), device);
+    let column = |f: &dyn Fn(f64) -> f64| {
+        let values: Vec<f32> = t
+            .iter()
+            .map(|&t| f(cfg.schedule.alpha_bars[t]) as f32)
+            .collect();
+        Tensor::<4>::from_data(TensorData::new(values, [b, 1, 1, 1]), device)
+    };
+    let xt = x0 * column(&|ab| ab.sqrt()) + eps.clone() * column(&|ab| (1.0 - ab).sqrt());
+    (model.forward(xt, &t, &tokens), eps)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    use super::{mse, prior_preservation_loss};
+
+    fn tensor(values: &[f32], device: &Device) -> Tensor<4> {
+        Tensor::from_data(
+            TensorData::new(values.to_vec(), [1, 1, 1, values.len()]),
+            device,
+        )
+    }
+
+    #[test]
+    fn dreambooth_loss_adds_the_weighted_prior_term() {
+        let device = Device::flex();
+        let instance = (tensor(&[1.0, 2.0], &device), tensor(&[0.0, 0.0], &device));
+        let prior = (tensor(&[3.0, 1.0], &device), tensor(&[1.0, 1.0], &device));
+        // Instance MSE (1 + 4) / 2 = 2.5; prior MSE (4 + 0) / 2 = 2.
+        for (weight, expected) in [(0.0, 2.5f32), (1.0, 4.5), (0.25, 3.0)] {
+            let loss = prior_preservation_loss(instance.clone(), prior.clone(), weight)
+                .try_into_scalar::<f32>()
+                .expect("scalar");
+            assert!((loss - expected).abs() < 1e-6, "λ = {weight}: {loss}");
+        }
+        let plain = mse(instance.0, instance.1)
+            .try_into_scalar::<f32>()
+            .expect("scalar");
+        assert!((plain - 2.5).abs() < 1e-6);
+    }
+}
