@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use augflow_stages::generators::{
     DdpmConfig, DdpmProgress, GanConfig, GanProgress, SampleConfig, SampleProgress,
-    sample_generator, train_ddpm, train_gan,
+    sample_generator_with_base, train_ddpm, train_gan,
 };
 use augflow_stages::synthetic::{MergeConfig, QualityConfig, merge_image_sets, score_quality};
 
@@ -30,7 +30,11 @@ const fn port(name: &'static str, ty: ArtifactType) -> Port {
 
 const TRAIN_INPUTS: &[Port] = &[port("train", ArtifactType::ImageSet)];
 const GENERATOR_OUTPUT: &[Port] = &[port("generator", ArtifactType::Generator)];
-const SAMPLE_INPUTS: &[Port] = &[port("generator", ArtifactType::Generator)];
+/// `base`: the base generator of a LoRA generator (which holds adapters only).
+const SAMPLE_INPUTS: &[Port] = &[
+    port("generator", ArtifactType::Generator),
+    port("base", ArtifactType::Generator),
+];
 const IMAGES_OUTPUT: &[Port] = &[port("images", ArtifactType::ImageSet)];
 const MERGE_INPUTS: &[Port] = &[
     port("real", ArtifactType::ImageSet),
@@ -200,6 +204,10 @@ impl StageKind for Sample {
         IMAGES_OUTPUT
     }
 
+    fn optional_inputs(&self) -> &'static [&'static str] {
+        &["base"]
+    }
+
     fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
         let config: SampleConfig = typed_params(params)?;
         config.validate().map_err(|err| err.to_string())
@@ -214,8 +222,9 @@ impl StageKind for Sample {
                 fraction: Some(p.done as f64 / p.total.max(1) as f64),
             })
         };
-        let manifest = sample_generator(
+        let manifest = sample_generator_with_base(
             port_dir(&ctx.inputs, "generator")?,
+            ctx.inputs.get("base").map(|dir| dir.as_path()),
             &config,
             ctx.seed,
             port_dir(&ctx.outputs, "images")?,

@@ -7,6 +7,7 @@ pub use classifier::PREDICTIONS_FILE;
 mod generator;
 mod image_set_summary;
 mod ingest;
+mod latent;
 mod ml;
 mod phantom;
 mod report;
@@ -30,6 +31,8 @@ pub enum ArtifactType {
     Model,
     /// A trained image generator: `generator.json` and its networks' weights.
     Generator,
+    /// A latent-diffusion autoencoder: `autoencoder.json`, `autoencoder.safetensors`.
+    Autoencoder,
 }
 
 impl fmt::Display for ArtifactType {
@@ -39,6 +42,7 @@ impl fmt::Display for ArtifactType {
             ArtifactType::Metrics => "metrics",
             ArtifactType::Model => "model",
             ArtifactType::Generator => "generator",
+            ArtifactType::Autoencoder => "autoencoder",
         })
     }
 }
@@ -162,6 +166,11 @@ impl Registry {
         registry.add(Box::new(generator::Sample));
         registry.add(Box::new(generator::AugmentMerge));
         registry.add(Box::new(generator::ScoreQuality));
+        registry.add(Box::new(latent::TrainAutoencoder));
+        registry.add(Box::new(latent::TrainDiffusionBase));
+        registry.add(Box::new(latent::TrainFinetune));
+        registry.add(Box::new(latent::TrainLora));
+        registry.add(Box::new(latent::TrainDreambooth));
         registry.add(Box::new(report::ReportStudy));
         for kind in ingest::kinds() {
             registry.add(kind);

@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 mod crash;
 mod data_kinds;
+mod diffusion;
 mod generate;
 mod incremental;
 mod matrix;

@@ -1,0 +1,113 @@
+//! `pipelines/diffusion.yaml` end to end on the CPU backend, scaled down by editing its
+//! params: every training stage lowers its loss, each generator gives N images per class,
+//! and editing only the LoRA rank reruns `lora` and what follows it, never the base.
+
+use crate::common::{TestProject, names};
+
+fn scaled_down() -> TestProject {
+    let project = TestProject::new(include_str!("../../pipelines/diffusion.yaml"));
+    project.edit_pipeline(
+        "{healthy: 168, fungal: 31, covid19: 28, bacterial: 25, viral: 19}",
+        "{healthy: 16, fungal: 12, covid19: 12, bacterial: 12, viral: 12}",
+    );
+    project.edit_pipeline("ae_steps: 600", "ae_steps: 40");
+    project.edit_pipeline("base_steps: 800", "base_steps: 30");
+    project.edit_pipeline("adapt_steps: 200", "adapt_steps: 12");
+    project.edit_pipeline("sample_n: 50", "sample_n: 2");
+    project.edit_pipeline("epochs: 4", "epochs: 1");
+    project.edit_pipeline("prior_images: 16", "prior_images: 2");
+    project.edit_pipeline("prior_steps: 20", "prior_steps: 2");
+    project.edit_pipeline("steps: 20\n      guidance", "steps: 3\n      guidance");
+    project.edit_pipeline("base_channels: 16", "base_channels: 4");
+    project.edit_pipeline("base_channels: 32", "base_channels: 8");
+    project.edit_pipeline("kid_subsets: 50", "kid_subsets: 5");
+    project.edit_pipeline("kid_subset_size: 100", "kid_subset_size: 4");
+    project.edit_pipeline("ms_ssim_pairs: 200", "ms_ssim_pairs: 4");
+    project
+}
+
+fn json(project: &TestProject, rel: &str) -> serde_json::Value {
+    serde_json::from_str(&project.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The first and the last windowed loss of a series.
+fn first_last(series: &serde_json::Value) -> (f64, f64) {
+    let values: Vec<f64> = series
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    (values[0], values[values.len() - 1])
+}
+
+#[test]
+fn diffusion_pipeline_trains_samples_and_a_new_lora_rank_reruns_only_lora() {
+    let project = scaled_down();
+    let first = project.run(&["--backend", "cpu", "-j", "2"]);
+    first.assert_ok();
+    let generators = ["finetune", "lora", "dreambooth"];
+    let mut all = vec!["data", "split", "features", "autoencoder", "base"];
+    all.extend(generators);
+    let samples: Vec<String> = generators.iter().map(|g| format!("sample@{g}")).collect();
+    let quality: Vec<String> = generators.iter().map(|g| format!("quality@{g}")).collect();
+    all.extend(samples.iter().map(String::as_str));
+    all.extend(quality.iter().map(String::as_str));
+    assert_eq!(first.executed(), names(&all));
+
+    let ae = json(
+        &project,
+        ".augflow/out/autoencoder/autoencoder/autoencoder.json",
+    );
+    let (start, end) = first_last(&ae["losses"]);
+    assert!(end < start, "autoencoder loss {start} → {end}");
+    // Each diffusion stage records its loss on a fixed batch before and after training.
+    for stage in ["base", "finetune", "lora", "dreambooth"] {
+        let file = json(
+            &project,
+            &format!(".augflow/out/{stage}/generator/generator.json"),
+        );
+        let evals: Vec<&serde_json::Value> = file["losses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s[0].as_str().is_some_and(|n| n.ends_with(" eval")))
+            .collect();
+        let want = if stage == "dreambooth" { 5 } else { 1 };
+        assert_eq!(evals.len(), want, "{stage}: {}", file["losses"]);
+        for series in evals {
+            let (before, after) = first_last(&series[1]);
+            assert!(
+                after < before,
+                "{stage} {}: loss {before} → {after}",
+                series[0]
+            );
+        }
+    }
+    for generator in generators {
+        let set = json(
+            &project,
+            &format!(".augflow/out/sample@{generator}/images/images.json"),
+        );
+        let images = set["images"].as_array().unwrap();
+        assert_eq!(
+            images.len(),
+            5 * 2,
+            "{generator}: two images for each of five classes"
+        );
+        assert!(
+            images
+                .iter()
+                .all(|r| r["source"] == format!("synthetic:{generator}").as_str()),
+            "{generator}"
+        );
+    }
+
+    project.edit_pipeline("lora_rank: 4", "lora_rank: 2");
+    let rank = project.run(&["--backend", "cpu", "-j", "2"]);
+    rank.assert_ok();
+    assert_eq!(
+        rank.executed(),
+        names(&["lora", "sample@lora", "quality@lora"])
+    );
+}
