@@ -1,7 +1,8 @@
 //! The latent diffusion kinds: `train.autoencoder` (images → autoencoder),
 //! `train.diffusion_base` (images + autoencoder → base generator), and the adaptations
 //! `train.finetune`, `train.lora`, `train.dreambooth` (base generator + images →
-//! generator). `sample` draws from all of them (a LoRA generator with its base connected).
+//! generator), and `merge.lora` (LoRA generator + its base → self-contained generator).
+//! `sample` draws from all of them (a LoRA generator with its base connected).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,8 +10,8 @@ use std::path::Path;
 use augflow_stages::generators::GeneratorFile;
 use augflow_stages::generators::latent::{
     AutoencoderConfig, BaseInputs, DiffusionBaseConfig, DreamboothConfig, FinetuneConfig,
-    LatentProgress, LoraConfig, train_autoencoder, train_diffusion_base, train_dreambooth,
-    train_finetune, train_lora,
+    LatentProgress, LoraConfig, MergeLoraConfig, merge_lora, train_autoencoder,
+    train_diffusion_base, train_dreambooth, train_finetune, train_lora,
 };
 
 use super::ml::{device_for, device_outcome, stage_error, write_json};
@@ -25,6 +26,7 @@ pub struct TrainDiffusionBase;
 pub struct TrainFinetune;
 pub struct TrainLora;
 pub struct TrainDreambooth;
+pub struct MergeLora;
 
 const fn port(name: &'static str, ty: ArtifactType) -> Port {
     Port { name, ty }
@@ -46,6 +48,10 @@ const BASE_INPUTS: &[Port] = &[
 const ADAPT_INPUTS: &[Port] = &[
     port("base", ArtifactType::Generator),
     port("train", ArtifactType::ImageSet),
+];
+const MERGE_INPUTS: &[Port] = &[
+    port("lora", ArtifactType::Generator),
+    port("base", ArtifactType::Generator),
 ];
 const GENERATOR_OUTPUT: &[Port] = &[port("generator", ArtifactType::Generator)];
 
@@ -293,3 +299,40 @@ adaptation_kind!(
     DreamboothConfig,
     train_dreambooth
 );
+
+impl StageKind for MergeLora {
+    fn name(&self) -> &'static str {
+        "merge.lora"
+    }
+
+    fn version(&self) -> u32 {
+        augflow_stages::LATENT_VERSION
+    }
+
+    fn inputs(&self) -> &'static [Port] {
+        MERGE_INPUTS
+    }
+
+    fn outputs(&self) -> &'static [Port] {
+        GENERATOR_OUTPUT
+    }
+
+    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
+        let config: MergeLoraConfig = typed_params(params)?;
+        config.validate().map_err(|err| err.to_string())
+    }
+
+    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+        let config: MergeLoraConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+        let device = device_for(ctx.backend)?;
+        merge_lora(
+            &config,
+            port_dir(&ctx.inputs, "lora")?,
+            port_dir(&ctx.inputs, "base")?,
+            port_dir(&ctx.outputs, "generator")?,
+            &device,
+        )
+        .map_err(stage_error)?;
+        Ok(device_outcome(&device))
+    }
+}

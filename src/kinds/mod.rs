@@ -171,6 +171,7 @@ impl Registry {
         registry.add(Box::new(latent::TrainFinetune));
         registry.add(Box::new(latent::TrainLora));
         registry.add(Box::new(latent::TrainDreambooth));
+        registry.add(Box::new(latent::MergeLora));
         registry.add(Box::new(report::ReportStudy));
         for kind in ingest::kinds() {
             registry.add(kind);

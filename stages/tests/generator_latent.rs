@@ -10,8 +10,8 @@ use std::sync::atomic::AtomicBool;
 use augflow_stages::backend::{BackendChoice, SelectedDevice, select_device};
 use augflow_stages::generators::latent::{
     AutoencoderConfig, BaseInputs, DiffusionBaseConfig, DreamboothConfig, FinetuneConfig,
-    LatentMethod, LoraConfig, base_digest, load_autoencoder, train_autoencoder,
-    train_diffusion_base, train_dreambooth, train_finetune, train_lora,
+    LatentMethod, LoraConfig, MergeLoraConfig, base_digest, load_autoencoder, merge_lora,
+    train_autoencoder, train_diffusion_base, train_dreambooth, train_finetune, train_lora,
 };
 use augflow_stages::generators::{
     GeneratorFile, GeneratorSpec, NoiseSchedule, SampleConfig, Sampler, sample_generator_with_base,
@@ -330,6 +330,12 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
         "lora-samples",
     );
     assert_n_per_class(&lora_samples, 2, "lora");
+    // Merged into the base's U-Net, the adapters draw the same images without a base.
+    let merged_dir = fx.dir("lora-merged");
+    let scale = MergeLoraConfig { scale: 1.0 };
+    merge_lora(&scale, &lora_dir, &base_dir, &merged_dir, &fx.device).unwrap();
+    let merged = fx.sample(&merged_dir, None, &sample_config(2), "merged-samples");
+    assert_eq!(image_bytes(&merged), image_bytes(&lora_samples));
     // Without its base, or with another base, sampling refuses.
     let err = sample_generator_with_base(
         &lora_dir,

@@ -41,7 +41,7 @@ impl GeneratorSpec {
             Self::Latent { latent } => match latent.method {
                 LatentMethod::Base => "diffusion_base",
                 LatentMethod::Finetune => "finetune",
-                LatentMethod::Lora => "lora",
+                LatentMethod::Lora | LatentMethod::MergedLora => "lora",
                 LatentMethod::Dreambooth => "dreambooth",
             },
         }

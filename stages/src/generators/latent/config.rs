@@ -552,6 +552,9 @@ pub enum LatentMethod {
     Lora,
     /// `train.dreambooth`: one U-Net (and optionally text encoder) per class.
     Dreambooth,
+    /// `merge.lora`: a LoRA generator's adapters merged into its base's U-Net at
+    /// `lora_scale`; self-contained.
+    MergedLora,
 }
 
 /// Everything `sample` needs to rebuild a latent generator's networks.
@@ -577,4 +580,7 @@ pub struct LatentSpec {
     /// DreamBooth with `train_text_encoder`: one text encoder file per class.
     #[serde(default)]
     pub text_per_class: bool,
+    /// Merged LoRA: the scale the adapters were merged at.
+    #[serde(default)]
+    pub lora_scale: Option<f64>,
 }

@@ -8,7 +8,8 @@
 //! - three adaptations of that base: [`train_finetune`] (the whole U-Net, class
 //!   prompts), [`train_lora`] (adapters only; the artifact holds the adapters and the
 //!   base's digest) and [`train_dreambooth`] (a U-Net per class with a rare-token prompt
-//!   and prior preservation);
+//!   and prior preservation); [`merge_lora`] merges LoRA adapters into a self-contained
+//!   generator;
 //! - sampling with a prompt, guidance scale and DDIM/DDPM, through `sample_generator`.
 
 mod ae_train;
@@ -17,6 +18,7 @@ pub mod config;
 mod dreambooth;
 pub mod files;
 pub mod lora;
+mod merge;
 pub mod model;
 pub(crate) mod sample;
 mod stages;
@@ -34,6 +36,7 @@ pub use config::{
 };
 pub use dreambooth::train_dreambooth;
 pub use files::{AUTOENCODER_FILE, AutoencoderFile, Reconstruction, base_digest};
+pub use merge::{MergeLoraConfig, merge_lora};
 pub use stages::{BaseInputs, train_diffusion_base, train_finetune, train_lora};
 
 use burn::tensor::Tensor;

@@ -93,7 +93,8 @@ impl<'a> LatentSampler<'a> {
         }
         if lora_scale.is_some() {
             return Err(StageError::InvalidConfig(
-                "lora_scale applies to LoRA generators only".to_owned(),
+                "lora_scale applies to train.lora generators only (merge.lora fixes the scale)"
+                    .to_owned(),
             ));
         }
         load_model(

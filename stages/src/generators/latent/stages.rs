@@ -90,6 +90,7 @@ pub fn train_diffusion_base(
         lora: None,
         base_digest: None,
         text_per_class: false,
+        lora_scale: None,
     };
     let tokens = prompt_tokens(&spec.text, &cfg.prompt)?;
     let examples = to_examples(&ae, &spec, &rows, &tokens, &device.device)?;
