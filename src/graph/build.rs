@@ -237,6 +237,18 @@ fn typed_edges(
             "in these params",
         );
     }
+    let connected: Vec<&str> = typed
+        .inputs
+        .keys()
+        .map(|name| split_gather_name(name).0)
+        .collect();
+    if let Err(message) = kind.check_inputs(&typed.params, &connected) {
+        diags.push(
+            typed.kind_loc,
+            format!("fix the inputs of `{}`: {message}", typed.kind),
+            "these inputs",
+        );
+    }
     let mut edges = Vec::new();
     for port in kind.inputs() {
         let connected = typed

@@ -4,17 +4,20 @@
 //! and `score.quality` (real + synthetic + feature model → quality metrics).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use augflow_stages::generators::{
     DdpmConfig, DdpmProgress, GanConfig, GanProgress, SampleConfig, SampleProgress,
     sample_generator_with_base, train_ddpm, train_gan,
 };
-use augflow_stages::synthetic::{MergeConfig, QualityConfig, merge_image_sets, score_quality};
+use augflow_stages::synthetic::{
+    FeatureSpace, MergeConfig, QualityConfig, merge_image_sets, score_quality,
+};
 
 use super::ml::{device_for, device_outcome, stage_error, write_json};
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, Progress, StageKind, port_dir,
-    typed_params,
+    ArtifactType, KindContext, KindError, KindOutcome, Port, Progress, StageKind, path_param,
+    port_dir, typed_params,
 };
 use crate::spec::Value;
 
@@ -306,21 +309,61 @@ impl StageKind for ScoreQuality {
         METRICS_OUTPUT
     }
 
+    fn path_params(&self) -> &'static [&'static str] {
+        &["inception_weights"]
+    }
+
+    /// `features` (the domain feature classifier) is needed with `features: domain` only.
+    fn optional_inputs(&self) -> &'static [&'static str] {
+        &["features"]
+    }
+
     fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
-        typed_params::<QualityConfig>(params).map(|_| ())
+        let config: QualityConfig = typed_params(params)?;
+        config.validate().map_err(|err| err.to_string())
+    }
+
+    fn check_inputs(
+        &self,
+        params: &BTreeMap<String, Value>,
+        connected: &[&str],
+    ) -> Result<(), String> {
+        let Ok(config) = typed_params::<QualityConfig>(params) else {
+            return Ok(()); // check_params reports it
+        };
+        let has_features = connected.contains(&"features");
+        match config.features {
+            FeatureSpace::Domain if !has_features => Err(
+                "`features: domain` needs input `features` (a classifier trained on the real \
+                 training set); connect one, or set `features: inception` with \
+                 `inception_weights`"
+                    .to_owned(),
+            ),
+            FeatureSpace::Inception if has_features => {
+                Err("`features: inception` does not use input `features`; remove it".to_owned())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: QualityConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+        let mut config: QualityConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+        if config.inception_weights.is_some() {
+            // The params hold the pipeline-relative text; the engine resolved (and hashed) it.
+            config.inception_weights = Some(path_param(ctx, "inception_weights")?.clone());
+        }
         let device = device_for(ctx.backend)?;
         (ctx.progress)(Progress {
-            message: "embedding and scoring".to_owned(),
+            message: format!(
+                "embedding ({} features) and scoring",
+                config.features.as_str()
+            ),
             fraction: None,
         });
         let report = score_quality(
             port_dir(&ctx.inputs, "real")?,
             port_dir(&ctx.inputs, "synthetic")?,
-            port_dir(&ctx.inputs, "features")?,
+            ctx.inputs.get("features").map(PathBuf::as_path),
             &config,
             ctx.seed,
             &device,

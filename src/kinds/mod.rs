@@ -134,6 +134,16 @@ pub trait StageKind: Send + Sync {
     }
     /// Checks params without running anything (by deserialising the typed config).
     fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String>;
+    /// Checks which input ports are connected when that depends on the params (e.g. an
+    /// optional input that one mode needs and another refuses). `connected` holds port
+    /// names; required ports and valid params are checked elsewhere.
+    fn check_inputs(
+        &self,
+        _params: &BTreeMap<String, Value>,
+        _connected: &[&str],
+    ) -> Result<(), String> {
+        Ok(())
+    }
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError>;
 }
 

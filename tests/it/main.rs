@@ -13,6 +13,7 @@ mod incremental;
 mod matrix;
 mod model_check;
 mod pipelines;
+mod quality;
 mod remote;
 mod remote_s3;
 mod report;

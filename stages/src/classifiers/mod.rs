@@ -15,7 +15,7 @@ pub(crate) mod init;
 mod layers;
 mod model;
 mod predict;
-mod pretrained;
+pub(crate) mod pretrained;
 mod resnet;
 pub(crate) mod rng;
 mod training;

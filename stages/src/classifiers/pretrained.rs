@@ -18,9 +18,9 @@ use super::model::Classifier;
 use crate::StageError;
 
 /// One tensor of a safetensors file, widened to f32.
-struct RawTensor {
-    shape: Vec<usize>,
-    values: Vec<f32>,
+pub(crate) struct RawTensor {
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
 }
 
 /// Loads the backbone weights in `path` into `model`. Every backbone tensor of the model
@@ -179,7 +179,8 @@ fn sum_input_channels(tensor: RawTensor, in_channels: usize) -> Result<RawTensor
 }
 
 /// Parses a safetensors file (8-byte little-endian header length, JSON header, data).
-fn parse(bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, String> {
+/// Float tensors only (F32, F16, BF16 widened to f32); integer ones are skipped.
+pub(crate) fn parse(bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, String> {
     let too_short = || "the file is too short for a safetensors header".to_owned();
     let len_bytes: [u8; 8] = bytes
         .get(..8)

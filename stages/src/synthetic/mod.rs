@@ -6,6 +6,6 @@ mod quality;
 
 pub use merge::{MergeConfig, MergeReport, merge_image_sets};
 pub use quality::{
-    DiversityValue, GroupQuality, KidValue, Metric, PrdcValue, QualityConfig, QualityReport,
-    score_quality,
+    DiversityValue, FeatureSpace, GroupQuality, KidValue, Metric, PrdcValue, QualityConfig,
+    QualityReport, score_quality,
 };

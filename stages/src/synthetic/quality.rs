@@ -2,28 +2,58 @@
 //! overall: FID, KID, precision/recall/density/coverage in a feature space, and the
 //! MS-SSIM diversity of the synthetic images (and of the real ones, for scale).
 //!
-//! The feature space is the penultimate layer of a classifier trained on the real training
-//! set ("domain FID"): numbers compare generators within a study, not with published
-//! Inception FIDs.
+//! The feature space (`features`) is either
+//! - `domain`: the penultimate layer of a classifier trained on the real training set
+//!   ("domain FID"): numbers compare generators within a study, not with published
+//!   Inception FIDs; or
+//! - `inception`: pytorch-fid's FID Inception-v3 pool3 features from a weights file
+//!   ([`FidInception`]); with the standard `pt_inception-2015-12-05` weights, FID is
+//!   comparable with published FIDs (up to the usual caveats: image count, resizing).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::classifiers::data::load_image_set;
-use crate::classifiers::embed;
+use crate::classifiers::{Embeddings, embed};
 use crate::image_set::ImageSetManifest;
+use crate::metrics::quality::inception::{FEATURE_DIM, FidInception};
 use crate::metrics::quality::{
     DEFAULT_NEAREST_K, GrayImage, KidConfig, frechet_distance, kid, mean_pairwise_ms_ssim, prdc,
 };
+
+/// The feature space of FID, KID and precision/recall/density/coverage.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureSpace {
+    /// The penultimate layer of a classifier trained on the real training set.
+    #[default]
+    Domain,
+    /// pytorch-fid's FID Inception-v3 (2048-d pool3), weights from `inception_weights`.
+    Inception,
+}
+
+impl FeatureSpace {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Domain => "domain",
+            Self::Inception => "inception",
+        }
+    }
+}
 
 /// Config of `score.quality`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct QualityConfig {
+    /// Which features FID, KID and PRDC are computed in.
+    pub features: FeatureSpace,
+    /// The FID Inception-v3 weights (safetensors with pytorch-fid's names); required
+    /// with `features: inception`, refused otherwise.
+    pub inception_weights: Option<PathBuf>,
     /// KID: subsets and samples per subset (capped by the smaller set).
     pub kid_subsets: usize,
     pub kid_subset_size: usize,
@@ -36,10 +66,29 @@ pub struct QualityConfig {
 impl Default for QualityConfig {
     fn default() -> Self {
         Self {
+            features: FeatureSpace::Domain,
+            inception_weights: None,
             kid_subsets: 100,
             kid_subset_size: 1000,
             nearest_k: DEFAULT_NEAREST_K,
             ms_ssim_pairs: 1000,
+        }
+    }
+}
+
+impl QualityConfig {
+    /// Checks what deserialisation cannot: the weights file goes with `inception` only.
+    pub fn validate(&self) -> Result<(), StageError> {
+        match (self.features, &self.inception_weights) {
+            (FeatureSpace::Inception, None) => Err(StageError::InvalidConfig(
+                "`features: inception` needs `inception_weights`: the FID Inception-v3 \
+                 weights as safetensors (see docs/pipelines.md, score.quality)"
+                    .to_owned(),
+            )),
+            (FeatureSpace::Domain, Some(_)) => Err(StageError::InvalidConfig(
+                "`inception_weights` is only used with `features: inception`".to_owned(),
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -101,8 +150,12 @@ pub struct GroupQuality {
 /// Contents of a `score.quality` metrics artifact.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct QualityReport {
-    /// "domain": features of the given classifier (not Inception).
+    /// "domain" (features of the given classifier) or "inception" (FID Inception-v3).
     pub feature_space: String,
+    /// What the `fid` values are: "domain fid" (comparable between generators scored
+    /// with the same feature classifier only) or "fid" (Inception pool3 features;
+    /// comparable with published FIDs when the weights are `pt_inception-2015-12-05`).
+    pub fid_name: String,
     pub feature_dim: usize,
     pub per_class: BTreeMap<String, GroupQuality>,
     pub overall: GroupQuality,
@@ -112,20 +165,50 @@ pub struct QualityReport {
 }
 
 /// Scores the synthetic set in `synthetic_dir` against the real set in `real_dir`, in the
-/// feature space of the classifier in `features_model_dir`.
+/// feature space `cfg.features`: that of the classifier in `features_model_dir` (needed
+/// for `domain` only) or the FID Inception-v3's.
 pub fn score_quality(
     real_dir: &Path,
     synthetic_dir: &Path,
-    features_model_dir: &Path,
+    features_model_dir: Option<&Path>,
     cfg: &QualityConfig,
     seed: u64,
     device: &SelectedDevice,
 ) -> Result<QualityReport, StageError> {
-    let real = embed(features_model_dir, real_dir, device)?;
-    let synthetic = embed(features_model_dir, synthetic_dir, device)?;
-    let real_images = gray_images(real_dir)?;
-    let synthetic_images = gray_images(synthetic_dir)?;
-    let feature_dim = real.features.first().map_or(0, Vec::len);
+    cfg.validate()?;
+    let (real_classes, real_images) = gray_images(real_dir, None)?;
+    let (_, synthetic_images) = gray_images(synthetic_dir, Some(&real_classes))?;
+    let (real, synthetic, fid_name, feature_dim) = match (cfg.features, &cfg.inception_weights) {
+        (FeatureSpace::Inception, Some(weights)) => {
+            let net = FidInception::load(weights, &device.device)?;
+            tracing::info!(
+                images = real_images.labels.len() + synthetic_images.labels.len(),
+                "embedding with the FID Inception-v3"
+            );
+            let embed = |set: &GraySet| -> Result<Embeddings, StageError> {
+                Ok(Embeddings {
+                    classes: real_classes.clone(),
+                    labels: set.labels.clone(),
+                    features: net.features(&set.images)?,
+                })
+            };
+            let real = embed(&real_images)?;
+            (real, embed(&synthetic_images)?, "fid", FEATURE_DIM)
+        }
+        _ => {
+            let model = features_model_dir.ok_or_else(|| {
+                StageError::InvalidConfig(
+                    "`features: domain` needs a feature classifier (the `features` input)"
+                        .to_owned(),
+                )
+            })?;
+            let real = embed(model, real_dir, device)?;
+            let synthetic = embed(model, synthetic_dir, device)?;
+            let dim = real.features.first().map_or(0, Vec::len);
+            (real, synthetic, "domain fid", dim)
+        }
+    };
+    let (real_images, synthetic_images) = (real_images.images, synthetic_images.images);
     let mut per_class = BTreeMap::new();
     for (index, class) in real.classes.iter().enumerate() {
         let pick = |labels: &[usize]| -> Vec<usize> {
@@ -158,7 +241,8 @@ pub fn score_quality(
         })
         .collect();
     Ok(QualityReport {
-        feature_space: "domain".to_owned(),
+        feature_space: cfg.features.as_str().to_owned(),
+        fid_name: fid_name.to_owned(),
         feature_dim,
         mean_class_fid: (!fids.is_empty()).then(|| fids.iter().sum::<f64>() / fids.len() as f64),
         per_class,
@@ -215,12 +299,31 @@ impl Group {
     }
 }
 
-/// The set's images at its manifest size, as MS-SSIM inputs in manifest order.
-fn gray_images(dir: &Path) -> Result<Vec<GrayImage>, StageError> {
+/// An image set's images at its manifest size, in manifest order, with their labels.
+struct GraySet {
+    labels: Vec<usize>,
+    images: Vec<GrayImage>,
+}
+
+/// Loads the set in `dir` for MS-SSIM and the Inception. Labels index `classes` when
+/// given (an image of another class is an error), else the set's own classes, which
+/// are returned.
+fn gray_images(
+    dir: &Path,
+    classes: Option<&[String]>,
+) -> Result<(Vec<String>, GraySet), StageError> {
     let manifest = ImageSetManifest::read(dir)?;
-    let set = load_image_set(dir, manifest.width.max(manifest.height), None)?;
-    set.pixels
+    let set = load_image_set(dir, manifest.width.max(manifest.height), classes)?;
+    let images = set
+        .pixels
         .iter()
         .map(|p| GrayImage::from_u8(set.size, set.size, p))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((
+        set.classes,
+        GraySet {
+            labels: set.labels,
+            images,
+        },
+    ))
 }

@@ -100,11 +100,44 @@ impl FeatureStats {
 /// Fails when a set has fewer than 2 rows or the sets differ in the number of features.
 /// With fewer rows than features the covariances are singular; the distance is still
 /// defined, but it is a poor estimate (FID is normally taken over thousands of samples).
+///
+/// When a set has fewer rows than features (e.g. a class of a few hundred images in
+/// Inception's 2048 dimensions), the same value comes from n×n matrices instead of d×d
+/// ones: with S₁ = AAᵀ and S₂ = BBᵀ (A, B the centred rows / √(n − 1), transposed),
+/// tr S₁ = ‖A‖²_F and the non-zero eigenvalues of S₁S₂ are those of (AᵀB)(AᵀB)ᵀ, so
+/// tr((S₁S₂)^½) is the sum of AᵀB's singular values. Exact, and free of the rounding
+/// that square roots of zero eigenvalues add on the d×d path.
 pub fn frechet_distance(a: &[Vec<f32>], b: &[Vec<f32>]) -> Result<f64, StageError> {
     let a = feature_matrix(METRIC, "first", a, 2)?;
     let b = feature_matrix(METRIC, "second", b, 2)?;
     same_dimension(METRIC, &a, &b)?;
+    if a.nrows().min(b.nrows()) < a.ncols() {
+        return Ok(low_rank_distance(a, b));
+    }
     frechet_distance_from_stats(&FeatureStats::from_matrix(a), &FeatureStats::from_matrix(b))
+}
+
+/// The Fréchet distance through n×n matrices (see [`frechet_distance`]).
+fn low_rank_distance(a: DMatrix<f64>, b: DMatrix<f64>) -> f64 {
+    let (mean_a, a) = centred_scaled(a);
+    let (mean_b, b) = centred_scaled(b);
+    // Rows are samples here, so AᵀB of the docs is `a · bᵀ` (n₁×n₂).
+    // Singular values straight from an SVD, not square roots of (AᵀB)(AᵀB)ᵀ's
+    // eigenvalues, which would turn a rounding error ε into √ε.
+    let cross_trace = (&a * b.transpose()).singular_values().sum();
+    (mean_a - mean_b).norm_squared() + a.norm_squared() + b.norm_squared() - 2.0 * cross_trace
+}
+
+/// The mean of the rows, and the rows centred and divided by √(n − 1).
+fn centred_scaled(x: DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
+    let scale = 1.0 / (x.nrows() as f64 - 1.0).sqrt();
+    let mean = x.row_mean().transpose();
+    let mut centred = x;
+    for mut row in centred.row_iter_mut() {
+        row -= mean.transpose();
+        row *= scale;
+    }
+    (mean, centred)
 }
 
 /// The Fréchet distance between N(μ₁, S₁) and N(μ₂, S₂); fails when the dimensions differ.
@@ -202,6 +235,31 @@ mod tests {
         assert!(same.abs() < 1e-6 * trace, "{same} (trace {trace})");
         let different = frechet_distance(&a, &b).unwrap();
         assert!(different.is_finite() && different > 1.0, "{different}");
+    }
+
+    #[test]
+    fn few_samples_give_the_distance_of_the_full_covariances() {
+        // 6 and 9 samples in 12 dimensions: the n×n path against the d×d one.
+        let rows = |n: usize, seed: usize| -> Vec<Vec<f32>> {
+            (0..n)
+                .map(|i| {
+                    (0..12)
+                        .map(|j| (((i * 31 + j * 17 + seed) % 23) as f32 - 11.0) * 0.1)
+                        .collect()
+                })
+                .collect()
+        };
+        let (a, b) = (rows(6, 1), rows(9, 5));
+        let fast = frechet_distance(&a, &b).unwrap();
+        let full = frechet_distance_from_stats(
+            &FeatureStats::from_features(&a).unwrap(),
+            &FeatureStats::from_features(&b).unwrap(),
+        )
+        .unwrap();
+        // The d×d path carries √(rounding) from the zero eigenvalues: ~1e-8 of the scale.
+        assert!((fast - full).abs() < 1e-6 * full, "{fast} vs {full}");
+        let same = frechet_distance(&a, &a).unwrap();
+        assert!(same.abs() < 1e-12, "{same}");
     }
 
     #[test]

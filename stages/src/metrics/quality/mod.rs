@@ -12,13 +12,18 @@
 //!   - [`mean_pairwise_ms_ssim`]: the diversity of a set of generated images (lower is
 //!     more diverse).
 //!
+//! - [`inception`]: the feature extractor for standard FID, pytorch-fid's Inception-v3 on
+//!   Burn, with weights from a file (the only part here that is not plain Rust).
+//!
 //! Reference values from those Python libraries are pinned in
-//! `stages/tests/metrics_quality.rs` (script: `bench/reference/quality_reference.py`).
+//! `stages/tests/metrics_quality.rs` (script: `bench/reference/quality_reference.py`) and
+//! `stages/tests/metrics_inception.rs` (`bench/reference/inception_reference.py`).
 
 mod diversity;
 mod features;
 mod fid;
 mod gray_image;
+pub mod inception;
 mod kid;
 mod ms_ssim;
 mod prdc;

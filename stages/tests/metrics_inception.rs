@@ -1,0 +1,309 @@
+//! The FID Inception-v3 against pytorch-fid, on formula-filled weights (the real ones
+//! cannot be downloaded in tests), through the real loader; and the loader's errors.
+//!
+//! Reference values were printed once by
+//!     ~/.cache/augflow-bench/torch-venv/bin/python bench/reference/inception_reference.py
+//! with torch 2.15.0, torchvision 0.29.2, pytorch-fid 0.3.0, numpy 2.4.6 on the CPU: the
+//! script builds pytorch-fid's own `InceptionV3` (`fid_inception_v3`, only the weight
+//! download replaced), fills every parameter and buffer with the formula of
+//! `augflow_stages::metrics::quality::inception::test_weights::fill_value`, and runs the
+//! three images of [`image`] in float64. Change a formula on one side only and
+//! `weights_are_the_reference_fill` or the pixel sums fail first.
+//!
+//! Tolerance: pytorch-fid's own float32 run differs from its float64 run by at most
+//! 9.2e-7 of a block's largest value (the script prints it). Burn's flex backend sums in
+//! other orders and BatchNorm is folded into the convolutions here, which adds a rounding
+//! or two per layer; we allow 1e-5 of the largest value (about 10× PyTorch's own f32
+//! error; seen on flex: at most 1.3e-7 on the pool3 features, 4e-7 on a block's maximum,
+//! which the script prints to 7 digits). A real architecture slip is far larger: average
+//! instead of max pooling in Mixed_7c alone moves the pool3 mean by 3%.
+
+use augflow_stages::metrics::quality::GrayImage;
+use augflow_stages::metrics::quality::inception::test_weights::{
+    TestTensor, TestValues, filled_tensors, write_safetensors,
+};
+use augflow_stages::metrics::quality::inception::{FEATURE_DIM, FidInception, expected_tensors};
+use burn::tensor::Device;
+
+/// A fraction of the largest reference value: see the module docs.
+const TOLERANCE: f64 = 1e-5;
+
+/// An 8-bit grayscale image of crossed sines; `image` in the Python script.
+fn image(width: usize, height: usize, a: f64, b: f64, c: f64) -> (GrayImage, u64) {
+    let mut pixels = Vec::with_capacity(width * height);
+    for y in 0..height {
+        for x in 0..width {
+            let (x, y) = (x as f64, y as f64);
+            let v = 0.5
+                + 0.35 * (a * x + b * y).sin() * (c * y - 0.05 * x).cos()
+                + 0.1 * (0.3 * x * y / width as f64).cos();
+            pixels.push((255.0 * v.clamp(0.0, 1.0) + 0.5).floor() as u8);
+        }
+    }
+    let sum = pixels.iter().map(|&p| u64::from(p)).sum();
+    (GrayImage::from_u8(width, height, &pixels).unwrap(), sum)
+}
+
+/// One image's reference: its formula, pixel sum, per-block (mean, L2 norm, max |value|)
+/// and the first 16 pool3 features.
+struct Reference {
+    image: (usize, usize, f64, f64, f64),
+    pixel_sum: u64,
+    blocks: [(f64, f64, f64); 4],
+    first16: [f64; 16],
+}
+
+const REFERENCES: [Reference; 3] = [
+    Reference {
+        image: (64, 64, 0.21, 0.13, 0.17),
+        pixel_sum: 541559,
+        blocks: [
+            (3.746360524e-01, 4.579744790e+02, 8.787428e+00),
+            (4.456466797e-01, 4.125920116e+02, 7.715433e+00),
+            (5.513217699e-01, 4.945247244e+02, 8.540730e+00),
+            (8.280358823e-01, 6.360548161e+01, 7.376156e+00),
+        ],
+        first16: [
+            9.29495773e-01,
+            9.60410427e-02,
+            7.22755462e-02,
+            1.47577026e+00,
+            1.88959131e+00,
+            1.74716136e+00,
+            0.00000000e+00,
+            2.68831926e+00,
+            1.79912258e+00,
+            1.57443597e+00,
+            9.07718711e-02,
+            2.12798558e-01,
+            1.53168289e-02,
+            6.39517368e-01,
+            1.04466995e+00,
+            1.03965858e-02,
+        ],
+    },
+    Reference {
+        image: (64, 64, 0.05, 0.41, 0.09),
+        pixel_sum: 532415,
+        blocks: [
+            (3.984500667e-01, 4.840068022e+02, 8.646771e+00),
+            (4.818698493e-01, 4.397864920e+02, 7.493571e+00),
+            (5.756278080e-01, 5.142078776e+02, 8.774657e+00),
+            (8.558913864e-01, 6.563971687e+01, 8.098919e+00),
+        ],
+        first16: [
+            8.83564344e-01,
+            1.68738165e-01,
+            7.96010030e-02,
+            1.49293070e+00,
+            2.02854185e+00,
+            1.82606261e+00,
+            0.00000000e+00,
+            2.86644177e+00,
+            1.68156488e+00,
+            1.69880647e+00,
+            1.27656029e-01,
+            2.22009753e-01,
+            2.57870274e-03,
+            7.70705044e-01,
+            1.12981626e+00,
+            1.21335564e-02,
+        ],
+    },
+    Reference {
+        image: (40, 56, 0.33, 0.07, 0.29),
+        pixel_sum: 292286,
+        blocks: [
+            (3.904511687e-01, 4.786603001e+02, 8.721960e+00),
+            (4.754866811e-01, 4.378612468e+02, 7.761707e+00),
+            (5.840955345e-01, 5.206592921e+02, 8.697798e+00),
+            (8.645816541e-01, 6.641116863e+01, 8.043685e+00),
+        ],
+        first16: [
+            1.00123003e+00,
+            1.16863163e-01,
+            8.94183607e-02,
+            1.58942955e+00,
+            2.14114224e+00,
+            1.81085931e+00,
+            0.00000000e+00,
+            2.88812658e+00,
+            1.74571206e+00,
+            1.64699493e+00,
+            1.20809804e-01,
+            2.20193481e-01,
+            1.01747189e-03,
+            7.13410687e-01,
+            1.02808436e+00,
+            1.09612027e-02,
+        ],
+    },
+];
+
+fn reference_images() -> Vec<GrayImage> {
+    REFERENCES
+        .iter()
+        .map(|r| {
+            let (w, h, a, b, c) = r.image;
+            let (image, sum) = image(w, h, a, b, c);
+            assert_eq!(
+                sum, r.pixel_sum,
+                "pixels of the {w}x{h} image differ from Python's"
+            );
+            image
+        })
+        .collect()
+}
+
+fn mean_and_norm(values: &[f32]) -> (f64, f64) {
+    let sum: f64 = values.iter().map(|&v| f64::from(v)).sum();
+    let squares: f64 = values.iter().map(|&v| f64::from(v).powi(2)).sum();
+    (sum / values.len() as f64, squares.sqrt())
+}
+
+/// Largest |ours − reference| as a fraction of `scale`.
+fn worst(ours: &[f32], reference: &[f64], scale: f64) -> f64 {
+    ours.iter()
+        .zip(reference)
+        .map(|(&a, &b)| (f64::from(a) - b).abs() / scale)
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn weights_are_the_reference_fill() {
+    // pytorch-fid's state dict (fc included): 472 float tensors, 23,885,392 values, and
+    // the sum of their f32 bit patterns (order-free, so it pins every bit of every value).
+    let tensors = filled_tensors();
+    let mut count = 0;
+    let mut elements = 0;
+    let mut bits: u64 = 0;
+    for tensor in &tensors {
+        if let TestValues::F32(values) = &tensor.values {
+            count += 1;
+            elements += values.len();
+            bits += values.iter().map(|v| u64::from(v.to_bits())).sum::<u64>();
+        }
+    }
+    assert_eq!((count, elements), (472, 23_885_392));
+    assert_eq!(bits, 49_917_504_473_292_274);
+    assert_eq!(
+        expected_tensors().len(),
+        5 * 94,
+        "five tensors per BasicConv2d"
+    );
+}
+
+#[test]
+fn inception_features_match_pytorch_fid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fid_inception.safetensors");
+    write_safetensors(&path, &filled_tensors()).unwrap();
+    let net = FidInception::load(&path, &Device::flex()).unwrap();
+    let images = reference_images();
+
+    // Every block of the first image: a wrong layer shows up where it happens.
+    let blocks = net.block_outputs(&images[0]).unwrap();
+    for (i, (ours, &(mean, norm, max))) in blocks.iter().zip(&REFERENCES[0].blocks).enumerate() {
+        let (our_mean, our_norm) = mean_and_norm(ours);
+        let our_max = ours.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        eprintln!(
+            "block {i}: mean {our_mean:.9e} ({mean:.9e}), l2 {our_norm:.9e} ({norm:.9e}), max {our_max:.6e} ({max:.6e})"
+        );
+        assert!((our_mean - mean).abs() <= TOLERANCE * max, "block {i} mean");
+        assert!(
+            (our_norm - norm).abs() <= TOLERANCE * norm,
+            "block {i} l2 norm"
+        );
+        assert!(
+            (f64::from(our_max) - max).abs() <= TOLERANCE * max,
+            "block {i} max"
+        );
+    }
+
+    // pool3 features of all three images in one batch (the path score.quality takes).
+    let features = net.features(&images).unwrap();
+    assert_eq!(features.len(), 3);
+    for (ours, reference) in features.iter().zip(&REFERENCES) {
+        let (w, h, ..) = reference.image;
+        assert_eq!(ours.len(), FEATURE_DIM);
+        let (mean, norm, max) = reference.blocks[3];
+        let (our_mean, our_norm) = mean_and_norm(ours);
+        let error = worst(&ours[..16], &reference.first16, max);
+        eprintln!(
+            "{w}x{h}: first16 worst {error:.2e} of max, mean {our_mean:.9e} ({mean:.9e}), l2 {our_norm:.9e} ({norm:.9e})"
+        );
+        assert!(
+            error <= TOLERANCE,
+            "{w}x{h} first 16 features: {:?}",
+            &ours[..16]
+        );
+        assert!((our_mean - mean).abs() <= TOLERANCE * max, "{w}x{h} mean");
+        assert!(
+            (our_norm - norm).abs() <= TOLERANCE * norm,
+            "{w}x{h} l2 norm"
+        );
+    }
+    // The batch path and the one-image path agree (batching must not mix images).
+    let single = &blocks[3];
+    assert!(
+        worst(
+            single,
+            &features[0]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect::<Vec<_>>(),
+            1.0
+        ) < 1e-5
+    );
+}
+
+#[test]
+fn inception_loader_names_every_bad_tensor_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.safetensors");
+    let mut tensors: Vec<TestTensor> = filled_tensors()
+        .into_iter()
+        .filter(|t| t.name != "Mixed_6c.branch7x7dbl_4.bn.running_var")
+        .collect();
+    for tensor in &mut tensors {
+        match tensor.name.as_str() {
+            // A transposed 1×7 kernel, and torchvision's 1000-class head.
+            "Mixed_6b.branch7x7_2.conv.weight" => tensor.shape = vec![128, 128, 7, 1],
+            "fc.weight" => {
+                tensor.shape = vec![1000, 2048];
+                tensor.values = TestValues::F32(vec![0.0; 1000 * 2048]);
+            }
+            _ => {}
+        }
+    }
+    tensors.push(TestTensor {
+        name: "AuxLogits.fc.bias".to_owned(),
+        shape: vec![1000],
+        values: TestValues::F32(vec![0.0; 1000]),
+    });
+    write_safetensors(&path, &tensors).unwrap();
+    let Err(err) = FidInception::load(&path, &Device::flex()) else {
+        panic!("a bad file loaded");
+    };
+    let message = err.to_string();
+    for needle in [
+        path.display().to_string().as_str(),
+        "1 missing tensors: `Mixed_6c.branch7x7dbl_4.bn.running_var`",
+        "`Mixed_6b.branch7x7_2.conv.weight` has shape [128, 128, 7, 1], expected [128, 128, 1, 7]",
+        "`fc.weight` has shape [1000, 2048], pt_inception-2015-12-05 has [1008, 2048]",
+        "1 unexpected tensors: `AuxLogits.fc.bias`",
+    ] {
+        assert!(message.contains(needle), "missing {needle:?} in: {message}");
+    }
+
+    let absent = dir.path().join("absent.safetensors");
+    let Err(err) = FidInception::load(&absent, &Device::flex()) else {
+        panic!("a missing file loaded");
+    };
+    assert!(err.to_string().contains("absent.safetensors"), "{err}");
+    std::fs::write(&path, b"not safetensors").unwrap();
+    let Err(err) = FidInception::load(&path, &Device::flex()) else {
+        panic!("a garbage file loaded");
+    };
+    assert!(err.to_string().contains("bad.safetensors"), "{err}");
+}

@@ -1,0 +1,109 @@
+//! `score.quality` with `features: inception`: the FID Inception-v3 from a weights file
+//! (formula-filled by the test, with pytorch-fid's names) on tiny phantom sets, and the
+//! validation of its params and inputs.
+
+use augflow_stages::metrics::quality::inception::test_weights::write_filled_weights;
+
+use crate::common::TestProject;
+
+const WEIGHTS: &str = "weights/fid_inception.safetensors";
+
+fn pipeline(quality_params: &str, extra_input: &str) -> String {
+    format!(
+        r#"seed: 5
+stages:
+  real:
+    kind: dataset.phantom
+    params: {{size: 32, classes: {{healthy: 3, viral: 3}}}}
+  synthetic:
+    kind: dataset.phantom
+    params: {{size: 32, classes: {{healthy: 2, viral: 3}}, images_per_patient: 1}}
+  quality:
+    kind: score.quality
+    inputs: {{real: real.images, synthetic: synthetic.images{extra_input}}}
+    params: {{{quality_params}}}
+"#
+    )
+}
+
+#[test]
+fn inception_features_score_quality_from_a_weights_file() {
+    let project = TestProject::new(&pipeline(
+        &format!(
+            "features: inception, inception_weights: {WEIGHTS}, kid_subsets: 5, \
+             kid_subset_size: 2, ms_ssim_pairs: 3"
+        ),
+        "",
+    ));
+    std::fs::create_dir_all(project.path("weights")).unwrap();
+    write_filled_weights(&project.path(WEIGHTS)).unwrap();
+    project.run(&["--backend", "cpu"]).assert_ok();
+
+    let metrics: serde_json::Value =
+        serde_json::from_str(&project.read(".augflow/out/quality/metrics/metrics.json")).unwrap();
+    assert_eq!(metrics["feature_space"], "inception", "{metrics}");
+    assert_eq!(metrics["fid_name"], "fid", "{metrics}");
+    assert_eq!(metrics["feature_dim"], 2048, "{metrics}");
+    assert_eq!(metrics["overall"]["real_images"], 6, "{metrics}");
+    assert_eq!(metrics["overall"]["synthetic_images"], 5, "{metrics}");
+    let fid = metrics["overall"]["fid"].as_f64().unwrap_or(-1.0);
+    assert!(fid.is_finite() && fid > 0.0, "{metrics}");
+    for class in ["healthy", "viral"] {
+        assert!(
+            metrics["per_class"][class]["fid"].is_f64(),
+            "{class}: {metrics}"
+        );
+    }
+    assert!(metrics["mean_class_fid"].is_f64(), "{metrics}");
+}
+
+/// Exit code 2 and the message, with nothing run.
+#[track_caller]
+fn rejected(pipeline: &str, needle: &str) {
+    let project = TestProject::new(pipeline);
+    let output = project.augflow(&["run"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    assert!(!project.store().exists(), "nothing may run: {stderr}");
+}
+
+#[test]
+fn feature_space_params_and_inputs_are_validated() {
+    rejected(
+        &pipeline("features: inception", ""),
+        "`features: inception` needs `inception_weights`",
+    );
+    rejected(
+        &pipeline("features: pixels", ""),
+        "unknown variant `pixels`, expected `domain` or `inception`",
+    );
+    rejected(
+        &pipeline(&format!("inception_weights: {WEIGHTS}"), ""),
+        "`inception_weights` is only used with `features: inception`",
+    );
+    rejected(
+        &pipeline("features: domain", ""),
+        "`features: domain` needs input `features`",
+    );
+    rejected(
+        &pipeline(
+            &format!("features: inception, inception_weights: {WEIGHTS}"),
+            ", features: real.images",
+        ),
+        "`features: inception` does not use input `features`",
+    );
+}
+
+#[test]
+fn a_missing_weights_file_is_named() {
+    let project = TestProject::new(&pipeline(
+        &format!("features: inception, inception_weights: {WEIGHTS}"),
+        "",
+    ));
+    let output = project.augflow(&["run", "--backend", "cpu"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("fid_inception.safetensors"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
