@@ -80,6 +80,7 @@ fn lora_config(rank: usize) -> LoraConfig {
         rank,
         alpha: rank as f64,
         projections: true,
+        conv: false,
         cfg_dropout: 0.1,
         steps: 100,
         batch_size: 16,

@@ -276,6 +276,9 @@ pub struct LoraSpec {
     /// layers (the per-pixel linear maps around attention).
     #[serde(default)]
     pub projections: bool,
+    /// Also adapt the residual blocks' 3×3 convs (LoCon-style flattened factors).
+    #[serde(default)]
+    pub conv: bool,
 }
 
 /// Config of `train.lora`.
@@ -296,6 +299,8 @@ pub struct LoraConfig {
     pub alpha: f64,
     #[serde(default)]
     pub projections: bool,
+    #[serde(default)]
+    pub conv: bool,
     #[serde(default = "default_cfg_dropout")]
     pub cfg_dropout: f64,
     #[serde(default = "default_steps")]
@@ -315,6 +320,7 @@ impl LoraConfig {
             rank: self.rank,
             alpha: self.alpha,
             projections: self.projections,
+            conv: self.conv,
         }
     }
 

@@ -1,12 +1,14 @@
-//! LoRA on the latent U-Net with Burn's own reparameterisation (`Module::apply_lora`):
-//! each targeted `Linear` weight W [in, out] becomes W + scale·A·B with A [in, r],
-//! B [r, out], scale = α/r × the sampling-time `lora_scale`; every other parameter is
-//! frozen. Here A is redrawn from a keyed stream (Burn draws it from its global RNG), so
-//! training is reproducible; B starts at 0.
+//! LoRA on the latent U-Net with Burn's reparameterisation (`LoraAdapter`, as
+//! `Module::apply_lora` attaches): each targeted `Linear` weight W [in, out] becomes
+//! W + scale·A·B with A [in, r], B [r, out]; with `conv`, each targeted conv weight
+//! W [out, in, kh, kw] becomes W + scale·reshape(A·B) with A [out, r], B [r, in·kh·kw]
+//! (LoCon's flattening). scale = α/r × the sampling-time `lora_scale`; every other
+//! parameter is frozen. A is drawn N(0, 1/r²) from a keyed stream (Burn's `Lora` draws
+//! from its global RNG), so training is reproducible; B starts at 0.
 
 use std::path::Path;
 
-use burn::module::{Lora, Module, ModuleMapper, Param, ParamGroup};
+use burn::module::{LoraAdapter, Module, Param, ParamGroup, Reparameterizer};
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::{Tensor, TensorData};
 
@@ -15,14 +17,18 @@ use super::unet::LatentUNet;
 use crate::StageError;
 use crate::classifiers::rng::{keyed_rng, normal};
 
-/// Parameter paths that get adapters: the attention projections, and with
-/// `projections` the transformer blocks' other per-pixel linear maps.
-pub fn target_pattern(spec: &LoraSpec) -> &'static str {
+/// Parameter paths that get adapters: the attention projections; with `projections`
+/// the transformer blocks' other per-pixel linear maps; with `conv` the residual blocks'
+/// 3×3 convs.
+pub fn target_pattern(spec: &LoraSpec) -> String {
+    let mut targets = vec![r"attn[12]\.(q|k|v|out)"];
     if spec.projections {
-        r"(^|\.)((attn[12]\.(q|k|v|out))|proj_in|proj_out|ff1|ff2)\.weight$"
-    } else {
-        r"(^|\.)attn[12]\.(q|k|v|out)\.weight$"
+        targets.push("proj_in|proj_out|ff1|ff2");
     }
+    if spec.conv {
+        targets.push(r"(blocks\.\d+|mid[12])\.conv[12]");
+    }
+    format!(r"(^|\.)({})\.weight$", targets.join("|"))
 }
 
 /// Tensor names of adapter factors in a saved module.
@@ -38,12 +44,12 @@ pub fn apply(
 ) -> Result<LatentUNet, StageError> {
     let group = ParamGroup::from_regex(target_pattern(spec))
         .map_err(|err| StageError::InvalidConfig(format!("lora targets: {err:?}")))?;
-    let unet = unet.apply_lora(Lora::new(spec.rank, spec.alpha * scale).set_param_group(group));
-    Ok(unet.map(&mut AdapterInit {
+    Ok(unet.apply_reparameterization(KeyedLora {
+        rank: spec.rank,
+        scale: spec.alpha / spec.rank as f64 * scale,
+        group,
         seed,
         count: 0,
-        std: 1.0 / spec.rank as f64,
-        path: Vec::new(),
     }))
 }
 
@@ -101,43 +107,45 @@ pub fn load_adapters(mut unet: LatentUNet, path: &Path) -> Result<LatentUNet, St
     Ok(unet)
 }
 
-/// Redraws every adapter's A from a keyed stream, N(0, std²).
-struct AdapterInit {
+/// Attaches a [`LoraAdapter`] to every matching 2-D (linear) or 4-D (conv) weight and
+/// freezes every parameter; A comes from the stream keyed by (`seed`, adapter number).
+struct KeyedLora {
+    rank: usize,
+    scale: f64,
+    group: ParamGroup,
     seed: u64,
     count: u64,
-    std: f64,
-    path: Vec<String>,
 }
 
-impl ModuleMapper for AdapterInit {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_owned());
-    }
+impl Reparameterizer for KeyedLora {
+    type Reparam = LoraAdapter;
 
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let n = self.path.len();
-        if n < 2 || self.path[n - 1] != "a" || self.path[n - 2] != "lora" {
-            return param;
+    fn reparameterize<const D: usize>(
+        &mut self,
+        path: &str,
+        param: Param<Tensor<D>>,
+    ) -> (Param<Tensor<D>>, Option<Self::Reparam>) {
+        let dims = param.lazy_shape().to_vec();
+        let device = param.lazy_device();
+        let base = param.set_require_grad(false);
+        if !(D == 2 || D == 4) || !self.group.matches(&base.id, Some(path)) {
+            return (base, None);
         }
+        // Linear [in, out]: A [in, r]; conv [out, in, kh, kw]: A [out, r].
+        let (rows, cols) = (dims[0], dims[1..].iter().product::<usize>());
         let mut rng = keyed_rng(self.seed, "lora-a", &[self.count]);
         self.count += 1;
-        let std = self.std as f32;
-        let shape = param.lazy_shape();
-        let values: Vec<f32> = (0..shape.num_elements())
+        let std = 1.0 / self.rank as f32;
+        let a: Vec<f32> = (0..rows * self.rank)
             .map(|_| std * normal(&mut rng))
             .collect();
-        param.map(|t| {
-            let device = t.device();
-            let fresh = Tensor::<D>::from_data(TensorData::new(values, shape), &device);
-            if t.is_require_grad() {
-                fresh.require_grad()
-            } else {
-                fresh
-            }
-        })
+        let a = Tensor::<2>::from_data(TensorData::new(a, [rows, self.rank]), &device);
+        let b = Tensor::<2>::zeros([self.rank, cols], &device);
+        let adapter = LoraAdapter {
+            a: Param::from_tensor(a),
+            b: Param::from_tensor(b),
+            scale: self.scale,
+        };
+        (base, Some(adapter))
     }
 }

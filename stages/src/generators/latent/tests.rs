@@ -114,42 +114,52 @@ impl ModuleMapper for TrainedB {
 fn lora_scale_zero_is_exactly_the_base_and_its_file_is_small() {
     let device = Device::flex();
     let dir = tempfile::tempdir().expect("tempdir");
-    let spec = LoraSpec {
-        rank: 2,
-        alpha: 2.0,
-        projections: false,
-    };
     let base = tiny(3, &device);
     let x = noise([2, 4, 8, 8], 4, &device);
     let t = [3, 700];
-    let tokens = tokens();
-    let rows = [tokens.clone(), tokens];
+    let rows = [tokens(), tokens()];
     let context = base.text.forward(&rows);
     let want = values(base.unet.forward(x.clone(), &t, context.clone()));
-
-    // "Train" adapters: random A (keyed) and a non-zero B, then save them alone.
-    let trained = lora::apply(base.unet.clone(), &spec, 1.0, 5).expect("apply");
-    // Seven transformer blocks (one per down level, the middle, two per up level), each
-    // with self- and cross-attention × q, k, v, out.
-    assert_eq!(lora::adapter_count(&trained), 7 * 2 * 4);
-    let trained = trained.map(&mut TrainedB {
-        count: 0,
-        path: Vec::new(),
-    });
-    let adapted = values(trained.forward(x.clone(), &t, context.clone()));
-    assert_ne!(adapted, want, "trained adapters must change the output");
-    let lora_path = dir.path().join("lora.safetensors");
-    std::fs::write(&lora_path, lora::adapter_bytes(&trained).expect("bytes")).expect("write");
-
-    // Reloaded at scale 1: the trained output; at scale 0: the base, bit for bit.
-    let at = |scale: f64| {
-        let unet = lora::apply(base.unet.clone(), &spec, scale, 99).expect("apply");
-        let unet = lora::load_adapters(unet, &lora_path).expect("load");
-        values(unet.forward(x.clone(), &t, context.clone()))
+    let attention = LoraSpec {
+        rank: 2,
+        alpha: 2.0,
+        projections: false,
+        conv: false,
     };
-    assert_eq!(at(1.0), adapted);
-    assert_eq!(at(0.0), want);
+    let everything = LoraSpec {
+        projections: true,
+        conv: true,
+        ..attention.clone()
+    };
+    // Seven transformer blocks (one per down level, the middle, two per up level), each
+    // with self- and cross-attention × q, k, v, out; with projections also proj_in,
+    // proj_out, ff1, ff2; with conv the two 3×3 convs of eight residual blocks.
+    for (spec, adapters) in [(&attention, 7 * 2 * 4), (&everything, 7 * 12 + 8 * 2)] {
+        // "Train" adapters: random A (keyed) and a non-zero B, then save them alone.
+        let trained = lora::apply(base.unet.clone(), spec, 1.0, 5).expect("apply");
+        assert_eq!(lora::adapter_count(&trained), adapters, "{spec:?}");
+        let trained = trained.map(&mut TrainedB {
+            count: 0,
+            path: Vec::new(),
+        });
+        let adapted = values(trained.forward(x.clone(), &t, context.clone()));
+        assert_ne!(adapted, want, "trained adapters must change the output");
+        let lora_path = dir.path().join("lora.safetensors");
+        std::fs::write(&lora_path, lora::adapter_bytes(&trained).expect("bytes")).expect("write");
 
+        // Reloaded at scale 1: the trained output; at scale 0: the base, bit for bit.
+        let at = |scale: f64| {
+            let unet = lora::apply(base.unet.clone(), spec, scale, 99).expect("apply");
+            let unet = lora::load_adapters(unet, &lora_path).expect("load");
+            values(unet.forward(x.clone(), &t, context.clone()))
+        };
+        assert_eq!(at(1.0), adapted, "{spec:?}");
+        assert_eq!(at(0.0), want, "{spec:?}");
+    }
+
+    let lora_path = dir.path().join("attention.safetensors");
+    let trained = lora::apply(base.unet.clone(), &attention, 1.0, 5).expect("apply");
+    std::fs::write(&lora_path, lora::adapter_bytes(&trained).expect("bytes")).expect("write");
     let base_bytes = module_bytes(&base.unet, "unet").expect("bytes").len();
     let lora_bytes = std::fs::metadata(&lora_path).expect("stat").len() as usize;
     assert!(
