@@ -298,7 +298,7 @@ impl StageKind for ScoreQuality {
     }
 
     fn version(&self) -> u32 {
-        augflow_stages::GENERATOR_VERSION
+        augflow_stages::synthetic::QUALITY_VERSION
     }
 
     fn inputs(&self) -> &'static [Port] {

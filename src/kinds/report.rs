@@ -54,8 +54,9 @@ impl StageKind for ReportStudy {
         "report.study"
     }
 
+    /// 2: `metrics.json` holds `fid_name`; the FID scatter names its feature space.
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn inputs(&self) -> &'static [Port] {
@@ -83,14 +84,31 @@ impl StageKind for ReportStudy {
         let runs = read_runs(&gathered(ctx, "scores"), &config.axes, false)?;
         let baseline = read_runs(&gathered(ctx, "baseline"), &config.axes, true)?;
         let mut quality = BTreeMap::new();
+        let mut fid_names = std::collections::BTreeSet::new();
         for input in gathered(ctx, "quality") {
             let value = read_json(&input.dir.join("metrics.json"))?;
             let generator = axis_value(&input, &config.axes.generator);
             if let Some(fid) = value["mean_class_fid"].as_f64() {
                 quality.insert(generator, (fid, value["overall"]["kid"]["mean"].as_f64()));
+                // Files written before Inception features existed are domain FIDs.
+                fid_names.insert(
+                    value["fid_name"]
+                        .as_str()
+                        .unwrap_or("domain fid")
+                        .to_owned(),
+                );
             }
         }
-        let study = analyse(&runs, &baseline, &quality, ctx.seed);
+        let mut study = analyse(&runs, &baseline, &quality, ctx.seed);
+        if fid_names.len() > 1 {
+            study.fid_name = "mixed".to_owned();
+            study.notes.push(format!(
+                "the quality inputs mix feature spaces ({}): their FIDs are not comparable",
+                fid_names.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        } else if let Some(name) = fid_names.pop_first() {
+            study.fid_name = name;
+        }
         let samples = match ctx.inputs.get("real") {
             Some(real) => sample_rows(real, &gathered(ctx, "samples"), &config)?,
             None => Vec::new(),

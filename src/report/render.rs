@@ -230,8 +230,13 @@ pub fn html(study: &Study, samples: &[SampleRow]) -> String {
                 )
             })
             .collect();
+        let space = match study.fid_name.as_str() {
+            "fid" => "Inception features",
+            "domain fid" => "domain features",
+            _ => "mixed feature spaces, not comparable",
+        };
         out.push_str(&svg::scatter(
-            "mean per-class FID (domain features) vs mean Δ accuracy",
+            &format!("mean per-class FID ({space}) vs mean Δ accuracy"),
             "mean per-class FID",
             "Δ accuracy (pp)",
             &points,

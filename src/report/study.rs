@@ -212,6 +212,9 @@ pub struct Study {
     /// How many comparisons each metric's Holm correction covered.
     pub comparisons: usize,
     pub quality: Vec<QualityPoint>,
+    /// What the quality inputs' FIDs are (their `fid_name`): "domain fid", "fid"
+    /// (Inception), or "mixed" when the inputs disagree (set by the caller).
+    pub fid_name: String,
     /// FID vs Δaccuracy over generators, or why not.
     pub correlations: Vec<CorrelationRow>,
     pub correlation_note: Option<String>,
@@ -371,6 +374,7 @@ pub fn analyse(
         cells,
         comparisons,
         quality: quality_points,
+        fid_name: "domain fid".to_owned(),
         correlations,
         correlation_note,
         notes,

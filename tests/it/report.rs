@@ -65,6 +65,10 @@ fn quickstart_report_matches_the_scores_and_a_new_amount_reruns_only_its_nodes()
         "two heatmaps, two bar charts, one scatter"
     );
     assert!(
+        html.contains("mean per-class FID (domain features)"),
+        "the scatter names the feature space of its FIDs"
+    );
+    assert!(
         html.contains("data:image/png;base64,"),
         "sample grid embedded"
     );

@@ -6,6 +6,6 @@ mod quality;
 
 pub use merge::{MergeConfig, MergeReport, merge_image_sets};
 pub use quality::{
-    DiversityValue, FeatureSpace, GroupQuality, KidValue, Metric, PrdcValue, QualityConfig,
-    QualityReport, score_quality,
+    DiversityValue, FeatureSpace, GroupQuality, KidValue, Metric, PrdcValue, QUALITY_VERSION,
+    QualityConfig, QualityReport, score_quality,
 };

@@ -25,6 +25,13 @@ use crate::metrics::quality::{
     DEFAULT_NEAREST_K, GrayImage, KidConfig, frechet_distance, kid, mean_pairwise_ms_ssim, prdc,
 };
 
+/// Version of [`score_quality`]'s output.
+///
+/// Bump this whenever the same sets, feature model or weights, config and seed would give
+/// different metrics (2: `fid_name`, Inception features, FID through n×n matrices when a
+/// group has fewer images than features).
+pub const QUALITY_VERSION: u32 = 2;
+
 /// The feature space of FID, KID and precision/recall/density/coverage.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
