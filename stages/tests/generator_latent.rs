@@ -242,6 +242,38 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
     .unwrap();
     assert_learns("base", &base.losses[0].1, 0.8);
     assert_eval_falls(&base, "base");
+    // Imported weights: a base initialised from this one's files starts where it ended.
+    let imported = fx.dir("base-imported");
+    let (unet, text) = (
+        base_dir.join("unet.safetensors"),
+        base_dir.join("text_encoder.safetensors"),
+    );
+    let init = BaseInputs {
+        train: &fx.data,
+        extra: Vec::new(),
+        autoencoder: &ae_dir,
+        init_unet: Some(&unet),
+        init_text_encoder: Some(&text),
+    };
+    let short = DiffusionBaseConfig {
+        steps: 2,
+        ..base_config()
+    };
+    let again =
+        train_diffusion_base(&short, 2, &init, &imported, &fx.device, &|_| {}, &fx.never).unwrap();
+    let eval = |file: &GeneratorFile| {
+        file.losses
+            .iter()
+            .find(|(n, _)| n == "base eval")
+            .unwrap()
+            .1
+            .clone()
+    };
+    let (ended, started) = (eval(&base)[1], eval(&again)[0]);
+    assert!(
+        (ended - started).abs() < 1e-5,
+        "ended {ended}, imported start {started}"
+    );
     let base_samples = fx.sample(&base_dir, None, &sample_config(2), "base-samples");
     assert_n_per_class(&base_samples, 2, "diffusion_base");
 

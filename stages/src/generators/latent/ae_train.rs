@@ -194,13 +194,12 @@ fn evaluate(
     size: usize,
     device: &Device,
 ) -> Result<(f64, Reconstruction), StageError> {
-    let spec_size = size;
     let mut sum = 0.0f64;
     let mut sum_sq = 0.0f64;
     let mut count = 0usize;
     let (mut se, mut ae) = (0.0f64, 0.0f64);
     for chunk in rows.chunks(BATCH) {
-        let (mean, _) = model.encode(images_tensor(chunk, spec_size, device));
+        let (mean, _) = model.encode(images_tensor(chunk, size, device));
         let latents = mean
             .clone()
             .try_into_vec_as::<f32>()
