@@ -307,3 +307,23 @@ fn inception_loader_names_every_bad_tensor_and_the_file() {
     };
     assert!(err.to_string().contains("bad.safetensors"), "{err}");
 }
+
+/// With the real weights: `AUGFLOW_FID_WEIGHTS=<converted pt_inception file> cargo nextest
+/// run --workspace --run-ignored only -E 'test(real_fid_weights)'`. No reference values
+/// (pytorch-fid's own features of these images would be the next step); it checks that
+/// the file loads and gives finite, non-negative (post-ReLU mean) features.
+#[test]
+#[ignore = "needs the converted pt_inception-2015-12-05 weights in AUGFLOW_FID_WEIGHTS"]
+fn real_fid_weights_load_and_give_finite_features() {
+    let path = std::env::var_os("AUGFLOW_FID_WEIGHTS").expect("set AUGFLOW_FID_WEIGHTS");
+    let net = FidInception::load(std::path::Path::new(&path), &Device::flex()).unwrap();
+    let features = net.features(&reference_images()).unwrap();
+    for row in &features {
+        assert_eq!(row.len(), FEATURE_DIM);
+        assert!(row.iter().all(|v| v.is_finite() && *v >= 0.0));
+    }
+    assert_ne!(
+        features[0], features[1],
+        "different images, different features"
+    );
+}
