@@ -250,7 +250,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
     );
     let init = BaseInputs {
         train: &fx.data,
-        extra: Vec::new(),
+        extra: vec![fx.data.as_path()],
         autoencoder: &ae_dir,
         init_unet: Some(&unet),
         init_text_encoder: Some(&text),
@@ -309,6 +309,32 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
     assert_eval_falls(&ft, "finetune");
     let three = fx.sample(&ft_dir, None, &sample_config(3), "ft-3");
     assert_n_per_class(&three, 3, "finetune");
+    let ancestral = SampleConfig {
+        sampler: Sampler::Ddpm,
+        ..sample_config(1)
+    };
+    assert_n_per_class(
+        &fx.sample(&ft_dir, None, &ancestral, "ft-ddpm"),
+        1,
+        "finetune",
+    );
+    let unknown = SampleConfig {
+        prompt: Some("a zebra with {class}".into()),
+        ..sample_config(1)
+    };
+    let err = sample_generator_with_base(
+        &ft_dir,
+        None,
+        &unknown,
+        9,
+        &fx.dir("x0"),
+        &fx.device,
+        &|_| {},
+        &fx.never,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("\"zebra\""), "{err}");
     // Same seed: same bytes; a larger N keeps the first images.
     let five = fx.sample(&ft_dir, None, &sample_config(5), "ft-5");
     let (a, b) = (image_bytes(&three), image_bytes(&five));
@@ -451,4 +477,37 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
         (&reread.spec, &reread.checkpoints),
         (&db.spec, &db.checkpoints)
     );
+
+    // With `train_text_encoder`, each class gets its own text encoder too.
+    let db_text = fx.dir("dreambooth-text");
+    let cfg = DreamboothConfig {
+        classes: Some(vec!["viral".into()]),
+        train_text_encoder: true,
+        steps: 4,
+        ..db_cfg
+    };
+    let file = train_dreambooth(
+        &cfg,
+        6,
+        &base_dir,
+        &fx.data,
+        &db_text,
+        &fx.device,
+        &|_| {},
+        &fx.never,
+    )
+    .unwrap();
+    assert_eq!(file.checkpoints.len(), 1);
+    let read = |path: PathBuf| fs::read(path).unwrap();
+    assert_ne!(
+        read(db_text.join("text_encoder-viral.safetensors")),
+        read(base_dir.join("text_encoder.safetensors"))
+    );
+    assert!(!db_text.join("text_encoder.safetensors").exists());
+    let one_class = SampleConfig {
+        classes: Some(vec!["viral".into()]),
+        ..sample_config(1)
+    };
+    let drawn = ImageSetManifest::read(&fx.sample(&db_text, None, &one_class, "db-text")).unwrap();
+    assert_eq!(drawn.images.len(), 1);
 }
