@@ -18,7 +18,7 @@ fn scaled_down() -> TestProject {
     project.edit_pipeline("prior_images: 16", "prior_images: 2");
     project.edit_pipeline("prior_steps: 20", "prior_steps: 2");
     project.edit_pipeline("steps: 20\n      guidance", "steps: 3\n      guidance");
-    project.edit_pipeline("base_channels: 16", "base_channels: 4");
+    project.edit_pipeline("base_channels: 8", "base_channels: 4");
     project.edit_pipeline("base_channels: 32", "base_channels: 8");
     project.edit_pipeline("kid_subsets: 50", "kid_subsets: 5");
     project.edit_pipeline("kid_subset_size: 100", "kid_subset_size: 4");
