@@ -103,6 +103,17 @@ fn diffusion_pipeline_trains_samples_and_a_new_lora_rank_reruns_only_lora() {
         );
     }
 
+    // The LoRA node's key has the base artifact's digest among its inputs, and its
+    // artifact (adapters + generator.json) is a fraction of the base's.
+    let state = |node: &str| json(&project, &format!(".augflow/state/nodes/{node}.json"));
+    let (lora, base) = (state("lora"), state("base"));
+    assert_eq!(
+        lora["key_fields"]["inputs"]["base"],
+        base["outputs"]["generator"]["manifest"]
+    );
+    let size = |node: &serde_json::Value| node["outputs"]["generator"]["size"].as_u64().unwrap();
+    assert!(size(&lora) * 3 < size(&base), "{lora} vs {base}");
+
     project.edit_pipeline("lora_rank: 4", "lora_rank: 2");
     let rank = project.run(&["--backend", "cpu", "-j", "2"]);
     rank.assert_ok();
