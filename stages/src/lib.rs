@@ -67,8 +67,9 @@ pub const CLASSIFIER_VERSION: u32 = 1;
 pub const GENERATOR_VERSION: u32 = 1;
 
 /// Version of the latent diffusion stages' output ([`generators::latent`]): the
-/// autoencoder, the base model and its fine-tune, LoRA and DreamBooth adaptations.
+/// autoencoder, the base model and its fine-tune, LoRA and DreamBooth adaptations, and
+/// sampling from latent generators (part of the `sample` kind's version too).
 ///
 /// Bump this whenever the same config, data, seed and backend would give different
-/// weights or artifacts.
+/// weights, artifacts or sampled images.
 pub const LATENT_VERSION: u32 = 1;

@@ -55,6 +55,15 @@ fn inception_features_score_quality_from_a_weights_file() {
         );
     }
     assert!(metrics["mean_class_fid"].is_f64(), "{metrics}");
+    // The weights file's content is part of the node's key (a path param).
+    let state: serde_json::Value =
+        serde_json::from_str(&project.read(".augflow/state/nodes/quality.json")).unwrap();
+    let weights = std::fs::read(project.path(WEIGHTS)).unwrap();
+    assert_eq!(
+        state["key_fields"]["inputs"]["path:inception_weights"],
+        blake3::hash(&weights).to_hex().as_str(),
+        "{state}"
+    );
 }
 
 /// Exit code 2 and the message, with nothing run.

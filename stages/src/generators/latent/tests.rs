@@ -4,13 +4,20 @@
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::autoencoder::Autoencoder;
+use std::cell::Cell;
+use std::sync::atomic::AtomicBool;
+
+use super::LatentProgress;
+use super::autoencoder::{Autoencoder, kl_per_element};
 use super::config::{AutoencoderSpec, LatentUNetSpec, LoraSpec, TextSpec};
 use super::lora;
 use super::model::{Guided, LatentDiffusion};
+use super::train::{Example, LoopConfig, train_loop};
 use super::vocab::build_vocabulary;
 use crate::classifiers::rng::{keyed_rng, normal};
+use crate::generators::NoiseSchedule;
 use crate::generators::ddpm::sample::NoisePredictor;
+use crate::generators::ddpm::schedule::Schedule;
 use crate::weights::{load_module, module_bytes};
 
 fn text_spec() -> TextSpec {
@@ -221,4 +228,80 @@ fn weight_files_written_by_a_test_load_into_fresh_modules() {
         .expect_err("wrong file")
         .to_string();
     assert!(err.contains("unet.safetensors"), "{err}");
+}
+
+#[test]
+fn dreambooth_training_loss_adds_prior_weight_times_the_prior_term() {
+    // The loss of the first step (same model, batch, noise and timesteps each time) with
+    // no prior set and with prior weights 0, 0.5 and 1: the prior term enters linearly.
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let schedule = Schedule::new(NoiseSchedule::Linear, 100);
+    let example = |seed: u64| Example {
+        latent: values(noise([1, 4, 8, 8], seed, &device)),
+        tokens: tokens(),
+    };
+    let instance = [example(20), example(21)];
+    let prior = [example(22), example(23)];
+    let first_loss = |weight: Option<f64>| {
+        let cfg = LoopConfig {
+            phase: "dreambooth test".to_owned(),
+            seed: 1,
+            stream: "dreambooth-test",
+            steps: 1,
+            batch_size: 2,
+            lr: 1e-3,
+            cfg_dropout: 0.0,
+            hflip: false,
+            schedule: &schedule,
+            channels: 4,
+            side: 8,
+            prior: weight.map(|w| (&prior[..], w)),
+        };
+        let seen = Cell::new(None);
+        let progress = |event: LatentProgress| {
+            if let LatentProgress::Step { loss, .. } = event {
+                seen.set(Some(loss));
+            }
+        };
+        train_loop(
+            tiny(3, &ad),
+            &cfg,
+            &instance,
+            &ad,
+            &progress,
+            &AtomicBool::new(false),
+        )
+        .expect("train");
+        seen.get().expect("one step")
+    };
+    let plain = first_loss(None);
+    assert_eq!(
+        first_loss(Some(0.0)),
+        plain,
+        "weight 0: the instance loss alone"
+    );
+    let prior_term = first_loss(Some(1.0)) - plain;
+    assert!(prior_term > 1e-3 * plain, "no prior term: {prior_term}");
+    let half = first_loss(Some(0.5));
+    assert!(
+        (half - (plain + 0.5 * prior_term)).abs() < 1e-5 * plain.max(1.0),
+        "weight 0.5: {half} vs {} + 0.5 × {prior_term}",
+        plain
+    );
+}
+
+#[test]
+fn kl_term_is_the_gaussian_kl_to_the_standard_normal_per_element() {
+    // KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − 1 − ln σ²): 0 at (0, 1), ½ at (1, 1),
+    // ½(1 − ln 2) at (0, 2) and ½(4 + ½ − 1 + ln 2) at (2, ½); the mean of the four.
+    let device = Device::flex();
+    let tensor =
+        |v: [f32; 4]| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, 1, 2, 2]), &device);
+    let ln2 = std::f32::consts::LN_2;
+    let kl = kl_per_element(tensor([0.0, 1.0, 0.0, 2.0]), tensor([0.0, 0.0, ln2, -ln2]))
+        .try_into_scalar::<f32>()
+        .expect("scalar");
+    let want = (0.0 + 0.5 + 0.5 * (1.0 - ln2) + 0.5 * (3.5 + ln2)) / 4.0;
+    assert!((kl - want).abs() < 1e-6, "{kl} vs {want}");
 }
