@@ -197,7 +197,7 @@ impl StageKind for Sample {
 
     /// `sample` runs the generators' samplers and, for latent generators, the latent
     /// ones (prompt, guidance, LoRA scale, decoder): bumping either constant changes its
-    /// key. The sum stays 1 while both are 1, so today's keys are kept.
+    /// key (the sum only grows).
     fn version(&self) -> u32 {
         augflow_stages::GENERATOR_VERSION + augflow_stages::LATENT_VERSION - 1
     }

@@ -71,5 +71,6 @@ pub const GENERATOR_VERSION: u32 = 1;
 /// sampling from latent generators (part of the `sample` kind's version too).
 ///
 /// Bump this whenever the same config, data, seed and backend would give different
-/// weights, artifacts or sampled images.
-pub const LATENT_VERSION: u32 = 1;
+/// weights, artifacts or sampled images (2: `hflip` trains on the latents of mirrored
+/// images instead of mirrored latents).
+pub const LATENT_VERSION: u32 = 2;

@@ -94,6 +94,7 @@ pub fn train_dreambooth(
             .into_iter()
             .map(|latent| Example {
                 latent,
+                mirrored: None,
                 tokens: class_tokens.clone(),
             })
             .collect();
@@ -102,6 +103,7 @@ pub fn train_dreambooth(
             &spec,
             &groups[index].rows,
             &instance_tokens,
+            cfg.hflip,
             &device.device,
         )?;
         let mut model = load_model(&spec, &text_path, &unet_path, &ad)?;

@@ -18,7 +18,7 @@ use super::files::{base_digest, copy_file, write_bytes};
 use super::model::{LatentDiffusion, load_model, prompt_tokens};
 use super::train::{Example, LoopConfig, Trained, train_loop};
 use super::vocab::build_vocabulary;
-use super::{LOSS_WINDOW, LatentProgress, lora};
+use super::{LOSS_WINDOW, LatentProgress, flip_rows, lora};
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::classifiers::rng::keyed_rng;
@@ -93,7 +93,7 @@ pub fn train_diffusion_base(
         lora_scale: None,
     };
     let tokens = prompt_tokens(&spec.text, &cfg.prompt)?;
-    let examples = to_examples(&ae, &spec, &rows, &tokens, &device.device)?;
+    let examples = to_examples(&ae, &spec, &rows, &tokens, cfg.hflip, &device.device)?;
     let ad = device.device.clone().autodiff();
     let init_seed = keyed_rng(seed, "latent-base-init", &[]).next_u64();
     let mut model = LatentDiffusion::new(
@@ -277,6 +277,7 @@ impl Adaptation {
                 &spec,
                 &groups[index].rows,
                 &tokens,
+                cfg.hflip,
                 device,
             )?);
             counts[index] = groups[index].rows.len();
@@ -370,19 +371,38 @@ pub(super) fn wanted_classes(
         .collect()
 }
 
-/// Scaled latents of `rows`, each with `tokens`.
+/// Scaled latents of `rows`, each with `tokens`; with `hflip`, also those of the rows
+/// mirrored left-right (encoded, not mirrored in latent space).
 pub(super) fn to_examples(
     ae: &Autoencoder,
     spec: &LatentSpec,
     rows: &[Vec<f32>],
     tokens: &[usize],
+    hflip: bool,
     device: &Device,
 ) -> Result<Vec<Example>, StageError> {
     let scale = spec.scale_factor as f32;
-    Ok(encode_means(ae, rows, &spec.autoencoder, device)?
+    let scaled = |rows: &[Vec<f32>]| -> Result<Vec<Vec<f32>>, StageError> {
+        Ok(encode_means(ae, rows, &spec.autoencoder, device)?
+            .into_iter()
+            .map(|latent| latent.into_iter().map(|v| v * scale).collect())
+            .collect())
+    };
+    let latents = scaled(rows)?;
+    let mirrored: Vec<Option<Vec<f32>>> = if hflip {
+        let size = spec.autoencoder.image_size as usize;
+        let views: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        let flipped = flip_rows(&views, &vec![true; rows.len()], size);
+        scaled(&flipped)?.into_iter().map(Some).collect()
+    } else {
+        vec![None; rows.len()]
+    };
+    Ok(latents
         .into_iter()
-        .map(|latent| Example {
-            latent: latent.into_iter().map(|v| v * scale).collect(),
+        .zip(mirrored)
+        .map(|(latent, mirrored)| Example {
+            latent,
+            mirrored,
             tokens: tokens.to_vec(),
         })
         .collect())

@@ -7,13 +7,17 @@ use burn::tensor::{Device, Tensor, TensorData};
 use std::cell::Cell;
 use std::sync::atomic::AtomicBool;
 
-use super::LatentProgress;
+use super::ae_train::encode_means;
 use super::autoencoder::{Autoencoder, kl_per_element};
-use super::config::{AutoencoderSpec, LatentUNetSpec, LoraSpec, TextSpec};
+use super::config::{
+    AutoencoderSpec, LatentMethod, LatentSpec, LatentUNetSpec, LoraSpec, TextSpec,
+};
 use super::lora;
 use super::model::{Guided, LatentDiffusion};
+use super::stages::to_examples;
 use super::train::{Example, LoopConfig, train_loop};
 use super::vocab::build_vocabulary;
+use super::{LatentProgress, flip_rows};
 use crate::classifiers::rng::{keyed_rng, normal};
 use crate::generators::NoiseSchedule;
 use crate::generators::ddpm::sample::NoisePredictor;
@@ -239,6 +243,7 @@ fn dreambooth_training_loss_adds_prior_weight_times_the_prior_term() {
     let schedule = Schedule::new(NoiseSchedule::Linear, 100);
     let example = |seed: u64| Example {
         latent: values(noise([1, 4, 8, 8], seed, &device)),
+        mirrored: None,
         tokens: tokens(),
     };
     let instance = [example(20), example(21)];
@@ -304,4 +309,53 @@ fn kl_term_is_the_gaussian_kl_to_the_standard_normal_per_element() {
         .expect("scalar");
     let want = (0.0 + 0.5 + 0.5 * (1.0 - ln2) + 0.5 * (3.5 + ln2)) / 4.0;
     assert!((kl - want).abs() < 1e-6, "{kl} vs {want}");
+}
+
+#[test]
+fn flipped_examples_are_latents_of_mirrored_images() {
+    // hflip must train on the encoder's latent of the mirrored image: the encoder is not
+    // mirror-equivariant, so the mirrored latent is something else.
+    let device = Device::flex();
+    let ae_spec = AutoencoderSpec {
+        image_size: 16,
+        factor: 4,
+        base_channels: 4,
+        latent_channels: 4,
+    };
+    let ae =
+        Autoencoder::new(&ae_spec, &device).map(&mut crate::classifiers::init::SeededInit::new(
+            21,
+            crate::classifiers::init::InitPolicy::TorchDefault,
+        ));
+    let spec = LatentSpec {
+        method: LatentMethod::Base,
+        autoencoder: ae_spec.clone(),
+        scale_factor: 0.5,
+        text: text_spec(),
+        unet: unet_spec(),
+        schedule: NoiseSchedule::Linear,
+        timesteps: 100,
+        prompts: Default::default(),
+        lora: None,
+        base_digest: None,
+        text_per_class: false,
+        lora_scale: None,
+    };
+    let rows: Vec<Vec<f32>> = (0..2)
+        .map(|i| values(noise([1, 1, 16, 16], 30 + i, &device)))
+        .collect();
+    let plain = to_examples(&ae, &spec, &rows, &tokens(), false, &device).expect("encode");
+    assert!(plain.iter().all(|e| e.mirrored.is_none()));
+    let examples = to_examples(&ae, &spec, &rows, &tokens(), true, &device).expect("encode");
+    let views: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+    let mirrored_images = flip_rows(&views, &[true, true], 16);
+    let want = encode_means(&ae, &mirrored_images, &ae_spec, &device).expect("encode");
+    for ((example, want), plain) in examples.iter().zip(&want).zip(&plain) {
+        assert_eq!(example.latent, plain.latent);
+        let scaled: Vec<f32> = want.iter().map(|v| v * 0.5).collect();
+        assert_eq!(example.mirrored.as_ref(), Some(&scaled));
+        let latent_views = [example.latent.as_slice()];
+        let mirrored_latent = flip_rows(&latent_views, &[true], 4).remove(0);
+        assert_ne!(Some(&mirrored_latent), example.mirrored.as_ref());
+    }
 }

@@ -20,6 +20,11 @@ use crate::generators::ddpm::schedule::Schedule;
 #[derive(Debug, Clone)]
 pub(crate) struct Example {
     pub latent: Vec<f32>,
+    /// The scaled latent of the left-right mirrored image, used when `hflip` picks this
+    /// example to be flipped (the encoder is not mirror-equivariant, so mirroring the
+    /// latent itself would not give the latent of a mirrored image). `None`: never
+    /// flipped (DreamBooth's prior latents, which have no image).
+    pub mirrored: Option<Vec<f32>>,
     pub tokens: Vec<usize>,
 }
 
@@ -172,12 +177,10 @@ fn noised_prediction(
     let mut tokens = Vec::with_capacity(b);
     let mut t = Vec::with_capacity(b);
     for example in batch {
-        if cfg.hflip && unit(&mut rng) < 0.5 {
-            for line in example.latent.chunks_exact(s) {
-                x0.extend(line.iter().rev());
-            }
-        } else {
-            x0.extend_from_slice(&example.latent);
+        let flip = cfg.hflip && unit(&mut rng) < 0.5;
+        match &example.mirrored {
+            Some(mirrored) if flip => x0.extend_from_slice(mirrored),
+            _ => x0.extend_from_slice(&example.latent),
         }
         let drop = unit(&mut rng) < cfg.cfg_dropout as f32;
         tokens.push(if drop {
