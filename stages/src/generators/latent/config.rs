@@ -126,6 +126,34 @@ pub struct LatentUNetSpec {
     pub context_dim: usize,
 }
 
+impl LatentUNetSpec {
+    /// Checks the U-Net against a latent grid of side `side`: it must halve evenly at
+    /// every level (else the up path's skips do not fit, and Burn panics mid-training),
+    /// and every attention resolution must be one of its sides (else it is ignored).
+    pub fn check_latent_side(&self, side: u32) -> Result<(), StageError> {
+        let halvings = self.channel_mults.len().saturating_sub(1) as u32;
+        if !side.is_multiple_of(1 << halvings) {
+            return invalid(format!(
+                "the latent side {side} (the autoencoder's image_size / factor) cannot be \
+                 halved {halvings} times for channel_mults {:?}",
+                self.channel_mults
+            ));
+        }
+        let sides: Vec<u32> = (0..=halvings).map(|i| side >> i).collect();
+        if let Some(r) = self
+            .attention_resolutions
+            .iter()
+            .find(|r| !sides.contains(r))
+        {
+            return invalid(format!(
+                "attention_resolutions holds {r}, which is not a latent side of this U-Net \
+                 (its sides are {sides:?})"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Config of `train.diffusion_base`: the base latent diffusion model, pretrained on all
 /// training images (and any extra ones) with generic prompts.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

@@ -56,6 +56,7 @@ pub fn train_diffusion_base(
     ensure_empty(out_dir)?;
     let (ae_file, ae) = load_autoencoder(inputs.autoencoder, &device.device)?;
     let ae_spec = ae_file.spec.clone();
+    cfg.unet().check_latent_side(ae_spec.latent_size())?;
     let (classes, groups) = load_by_class(inputs.train, ae_spec.image_size)?;
     let mut rows: Vec<Vec<f32>> = groups.iter().flat_map(|g| g.rows.clone()).collect();
     for dir in &inputs.extra {

@@ -359,3 +359,38 @@ fn flipped_examples_are_latents_of_mirrored_images() {
         assert_ne!(Some(&mirrored_latent), example.mirrored.as_ref());
     }
 }
+
+#[test]
+fn the_unet_must_fit_the_latent_side() {
+    // 3 levels halve twice: a side of 6 would go 6 → 3 → 2 and back up to 4 ≠ 3.
+    let spec = LatentUNetSpec {
+        channel_mults: vec![1, 2, 2],
+        attention_resolutions: vec![8, 2],
+        ..unet_spec()
+    };
+    spec.check_latent_side(8).expect("8 → 4 → 2");
+    let err = spec.check_latent_side(6).expect_err("odd half").to_string();
+    assert!(
+        err.contains("latent side 6") && err.contains("[1, 2, 2]"),
+        "{err}"
+    );
+    let err = spec
+        .check_latent_side(16)
+        .expect_err("no side 2")
+        .to_string();
+    assert!(
+        err.contains("holds 2") && err.contains("[16, 8, 4]"),
+        "{err}"
+    );
+    // A side that cannot be halved is what made Burn panic.
+    let panicked = std::panic::catch_unwind(|| {
+        let device = Device::flex();
+        let unet = super::unet::LatentUNet::new(&spec, 4, 6, &device);
+        let context = Tensor::<3>::zeros([1, 6, 16], &device);
+        unet.forward(noise([1, 4, 6, 6], 1, &device), &[3], context)
+    });
+    assert!(
+        panicked.is_err(),
+        "a 6×6 latent through three levels must not fit"
+    );
+}
