@@ -11,6 +11,10 @@
 # find the cluster through SLURM_CONF=$AUGFLOW_SLURM_DIR/slurm.conf. Ports default to 6817
 # (slurmctld) and 6818 (slurmd); override with AUGFLOW_SLURM_PORT (slurmd uses port + 1).
 # Needs root (it starts daemons as root and installs packages).
+#
+# AUGFLOW_SLURM_ETC=1 also links /etc/slurm/slurm.conf to the cluster's config (only when
+# /etc/slurm/slurm.conf does not exist; `stop` removes the link): for tools that drop
+# SLURM_CONF from their jobs' environment, such as Snakemake's Slurm job-step plugin.
 set -euo pipefail
 
 DIR="${AUGFLOW_SLURM_DIR:-/tmp/augflow-slurm}"
@@ -116,6 +120,11 @@ start() {
     slurmctld -c -f "$CONF" || die "slurmctld did not start (see $DIR/log/slurmctld.log)"
     slurmd -c -f "$CONF" -N "$NODE" || die "slurmd did not start (see $DIR/log/slurmd.log)"
     wait_idle
+    if [ "${AUGFLOW_SLURM_ETC:-}" = 1 ] && [ ! -e /etc/slurm/slurm.conf ]; then
+        mkdir -p /etc/slurm
+        ln -s "$CONF" /etc/slurm/slurm.conf
+        log "linked /etc/slurm/slurm.conf to $CONF"
+    fi
     log "up: export SLURM_CONF=$CONF"
 }
 
@@ -159,6 +168,10 @@ stop() {
     fi
     stop_daemon slurmd
     stop_daemon slurmctld
+    if [ -L /etc/slurm/slurm.conf ] && [ "$(readlink /etc/slurm/slurm.conf)" = "$CONF" ]; then
+        rm -f /etc/slurm/slurm.conf
+        log "removed the /etc/slurm/slurm.conf link"
+    fi
     # munged is left running: it is a machine-wide service other Slurm users may rely on.
 }
 

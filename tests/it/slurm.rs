@@ -410,7 +410,13 @@ fn slurm_executor_matches_local_skips_dependents_and_resumes() {
     let output = wait_limited(child, Duration::from_secs(30));
     let result = parse_run(&output);
     assert_eq!(result.code, 130, "{}", result.stderr);
-    let states = cluster.job_states_in(interrupted.dir.path());
+    // scancel is asynchronous: a cancelled job may be COMPLETING for a few seconds.
+    let settle = Instant::now();
+    let mut states = cluster.job_states_in(interrupted.dir.path());
+    while states.values().any(|s| s == "COMPLETING") && settle.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+        states = cluster.job_states_in(interrupted.dir.path());
+    }
     assert!(
         states
             .values()

@@ -173,6 +173,8 @@ impl SlurmRun<'_, '_> {
                     let key = Some(done.key.to_hex());
                     let ms = millis(started.elapsed());
                     self.finish(index, done.status, key, ms, None, None, emit);
+                    // Done, maybe by a job of an earlier run: nothing to adopt any more.
+                    self.forget_job(index);
                 }
                 Err(NodeError::NotCached) => {
                     missed.insert(index);
