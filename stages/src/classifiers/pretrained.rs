@@ -232,7 +232,12 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, String>
             // Integer buffers (e.g. num_batches_tracked) are never loaded.
             _ => continue,
         };
-        if values.len() != shape.iter().product::<usize>() {
+        // Checked: a crafted header's shape must not overflow (a panic in debug builds).
+        let elements = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(bad)?;
+        if values.len() != elements {
             return Err(bad());
         }
         out.insert(name, RawTensor { shape, values });
@@ -386,6 +391,19 @@ mod tests {
         assert_eq!(f16_to_f32(0xc000), -2.0);
         assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
         assert!(f16_to_f32(0x7c00).is_infinite());
+    }
+
+    #[test]
+    fn a_shape_whose_size_overflows_is_an_error_not_a_panic() {
+        let header =
+            br#"{"w":{"dtype":"F32","shape":[4294967296,4294967296,2],"data_offsets":[0,4]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        bytes.extend_from_slice(&[0; 4]);
+        let Err(err) = parse(&bytes) else {
+            panic!("an overflowing shape was accepted");
+        };
+        assert!(err.contains("bad safetensors entry for w"), "{err}");
     }
 
     #[test]
