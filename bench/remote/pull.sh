@@ -166,15 +166,15 @@ pull_dvc() {
     [[ $(ls "$b/cells" | grep -c '\.txt$') == 600 ]]
     rm -rf "$b"
 }
-# Third row: the same restores through `augflow run -j 8` (DVC's 8 jobs on 2 cores), to show
-# what pull's fixed 4 nodes in flight cost.
+# Third row: `augflow pull -j 4`, half pull's default nodes in flight (DVC's default on
+# this machine is 8 jobs), to show what the parallelism is worth.
 for run in $(seq 1 "$runs"); do
     if ((run % 2)); then
         pull_augflow "$run" "augflow pull" pull
         pull_dvc "$run"
-        pull_augflow "$run" "augflow run -j 8" run -j 8
+        pull_augflow "$run" "augflow pull -j 4" pull -j 4
     else
-        pull_augflow "$run" "augflow run -j 8" run -j 8
+        pull_augflow "$run" "augflow pull -j 4" pull -j 4
         pull_dvc "$run"
         pull_augflow "$run" "augflow pull" pull
     fi

@@ -65,7 +65,7 @@ pub enum Command {
     /// Upload the pipeline's locally stored results to a remote cache.
     Push(remote::TransferArgs),
     /// Fetch the pipeline's results from a remote cache (verified); executes nothing.
-    Pull(remote::TransferArgs),
+    Pull(remote::PullArgs),
     /// Show where a node's outputs are and its recorded metrics.
     Show(show::ShowArgs),
     /// Bring the study report up to date and write it to `report/` with the run's provenance.

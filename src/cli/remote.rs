@@ -70,6 +70,20 @@ pub struct TransferArgs {
     pub json: bool,
 }
 
+/// Nodes `pull` restores at once by default: restoring waits on the network and on fsync,
+/// not on the CPU, so more than the cores pays (600 small nodes: 8 at once took half the
+/// time of 4; docs/benchmarks.md).
+const PULL_JOBS: usize = 8;
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+    /// Nodes restored at once.
+    #[arg(short = 'j', long = "jobs", default_value_t = PULL_JOBS)]
+    pub jobs: usize,
+}
+
 /// Opens the remote a transfer needs: here an unusable remote is an error.
 fn required_remote(project: &Project, args: &RemoteArgs) -> Result<RemoteLink, u8> {
     match select_remote(project, args)? {
@@ -163,7 +177,8 @@ pub fn push(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
 }
 
 /// `augflow pull`: a run that restores from the local store or the remote, never executes.
-pub fn pull(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
+pub fn pull(pull_args: &PullArgs, store_flag: Option<&std::path::Path>) -> u8 {
+    let args = &pull_args.transfer;
     let (loaded, store, link, targets) = match prepare(args, store_flag) {
         Ok(prepared) => prepared,
         Err(code) => return code,
@@ -179,7 +194,7 @@ pub fn pull(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
     engine.execute = false;
     let options = RunOptions {
         targets,
-        jobs: 4,
+        jobs: pull_args.jobs.max(1),
         keep_going: true,
         executor: crate::runner::ExecutorKind::Local,
     };

@@ -83,7 +83,7 @@ pub fn teammates_share_results(toml: &str, env: &[(&str, &str)]) {
     assert_eq!(changed.executed(), names(&["prep", "train"]));
 
     a.edit_pipeline("params: {scale: 1}", "params: {scale: 2}");
-    let pull = a.augflow(&["pull", "--json"]);
+    let pull = a.augflow(&["pull", "--json", "-j", "3"]);
     let pulled = crate::common::parse_run(&pull);
     assert_eq!(pulled.code, 0, "{}", pulled.stderr);
     assert_eq!(pulled.executed(), Vec::<String>::new());
