@@ -20,9 +20,10 @@ for arg in "$@"; do
 done
 out="$(mktemp)"
 threads="$(nproc)"
-# Dev profile: dependencies (all of Burn) are built at opt-level 2 there (our crate at
-# opt-level 1), and it reuses the test build instead of a 25-minute release build of Burn.
-cargo bench -p augflow-stages --profile dev --bench generator_step -- "$@" | tee -a "$out"
+# Dev profile by default: dependencies (all of Burn) are built at opt-level 2 there (our
+# crate at opt-level 1), and it reuses the test build instead of a 20-minute release build
+# of Burn. BENCH_PROFILE=bench measures the optimised build.
+cargo bench -p augflow-stages --profile "${BENCH_PROFILE:-dev}" --bench generator_step -- "$@" | tee -a "$out"
 "$venv/bin/python" bench/torch/generator_step.py --threads "$threads" "${cases[@]}" | tee -a "$out"
 python3 bench/torch/generator_table.py "$out" "$threads" > bench/torch/generator_results.md
 cat bench/torch/generator_results.md
