@@ -30,6 +30,7 @@ pub mod split;
 pub mod synthetic;
 
 mod error;
+mod json_file;
 mod weights;
 
 pub use error::StageError;

@@ -1,7 +1,6 @@
 //! The trained-model artifact: `model.safetensors` (weights), `model.json` (everything
 //! needed to rebuild the module tree and preprocess inputs) and `history.json`.
 
-use std::fs;
 use std::path::Path;
 
 use burn::tensor::Device;
@@ -11,6 +10,7 @@ use super::config::ModelSpec;
 use super::data::{NORM_MEAN, NORM_STD};
 use super::model::Classifier;
 use crate::StageError;
+use crate::json_file::read_json;
 
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const MODEL_FILE: &str = "model.json";
@@ -47,14 +47,7 @@ impl ModelFile {
 
     pub fn read(dir: &Path) -> Result<Self, StageError> {
         let path = dir.join(MODEL_FILE);
-        let text = fs::read_to_string(&path).map_err(|source| StageError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let file: Self = serde_json::from_str(&text).map_err(|source| StageError::ParseJson {
-            path: path.clone(),
-            source,
-        })?;
+        let file: Self = read_json(&path)?;
         if file.format != MODEL_FORMAT {
             return Err(StageError::UnsupportedFormat {
                 path,
@@ -74,20 +67,6 @@ impl ModelFile {
     }
 }
 
-/// Writes `value` as pretty JSON with a trailing newline.
-pub(super) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StageError> {
-    let mut json =
-        serde_json::to_vec_pretty(value).map_err(|source| StageError::SerializeJson {
-            path: path.to_owned(),
-            source,
-        })?;
-    json.push(b'\n');
-    fs::write(path, json).map_err(|source| StageError::Write {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 /// Serialises the weights as safetensors. Call on a `valid()` model: only then are
 /// BatchNorm's running statistics up to date. Metadata is cleared (it would hold the
 /// burn-store version) and names carry no enum variant, so equal weights give equal bytes.
@@ -102,7 +81,7 @@ pub(super) fn weights_bytes(model: &Classifier) -> Result<Vec<u8>, StageError> {
 #[cfg(test)]
 pub(super) fn save_weights(model: &Classifier, path: &Path) -> Result<(), StageError> {
     let bytes = weights_bytes(model)?;
-    fs::write(path, bytes).map_err(|source| StageError::Write {
+    std::fs::write(path, bytes).map_err(|source| StageError::Write {
         path: path.to_owned(),
         source,
     })
@@ -161,9 +140,13 @@ mod tests {
                 .path()
                 .join(format!("{}.safetensors", architecture.name()));
             save_weights(&model, &path).unwrap();
-            let first = fs::read(&path).unwrap();
+            let first = std::fs::read(&path).unwrap();
             save_weights(&model, &path).unwrap();
-            assert_eq!(first, fs::read(&path).unwrap(), "saving is byte-stable");
+            assert_eq!(
+                first,
+                std::fs::read(&path).unwrap(),
+                "saving is byte-stable"
+            );
 
             let fresh = Classifier::new(&spec(architecture), &device)
                 .unwrap()

@@ -1,7 +1,6 @@
 //! The trained-generator artifact: `generator.json` (how to rebuild the networks and which
 //! checkpoint was chosen) beside one safetensors file per network.
 
-use std::fs;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -9,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{NoiseSchedule, StyleGanSpec, UNetSpec};
 use super::latent::{LatentMethod, LatentSpec};
 use crate::StageError;
+use crate::json_file::{read_json, write_json};
 
 pub const GENERATOR_FILE: &str = "generator.json";
 /// Version of `generator.json`; readers reject any other.
@@ -87,14 +87,7 @@ pub struct GeneratorFile {
 impl GeneratorFile {
     pub fn read(dir: &Path) -> Result<Self, StageError> {
         let path = dir.join(GENERATOR_FILE);
-        let text = fs::read_to_string(&path).map_err(|source| StageError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let file: Self = serde_json::from_str(&text).map_err(|source| StageError::ParseJson {
-            path: path.clone(),
-            source,
-        })?;
+        let file: Self = read_json(&path)?;
         if file.format != GENERATOR_FORMAT {
             return Err(StageError::UnsupportedFormat {
                 path,
@@ -106,13 +99,6 @@ impl GeneratorFile {
     }
 
     pub fn write(&self, dir: &Path) -> Result<(), StageError> {
-        let path = dir.join(GENERATOR_FILE);
-        let mut json =
-            serde_json::to_vec_pretty(self).map_err(|source| StageError::SerializeJson {
-                path: path.clone(),
-                source,
-            })?;
-        json.push(b'\n');
-        fs::write(&path, json).map_err(|source| StageError::Write { path, source })
+        write_json(&dir.join(GENERATOR_FILE), self)
     }
 }

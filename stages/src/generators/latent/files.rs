@@ -5,11 +5,11 @@
 use std::fs;
 use std::path::Path;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::config::AutoencoderSpec;
 use crate::StageError;
+use crate::json_file::{read_json, write_json};
 
 pub const AUTOENCODER_FILE: &str = "autoencoder.json";
 /// Version of `autoencoder.json`; readers reject any other.
@@ -65,30 +65,6 @@ impl AutoencoderFile {
     pub fn write(&self, dir: &Path) -> Result<(), StageError> {
         write_json(&dir.join(AUTOENCODER_FILE), self)
     }
-}
-
-pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StageError> {
-    let text = fs::read_to_string(path).map_err(|source| StageError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| StageError::ParseJson {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StageError> {
-    let mut json =
-        serde_json::to_vec_pretty(value).map_err(|source| StageError::SerializeJson {
-            path: path.to_owned(),
-            source,
-        })?;
-    json.push(b'\n');
-    fs::write(path, json).map_err(|source| StageError::Write {
-        path: path.to_owned(),
-        source,
-    })
 }
 
 pub(crate) fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), StageError> {

@@ -1,0 +1,35 @@
+//! The crate's JSON files (`model.json`, `generator.json`, `autoencoder.json`, histories):
+//! read and written one way, with errors naming the file.
+
+use std::fs;
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::StageError;
+
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StageError> {
+    let text = fs::read_to_string(path).map_err(|source| StageError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| StageError::ParseJson {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Writes `value` as pretty JSON with a trailing newline.
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StageError> {
+    let mut json =
+        serde_json::to_vec_pretty(value).map_err(|source| StageError::SerializeJson {
+            path: path.to_owned(),
+            source,
+        })?;
+    json.push(b'\n');
+    fs::write(path, json).map_err(|source| StageError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
