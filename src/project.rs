@@ -1,10 +1,14 @@
 //! Where a project's state lives: `.augflow/` beside the pipeline file, and the store
 //! (by default `.augflow/store`, else from `--store`, `AUGFLOW_STORE` or `augflow.toml`).
 
+mod user;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+pub use user::{CONFIG_DIR_ENV, SIGNING_KEY_ENV, USER_CONFIG_FILE, config_dir, is_trusted, trust};
 
 /// Name of the optional project config file beside the pipeline.
 pub const CONFIG_FILE: &str = "augflow.toml";
@@ -19,9 +23,14 @@ pub struct Project {
     pub state_dir: PathBuf,
     /// The content-addressed store (may be shared between projects and people).
     pub store_dir: PathBuf,
-    /// Remote caches declared in `augflow.toml`, by name.
+    /// Remote caches declared in `augflow.toml` or the user's config, by name.
     pub remotes: BTreeMap<String, RemoteConfig>,
+    /// Where each remote was declared: a project's are used only once trusted.
+    pub remote_origins: BTreeMap<String, RemoteOrigin>,
     pub default_remote: Option<String>,
+    /// The user's signing key file (`AUGFLOW_SIGNING_KEY`, else `signing_key` in the user
+    /// config).
+    pub signing_key: Option<PathBuf>,
     /// `[executor]`: where `augflow run` executes nodes, and the Slurm settings.
     pub executor: ExecutorConfig,
 }
@@ -134,6 +143,15 @@ impl SlurmConfig {
     }
 }
 
+/// Who declared a remote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteOrigin {
+    /// `augflow.toml` in the project: anyone who can change the branch chose it.
+    Project,
+    /// The user's own config (or the command line).
+    User,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RemoteSection {
@@ -141,20 +159,32 @@ struct RemoteSection {
     default: Option<String>,
 }
 
-/// When a run uploads what it executed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// When a run uploads what it executed. Manual by default: as Bazel recommends, only the
+/// machines meant to (CI) write the shared cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PushMode {
     /// After each executed node.
-    #[default]
     Auto,
     /// Only with `augflow push`.
+    #[default]
     Manual,
+}
+
+/// `shared = "group"`: a folder remote used by several Unix users of one group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SharedMode {
+    /// Modes as the user's umask makes them.
+    #[default]
+    User,
+    /// Files group-readable, folders group-writable (setgid), whoever writes them.
+    Group,
 }
 
 /// A remote cache as declared in `augflow.toml`. Credentials never live here: S3 reads them
 /// from the environment or the usual credential chain.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RemoteConfig {
     /// A shared folder (NFS, SMB, a mounted bucket…). Relative paths start at the config file.
@@ -162,6 +192,14 @@ pub enum RemoteConfig {
         path: PathBuf,
         #[serde(default)]
         push: PushMode,
+        #[serde(default)]
+        shared: SharedMode,
+        /// Longest time one object may take to read or write (default 300).
+        #[serde(default)]
+        timeout_seconds: Option<u64>,
+        /// Trusted writers' ed25519 public keys (64 hex digits) by name: signed mode.
+        #[serde(default)]
+        writers: BTreeMap<String, String>,
     },
     /// S3 or an S3-compatible service (MinIO, Ceph, R2, GCS's S3 API).
     S3 {
@@ -174,6 +212,11 @@ pub enum RemoteConfig {
         region: Option<String>,
         #[serde(default)]
         push: PushMode,
+        /// Plain http to an endpoint other than this machine must be asked for.
+        #[serde(default)]
+        allow_http: bool,
+        #[serde(default)]
+        writers: BTreeMap<String, String>,
     },
 }
 
@@ -181,6 +224,19 @@ impl RemoteConfig {
     pub fn push(&self) -> PushMode {
         match self {
             RemoteConfig::Dir { push, .. } | RemoteConfig::S3 { push, .. } => *push,
+        }
+    }
+
+    /// Trusted writers by name (empty: unsigned mode).
+    pub fn writers(&self) -> &BTreeMap<String, String> {
+        match self {
+            RemoteConfig::Dir { writers, .. } | RemoteConfig::S3 { writers, .. } => writers,
+        }
+    }
+
+    fn make_paths_absolute(&mut self, base: &Path) {
+        if let RemoteConfig::Dir { path, .. } = self {
+            *path = absolute_from(base, path);
         }
     }
 }
@@ -202,21 +258,21 @@ impl Project {
             (None, Some(path)) => absolute_from(root, path),
             (None, None) => state_dir.join("store"),
         };
-        let remotes = config
-            .remotes
-            .into_iter()
-            .map(|(name, remote)| {
-                let remote = match remote {
-                    RemoteConfig::Dir { path, push } => RemoteConfig::Dir {
-                        path: absolute_from(root, &path),
-                        push,
-                    },
-                    other => other,
-                };
-                (name, remote)
-            })
-            .collect();
-        if let Some(default) = &config.remote.default
+        let user = user::load_user_config()?;
+        let mut remotes = BTreeMap::new();
+        let mut remote_origins = BTreeMap::new();
+        for (name, mut remote) in config.remotes {
+            remote.make_paths_absolute(root);
+            remotes.insert(name.clone(), remote);
+            remote_origins.insert(name, RemoteOrigin::Project);
+        }
+        // The user's own declaration of a name wins over the project's.
+        for (name, remote) in user.remotes {
+            remotes.insert(name.clone(), remote);
+            remote_origins.insert(name, RemoteOrigin::User);
+        }
+        let default_remote = config.remote.default.or(user.remote.default);
+        if let Some(default) = &default_remote
             && !BTreeMap::contains_key(&remotes, default)
         {
             return Err(ProjectError::ParseConfig {
@@ -224,6 +280,10 @@ impl Project {
                 message: format!("default remote `{default}` is not declared in [remotes]"),
             });
         }
+        let signing_key = std::env::var_os(SIGNING_KEY_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or(user.signing_key);
         let mut executor = config.executor;
         if let Some(bin) = &executor.slurm.augflow_bin {
             executor.slurm.augflow_bin = Some(absolute_from(root, bin));
@@ -233,7 +293,9 @@ impl Project {
             state_dir,
             store_dir,
             remotes,
-            default_remote: config.remote.default,
+            remote_origins,
+            default_remote,
+            signing_key,
             executor,
         })
     }
@@ -270,10 +332,8 @@ fn absolute_from(base: &Path, path: &Path) -> PathBuf {
 
 fn read_config(root: &Path) -> Result<ConfigFile, ProjectError> {
     let path = root.join(CONFIG_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
-        Err(source) => return Err(ProjectError::ReadConfig { path, source }),
+    let Some(text) = user::read_small(&path)? else {
+        return Ok(ConfigFile::default());
     };
     toml::from_str(&text).map_err(|err| ProjectError::ParseConfig {
         path,

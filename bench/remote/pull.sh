@@ -50,6 +50,8 @@ export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 : > "$work/aws-empty"
 export AWS_CONFIG_FILE=$work/aws-empty AWS_SHARED_CREDENTIALS_FILE=$work/aws-empty
 export DVC_NO_ANALYTICS=1 AUGFLOW_LOG=warn
+# The user config that trusts the projects' remote (augflow remote trust, below).
+export AUGFLOW_CONFIG_DIR=$work/user-config
 unset AUGFLOW_STORE AUGFLOW_REMOTE
 counts() { curl -sf "$endpoint/?augflow-bench=counts"; }
 reset() { curl -sf -X POST "$endpoint/?augflow-bench=reset" > /dev/null; }
@@ -86,7 +88,8 @@ endpoint = "$endpoint"
 region = "us-east-1"
 push = "manual"
 TOML
-(cd "$a" && "$augflow" run -j 2 > /dev/null && "$augflow" push > "$work/augflow-push.txt")
+(cd "$a" && "$augflow" remote trust bench > /dev/null && "$augflow" run -j 2 > /dev/null \
+    && "$augflow" push > "$work/augflow-push.txt")
 nodes=$(cd "$a" && "$augflow" dag | grep -c '^cell@')
 [[ $nodes == 600 ]]
 
@@ -143,6 +146,7 @@ pull_augflow() {
     local run=$1 label=$2 b=$work/augflow-b
     shift 2
     mkdir -p "$b" && cp "$a/augflow.yaml" "$a/augflow.toml" "$b/"
+    (cd "$b" && "$augflow" remote trust bench > /dev/null)
     reset
     local t0 t1
     t0=$(now)

@@ -142,3 +142,28 @@ fn stopped_server_fails_fast() {
         .unwrap_err();
     assert!(matches!(err, RemoteError::S3 { .. }), "{err:?}");
 }
+
+#[test]
+fn broken_entries_are_misses() {
+    remote_common::trust::broken_entries_are_misses(&S3Server::start());
+}
+
+#[test]
+fn downloads_stop_at_the_declared_size() {
+    remote_common::trust::downloads_stop_at_the_declared_size(&S3Server::start());
+}
+
+#[test]
+fn push_reuploads_missing_blobs() {
+    remote_common::trust::push_reuploads_missing_blobs(&S3Server::start());
+}
+
+#[test]
+fn broken_entries_are_replaced_only_by_repair() {
+    remote_common::trust::broken_entries_are_replaced_only_by_repair(&S3Server::start());
+}
+
+#[test]
+fn signed_remotes_ignore_untrusted_writers() {
+    remote_common::trust::signed_remotes_ignore_untrusted_writers(&S3Server::start());
+}

@@ -66,6 +66,9 @@ pub enum Command {
     Push(remote::TransferArgs),
     /// Fetch the pipeline's results from a remote cache (verified); executes nothing.
     Pull(remote::PullArgs),
+    /// Trust a project's remote, repair broken remote entries, create a signing key.
+    #[command(subcommand)]
+    Remote(remote::RemoteCommand),
     /// Show where a node's outputs are and its recorded metrics.
     Show(show::ShowArgs),
     /// Bring the study report up to date and write it to `report/` with the run's provenance.
@@ -99,6 +102,7 @@ pub fn main() -> ExitCode {
         Command::Gc(args) => gc::run(&args, cli.store.as_deref()),
         Command::Push(args) => remote::push(&args, cli.store.as_deref()),
         Command::Pull(args) => remote::pull(&args, cli.store.as_deref()),
+        Command::Remote(command) => remote::remote_command(&command, cli.store.as_deref()),
         Command::Show(args) => show::run(&args, cli.store.as_deref()),
         Command::Report(args) => report::run(&args, cli.store.as_deref()),
         Command::Schema => schema::run(),

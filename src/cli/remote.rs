@@ -8,7 +8,7 @@ use clap::Args;
 use super::exit;
 use super::load::{load, open_store};
 use super::render::{JsonRenderer, PlainRenderer, Renderer};
-use crate::project::Project;
+use crate::project::{Project, PushMode, RemoteConfig, RemoteOrigin, SharedMode};
 use crate::runner::{
     CancelToken, Engine, NodeState, RemoteLink, RunOptions, plan, run as run_pipeline,
     selected_nodes,
@@ -16,7 +16,8 @@ use crate::runner::{
 
 #[derive(Debug, Clone, Args)]
 pub struct RemoteArgs {
-    /// Remote cache (declared in augflow.toml) to use instead of the default one.
+    /// Remote cache to use instead of the default one: a name declared in augflow.toml or
+    /// the user config, or a location (`/abs/folder`, `dir:PATH`, `s3://bucket/prefix`).
     #[arg(long, env = "AUGFLOW_REMOTE", value_name = "NAME")]
     pub remote: Option<String>,
     /// Use no remote cache, even a default one.
@@ -39,6 +40,13 @@ pub fn select_remote(
     else {
         return Ok(None);
     };
+    if let Some(config) = location(&name) {
+        // Given on the command line: the user's own choice.
+        return Ok(Some((
+            name.clone(),
+            RemoteLink::open(&name, &config, project),
+        )));
+    }
     let Some(config) = project.remotes.get(&name) else {
         let known: Vec<&str> = project.remotes.keys().map(String::as_str).collect();
         eprintln!(
@@ -51,7 +59,52 @@ pub fn select_remote(
         );
         return Err(exit::INVALID);
     };
-    Ok(Some((name.clone(), RemoteLink::open(&name, config))))
+    if project.remote_origins.get(&name) == Some(&RemoteOrigin::Project)
+        && !crate::project::is_trusted(&project.root, &name, config)
+    {
+        let err = augflow_cache::remote::RemoteError::Config {
+            remote: format!("`{name}`"),
+            reason: format!(
+                "it is declared in the project's augflow.toml, which a branch can change, and \
+                 you have not trusted this definition: check it, then run \
+                 `augflow remote trust {name}`"
+            ),
+        };
+        return Ok(Some((name, Err(err))));
+    }
+    Ok(Some((
+        name.clone(),
+        RemoteLink::open(&name, config, project),
+    )))
+}
+
+/// A remote given by location on the command line: `/abs/dir`, `dir:PATH` or
+/// `s3://bucket[/prefix]` (endpoint and region from the AWS environment).
+fn location(value: &str) -> Option<RemoteConfig> {
+    let dir = |path: &str| RemoteConfig::Dir {
+        path: std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)),
+        push: PushMode::Manual,
+        shared: SharedMode::User,
+        timeout_seconds: None,
+        writers: Default::default(),
+    };
+    if let Some(path) = value.strip_prefix("dir:") {
+        return Some(dir(path));
+    }
+    if value.starts_with('/') {
+        return Some(dir(value));
+    }
+    let rest = value.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    Some(RemoteConfig::S3 {
+        bucket: bucket.to_owned(),
+        prefix: prefix.to_owned(),
+        endpoint: None,
+        region: None,
+        push: PushMode::Manual,
+        allow_http: false,
+        writers: Default::default(),
+    })
 }
 
 pub type RemoteLinkResult = Result<RemoteLink, augflow_cache::remote::RemoteError>;
@@ -121,6 +174,15 @@ fn prepare(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> Result<
 
 /// `augflow push`: uploads every node of the pipeline that is in the local store.
 pub fn push(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
+    push_or_repair(args, store_flag, false)
+}
+
+/// `augflow remote repair`: `push` that also replaces broken remote entries.
+pub fn repair(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
+    push_or_repair(args, store_flag, true)
+}
+
+fn push_or_repair(args: &TransferArgs, store_flag: Option<&std::path::Path>, repair: bool) -> u8 {
     let (loaded, store, link, targets) = match prepare(args, store_flag) {
         Ok(prepared) => prepared,
         Err(code) => return code,
@@ -133,6 +195,7 @@ pub fn push(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
         CancelToken::new(),
     );
     let (mut pushed, mut present, mut blobs, mut bytes, mut missing) = (0, 0, 0, 0, 0);
+    let (mut repaired, mut broken) = (0, 0);
     for node_plan in plan(&engine, &selected_nodes(&engine, &targets)) {
         let entry = match (&node_plan.state, node_plan.key_digest) {
             (NodeState::UpToDate | NodeState::Restore, Some(key)) => {
@@ -144,16 +207,19 @@ pub fn push(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
             missing += 1;
             continue;
         };
-        match augflow_cache::remote::push_action(
-            link.remote.as_ref(),
-            &store,
-            &key,
-            &entry,
-            link.parallel,
-        ) {
+        let transfer = if repair {
+            augflow_cache::remote::repair_action
+        } else {
+            augflow_cache::remote::push_action
+        };
+        match transfer(link.remote.as_ref(), &store, &key, &entry, link.parallel) {
             Ok(outcome) => {
                 if outcome.entry_created {
                     pushed += 1;
+                } else if outcome.entry_repaired {
+                    repaired += 1;
+                } else if outcome.remote_entry_broken {
+                    broken += 1;
                 } else {
                     present += 1;
                 }
@@ -173,6 +239,15 @@ pub fn push(args: &TransferArgs, store_flag: Option<&std::path::Path>) -> u8 {
         "pushed {pushed} node(s) ({blobs} blobs, {bytes} bytes) to `{}`; {present} already there; {missing} not computed yet",
         link.name
     );
+    if repaired > 0 {
+        println!("repaired {repaired} broken remote entr(ies)");
+    }
+    if broken > 0 {
+        eprintln!(
+            "warning: {broken} remote entr(ies) are broken and were left alone; `augflow remote repair --remote {}` replaces them with yours",
+            link.name
+        );
+    }
     exit::OK
 }
 
@@ -209,4 +284,99 @@ pub fn pull(pull_args: &PullArgs, store_flag: Option<&std::path::Path>) -> u8 {
     } else {
         exit::OK
     }
+}
+
+/// `augflow remote …`: the user's side of remote trust.
+#[derive(Debug, clap::Subcommand)]
+pub enum RemoteCommand {
+    /// Trust a remote declared in this project's augflow.toml, exactly as it is defined now
+    /// (recorded in the user config folder; a changed definition needs trusting again).
+    Trust {
+        name: String,
+        /// Pipeline file whose folder holds augflow.toml (default: augflow.yaml).
+        #[arg(long, short = 'p')]
+        pipeline: Option<PathBuf>,
+    },
+    /// `push`, replacing remote entries that are broken (unparsable, or naming blobs the
+    /// remote lacks) with this store's.
+    Repair(TransferArgs),
+    /// Write a new ed25519 signing key to FILE (mode 0600) and print its public key.
+    Keygen { file: PathBuf },
+}
+
+pub fn remote_command(command: &RemoteCommand, store_flag: Option<&std::path::Path>) -> u8 {
+    match command {
+        RemoteCommand::Trust { name, pipeline } => trust(name, pipeline.as_deref()),
+        RemoteCommand::Repair(args) => repair(args, store_flag),
+        RemoteCommand::Keygen { file } => keygen(file),
+    }
+}
+
+fn trust(name: &str, pipeline: Option<&std::path::Path>) -> u8 {
+    let pipeline = pipeline.unwrap_or(std::path::Path::new(super::DEFAULT_PIPELINE));
+    let root = match pipeline.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let project = match Project::open(&root, None) {
+        Ok(project) => project,
+        Err(err) => {
+            super::report_error(&err);
+            return exit::INVALID;
+        }
+    };
+    let (Some(config), Some(RemoteOrigin::Project)) =
+        (project.remotes.get(name), project.remote_origins.get(name))
+    else {
+        eprintln!(
+            "error: failed to trust remote `{name}`: {} declares no remote of that name",
+            root.join(crate::project::CONFIG_FILE).display()
+        );
+        return exit::INVALID;
+    };
+    match crate::project::trust(&project.root, name, config) {
+        Ok(file) => {
+            // The definition the user now vouches for, as a reminder of what it is.
+            let shown = serde_json::to_string(config).unwrap_or_default();
+            println!("trusted remote `{name}` as defined now: {shown}");
+            println!("(recorded in {})", file.display());
+            exit::OK
+        }
+        Err(err) => {
+            super::report_error(&err);
+            exit::ENVIRONMENT
+        }
+    }
+}
+
+fn keygen(file: &std::path::Path) -> u8 {
+    use std::io::Write;
+    let secret: [u8; 32] = rand::random();
+    let public = augflow_cache::remote::public_key(&secret);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = options.open(file).and_then(|mut f| {
+        writeln!(f, "{}", augflow_cache::remote::key_hex(&secret))?;
+        f.sync_all()
+    });
+    if let Err(err) = written {
+        eprintln!(
+            "error: failed to write signing key {}: {err}",
+            file.display()
+        );
+        return exit::ENVIRONMENT;
+    }
+    let public = augflow_cache::remote::key_hex(&public);
+    println!("public key: {public}");
+    println!(
+        "point AUGFLOW_SIGNING_KEY (or signing_key in {}) at {}, and list the public key under the remote's [remotes.NAME.writers]",
+        crate::project::USER_CONFIG_FILE,
+        file.display()
+    );
+    exit::OK
 }

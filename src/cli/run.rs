@@ -81,7 +81,14 @@ pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
     {
         let cancel = cancel.clone();
         // Only the first registration succeeds; a library caller may have its own.
-        let _ = ctrlc::set_handler(move || cancel.cancel());
+        let _ = ctrlc::set_handler(move || {
+            // A second Ctrl-C leaves at once, whatever is still blocked.
+            if cancel.is_cancelled() {
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+            augflow_cache::remote::interrupt_transfers();
+            cancel.cancel();
+        });
     }
     let options = RunOptions {
         targets,

@@ -79,13 +79,15 @@ pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
         None => println!("  not run yet"),
     }
     if let Some(entry) = &entry {
+        // Self-reported by whoever wrote the entry: shown, never trusted, never raw.
         println!(
-            "  produced in {:.2} s by {}@{} (augflow {})",
+            "  produced in {:.2} s by {}@{} (augflow {}; self-reported)",
             entry.duration_ms as f64 / 1000.0,
-            entry.producer.user,
-            entry.producer.host,
-            entry.producer.tool_version
+            escape_controls(&entry.producer.user),
+            escape_controls(&entry.producer.host),
+            escape_controls(&entry.producer.tool_version)
         );
+        println!("  signed by: {}", signer_line(entry));
     }
     println!("  outputs:");
     for (name, path) in &outputs {
@@ -110,6 +112,35 @@ pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
         }
     }
     exit::OK
+}
+
+/// The signer verified when the entry was pulled from a signed remote
+/// (`augflow.signed_by`, written only by that check).
+fn signer_line(entry: &augflow_cache::ActionEntry) -> String {
+    let signer = entry.metadata.get(augflow_cache::remote::SIGNED_BY);
+    let field = |name: &str| {
+        signer
+            .and_then(|s| s.get(name))
+            .and_then(serde_json::Value::as_str)
+            .map(escape_controls)
+    };
+    match (field("writer"), field("public_key")) {
+        (Some(writer), Some(key)) => format!("{writer} (ed25519 {key}, verified on pull)"),
+        _ => "nobody verified (computed here, or pulled from an unsigned remote)".to_owned(),
+    }
+}
+
+/// Control characters (terminal escape sequences included) written as Rust escapes.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Metrics files of a node: shell `metrics:` paths, or `metrics.json` in typed metrics outputs.

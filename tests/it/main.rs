@@ -16,6 +16,7 @@ mod pipelines;
 mod quality;
 mod remote;
 mod remote_s3;
+mod remote_trust;
 mod report;
 mod slurm;
 mod store_integrity;

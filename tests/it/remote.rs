@@ -28,6 +28,8 @@ pub fn teammate(remote_toml: &str) -> TestProject {
     teammate_with_env(remote_toml, &[])
 }
 
+/// A teammate whose user config (its own folder, as on their laptop) trusts the project's
+/// remote `team` as `remote_toml` defines it.
 pub fn teammate_with_env(remote_toml: &str, env: &[(&str, &str)]) -> TestProject {
     let mut project = TestProject::new(TEAM_PIPELINE);
     project.write("augflow.toml", remote_toml);
@@ -35,12 +37,22 @@ pub fn teammate_with_env(remote_toml: &str, env: &[(&str, &str)]) -> TestProject
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
+    let user_config = project.path(".user-config").display().to_string();
+    project.env.push(("AUGFLOW_CONFIG_DIR".into(), user_config));
+    if remote_toml.contains("[remotes.team]") {
+        let trust = project.augflow(&["remote", "trust", "team"]);
+        assert!(
+            trust.status.success(),
+            "{}",
+            String::from_utf8_lossy(&trust.stderr)
+        );
+    }
     project
 }
 
 pub fn dir_remote_toml(path: &Path) -> String {
     format!(
-        "[remote]\ndefault = \"team\"\n\n[remotes.team]\ntype = \"dir\"\npath = \"{}\"\n",
+        "[remote]\ndefault = \"team\"\n\n[remotes.team]\ntype = \"dir\"\npath = \"{}\"\npush = \"auto\"\n",
         path.display()
     )
 }
@@ -155,10 +167,8 @@ fn an_unreachable_remote_is_a_warning_and_the_run_completes() {
 #[test]
 fn manual_push_mode_uploads_only_on_push() {
     let team = tempfile::tempdir().unwrap();
-    let toml = format!(
-        "{}push = \"manual\"\n",
-        dir_remote_toml(&team.path().join("cache"))
-    );
+    // Manual is the default: a laptop's run uploads nothing unless told to.
+    let toml = dir_remote_toml(&team.path().join("cache")).replace("push = \"auto\"\n", "");
     let a = teammate(&toml);
     a.run(&[]).assert_ok();
     let b = teammate(&toml);

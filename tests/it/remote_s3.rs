@@ -17,7 +17,7 @@ const CREDENTIALS: &[(&str, &str)] = &[
 
 fn s3_toml(server: &S3Server) -> String {
     format!(
-        "[remote]\ndefault = \"team\"\n\n[remotes.team]\ntype = \"s3\"\nbucket = \"{BUCKET}\"\nprefix = \"{PREFIX}\"\nendpoint = \"http://{}\"\nregion = \"us-east-1\"\n",
+        "[remote]\ndefault = \"team\"\n\n[remotes.team]\ntype = \"s3\"\nbucket = \"{BUCKET}\"\nprefix = \"{PREFIX}\"\nendpoint = \"http://{}\"\nregion = \"us-east-1\"\npush = \"auto\"\n",
         server.addr
     )
 }

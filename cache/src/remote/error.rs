@@ -35,6 +35,15 @@ pub enum RemoteError {
         remote: String,
         path: String,
     },
+    /// An object was refused before or while reading it: not a regular file, over its size
+    /// cap, too slow, or interrupted by Ctrl-C.
+    #[error("{op} {path} on {remote}: {reason}")]
+    Refused {
+        op: &'static str,
+        remote: String,
+        path: String,
+        reason: super::bounded::Bounded,
+    },
     /// Reading or writing a local file during a transfer failed.
     #[error("{op} {path}")]
     Local {
@@ -81,6 +90,17 @@ impl RemoteError {
     /// True if the object asked for does not exist on the remote.
     pub fn is_not_found(&self) -> bool {
         matches!(self, RemoteError::NotFound { .. })
+    }
+
+    /// True if the transfer stopped for Ctrl-C.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            RemoteError::Refused {
+                reason: super::bounded::Bounded::Interrupted,
+                ..
+            }
+        )
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::parallel::try_for_each;
-use super::{ObjectKind, Remote, RemoteObject, TransferError};
+use super::{MAX_MANIFEST_BYTES, ObjectKind, Remote, RemoteError, RemoteObject, TransferError};
 use crate::action::ActionEntry;
 use crate::artifact::{Artifact, TreeManifest};
 use crate::digest::Digest;
@@ -88,7 +88,13 @@ fn delete_all(
     if dry_run {
         return Ok(());
     }
-    try_for_each(digests, DELETE_PARALLEL, |d| remote.delete(kind, d))?;
+    try_for_each(digests, DELETE_PARALLEL, |d| {
+        remote.delete(kind, d)?;
+        if kind == ObjectKind::Action {
+            remote.delete_signature(d)?;
+        }
+        Ok::<(), super::RemoteError>(())
+    })?;
     Ok(())
 }
 
@@ -128,11 +134,16 @@ fn fetch_manifest(
 ) -> Result<Option<TreeManifest>, TransferError> {
     let tmp = tempfile::NamedTempFile::new()
         .map_err(|e| CacheError::io("create a temp file in", &std::env::temp_dir(), e))?;
-    match remote.get_blob_to_file(digest, tmp.path()) {
+    match remote.get_blob_to_file(digest, tmp.path(), MAX_MANIFEST_BYTES) {
         Ok(()) => {}
         Err(e) if e.is_not_found() => {
             let remote = remote.describe();
             tracing::warn!(%digest, %remote, "remote gc: manifest of a kept entry is missing");
+            return Ok(None);
+        }
+        // Damaged (a FIFO, a symlink, oversized): it reaches nothing, like a corrupt one.
+        Err(e @ RemoteError::Refused { .. }) if !e.is_interrupted() => {
+            tracing::warn!(%digest, error = %e, "remote gc: unusable manifest");
             return Ok(None);
         }
         Err(e) => return Err(e.into()),

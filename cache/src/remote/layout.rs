@@ -32,6 +32,12 @@ pub(crate) fn object_name(kind: ObjectKind, d: &Digest) -> String {
     }
 }
 
+/// `ac/ab/<hex>.sig`: the signature of the entry for `key`, beside it.
+pub(crate) fn signature_name(key: &Digest) -> String {
+    let hex = key.to_hex();
+    format!("{ACTIONS}/{}/{hex}.sig", &hex[..2])
+}
+
 /// The digest named by `shard`/`name` inside the directory of `kind`, or None for names this
 /// layout does not produce (temp files, foreign objects).
 pub(crate) fn parse_name(kind: ObjectKind, shard: &str, name: &str) -> Option<Digest> {

@@ -14,6 +14,7 @@ use object_store::{
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
+use super::bounded::{self, Bounded, MAX_ENTRY_BYTES, MAX_SIGNATURE_BYTES};
 use super::layout::{self, FORMAT_FILE};
 use super::stats::Counters;
 use super::{ObjectKind, Remote, RemoteError, RemoteObject, RemoteStats};
@@ -47,6 +48,8 @@ const RETRY_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: &str = "5 seconds";
 const READ_TIMEOUT: &str = "60 seconds";
 const REQUEST_TIMEOUT: &str = "6 hours";
+/// The FORMAT object is one short line.
+const FORMAT_MAX: u64 = 256;
 
 /// A remote cache in an S3 bucket. Its methods block on an internal runtime, so they must
 /// not be called from inside an async context.
@@ -149,12 +152,12 @@ impl S3Remote {
 
     fn check_format(&self) -> Result<(), RemoteError> {
         let expected = layout::format_contents();
-        let found = match self.get_bytes(FORMAT_FILE)? {
+        let found = match self.get_bytes(FORMAT_FILE, FORMAT_MAX)? {
             Some(found) => found,
             None => {
                 // Created at most once; losing the race to a teammate is fine.
                 self.put_if_absent(FORMAT_FILE, expected.as_bytes())?;
-                match self.get_bytes(FORMAT_FILE)? {
+                match self.get_bytes(FORMAT_FILE, FORMAT_MAX)? {
                     Some(found) => found,
                     None => expected.clone().into_bytes(),
                 }
@@ -170,22 +173,73 @@ impl S3Remote {
         Ok(())
     }
 
-    /// A whole (small) object, or None if absent.
-    fn get_bytes(&self, name: &str) -> Result<Option<Vec<u8>>, RemoteError> {
+    /// A whole (small) object, or None if absent; the download stops past `max` bytes.
+    fn get_bytes(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, RemoteError> {
+        let mut bytes = Vec::new();
+        match self.get_bounded(name, &mut bytes, max) {
+            Ok(_) => Ok(Some(bytes)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Streams object `name` into `out`, stopping with [`RemoteError::Refused`] once more
+    /// than `max` bytes arrived or on Ctrl-C. Returns the bytes written.
+    pub(super) fn get_bounded(
+        &self,
+        name: &str,
+        out: &mut impl std::io::Write,
+        max: u64,
+    ) -> Result<u64, RemoteError> {
         let path = self.path(name);
         self.stats.get();
-        let result = self.block_on(async {
-            let got = self.store.get(&path).await?;
-            got.bytes().await
-        });
-        match result {
-            Ok(bytes) => {
-                self.stats.downloaded(bytes.len() as u64);
-                Ok(Some(bytes.to_vec()))
+        let refused = |reason| RemoteError::Refused {
+            op: "download",
+            remote: self.describe.clone(),
+            path: name.to_string(),
+            reason,
+        };
+        let written = self.block_on(async {
+            let got = self.store.get(&path).await;
+            let mut stream = got
+                .map_err(|e| self.err("download", name, e))?
+                .into_stream();
+            let mut written = 0u64;
+            while let Some(chunk) = stream
+                .try_next()
+                .await
+                .map_err(|e| self.err("download", name, e))?
+            {
+                written += chunk.len() as u64;
+                if written > max {
+                    return Err(refused(Bounded::TooLarge { max }));
+                }
+                if bounded::interrupted() {
+                    return Err(refused(Bounded::Interrupted));
+                }
+                // A blocking write, on the caller's thread that drives block_on: fine.
+                out.write_all(&chunk).map_err(|e| RemoteError::Local {
+                    op: "write",
+                    path: std::path::PathBuf::from(name),
+                    source: e,
+                })?;
             }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.err("download", name, e)),
-        }
+            Ok::<u64, RemoteError>(written)
+        })?;
+        self.stats.downloaded(written);
+        Ok(written)
+    }
+
+    fn put_overwrite(&self, name: &str, bytes: &[u8]) -> Result<(), RemoteError> {
+        self.stats.put();
+        let path = self.path(name);
+        let put = self
+            .store
+            .put_opts(&path, bytes.to_vec().into(), PutOptions::default());
+        self.block_on(put)
+            .map_err(|e| self.err("upload", name, e))?;
+        self.stats.uploaded(bytes.len() as u64);
+        Ok(())
     }
 
     fn put_if_absent(&self, name: &str, bytes: &[u8]) -> Result<bool, RemoteError> {
@@ -268,7 +322,31 @@ impl Remote for S3Remote {
     }
 
     fn get_action_bytes(&self, key: &Digest) -> Result<Option<Vec<u8>>, RemoteError> {
-        self.get_bytes(&layout::object_name(ObjectKind::Action, key))
+        self.get_bytes(
+            &layout::object_name(ObjectKind::Action, key),
+            MAX_ENTRY_BYTES,
+        )
+    }
+
+    fn get_signature_bytes(&self, key: &Digest) -> Result<Option<Vec<u8>>, RemoteError> {
+        self.get_bytes(&layout::signature_name(key), MAX_SIGNATURE_BYTES)
+    }
+
+    fn put_signature_bytes(&self, key: &Digest, bytes: &[u8]) -> Result<(), RemoteError> {
+        self.put_overwrite(&layout::signature_name(key), bytes)
+    }
+
+    fn delete_signature(&self, key: &Digest) -> Result<(), RemoteError> {
+        let name = layout::signature_name(key);
+        self.stats.delete();
+        match self.block_on(self.store.delete(&self.path(&name))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err("delete", &name, e)),
+        }
+    }
+
+    fn put_action_bytes(&self, key: &Digest, bytes: &[u8]) -> Result<(), RemoteError> {
+        self.put_overwrite(&layout::object_name(ObjectKind::Action, key), bytes)
     }
 
     fn put_action_bytes_if_absent(&self, key: &Digest, bytes: &[u8]) -> Result<bool, RemoteError> {
@@ -285,8 +363,13 @@ impl Remote for S3Remote {
         }
     }
 
-    fn get_blob_to_file(&self, digest: &Digest, dest: &FsPath) -> Result<(), RemoteError> {
-        self.download_blob(digest, dest)
+    fn get_blob_to_file(
+        &self,
+        digest: &Digest,
+        dest: &FsPath,
+        max: u64,
+    ) -> Result<(), RemoteError> {
+        self.download_blob(digest, dest, max)
     }
 
     fn put_blob_from_file(&self, digest: &Digest, src: &FsPath) -> Result<(), RemoteError> {

@@ -2,10 +2,9 @@
 //! (single PUT for small blobs, multipart above [`PART_SIZE`]).
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::Path;
 
-use futures_util::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt, PutOptions, WriteMultipart};
 
 use super::S3Remote;
@@ -23,29 +22,20 @@ const PARTS_IN_FLIGHT: usize = 2;
 const READ_BUFFER: usize = 1 << 20;
 
 impl S3Remote {
-    pub(super) fn download_blob(&self, digest: &Digest, dest: &Path) -> Result<(), RemoteError> {
+    /// Streams the blob into `dest`, stopping past `max` bytes (its declared size).
+    pub(super) fn download_blob(
+        &self,
+        digest: &Digest,
+        dest: &Path,
+        max: u64,
+    ) -> Result<(), RemoteError> {
         let name = layout::object_name(ObjectKind::Blob, digest);
-        let path = self.path(&name);
         let mut out = File::create(dest).map_err(|e| local("create", dest, e))?;
-        self.stats.get();
-        let written = self.block_on(async {
-            let got = self.store.get(&path).await;
-            let mut stream = got
-                .map_err(|e| self.err("download", &name, e))?
-                .into_stream();
-            let mut written = 0u64;
-            while let Some(chunk) = stream
-                .try_next()
-                .await
-                .map_err(|e| self.err("download", &name, e))?
-            {
-                // A blocking write, on the caller's thread that drives block_on: fine.
-                out.write_all(&chunk).map_err(|e| local("write", dest, e))?;
-                written += chunk.len() as u64;
-            }
-            Ok::<u64, RemoteError>(written)
-        })?;
-        self.stats.downloaded(written);
+        self.get_bounded(&name, &mut out, max)
+            .map_err(|e| match e {
+                RemoteError::Local { op, source, .. } => local(op, dest, source),
+                e => e,
+            })?;
         Ok(())
     }
 

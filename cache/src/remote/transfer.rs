@@ -2,15 +2,16 @@
 //! is verified on the way (DVC trusted downloads, #5502, and pushes, #10498), and the entry
 //! is written last on both sides, so a visible entry is always complete.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::Serialize;
 
+use super::bounded::{Bounded, MAX_MANIFEST_BYTES};
 use super::parallel::try_for_each;
-use super::{Remote, RemoteError, TransferError};
+use super::{Remote, RemoteError, TransferError, validate};
 use crate::action::{ACTION_FORMAT, ActionEntry};
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, TreeManifest};
 use crate::digest::Digest;
 use crate::error::CacheError;
 use crate::store::{Store, is_unusable_blob};
@@ -31,13 +32,18 @@ pub struct PushOutcome {
     pub bytes_uploaded: u64,
     /// Blobs the remote already had.
     pub blobs_present: u64,
-    /// False if the remote already had an entry for the key (then nothing was uploaded).
+    /// False if the remote already had an entry for the key.
     pub entry_created: bool,
+    /// The remote's entry was broken and was replaced by this one.
+    pub entry_repaired: bool,
+    /// The remote's entry is broken and was left alone (unsigned mode: see `repair`).
+    pub remote_entry_broken: bool,
 }
 
 /// Fetches the remote entry for `key` and every blob it needs into `store`, verifying each
 /// blob before it enters `objects/`; the local entry is written last. Returns None if the
-/// remote has no usable entry (absent, unparsable, another format, unusable manifest).
+/// remote has no usable entry (absent, unparsable, another format, no outputs, an
+/// unrestorable manifest, a blob that is not a regular file or exceeds its declared size).
 /// A blob with wrong bytes is [`TransferError::Tampered`]: it is discarded and no entry is
 /// written (blobs already verified stay: they are valid content).
 pub fn pull_action(
@@ -49,6 +55,18 @@ pub fn pull_action(
     pull_action_with_progress(remote, store, key, parallel, &|_| {})
 }
 
+/// [`pull_action`] for a node that declares exactly the outputs `expected`: an entry naming
+/// others is a miss, and nothing of it reaches the local store.
+pub fn pull_action_expecting(
+    remote: &dyn Remote,
+    store: &Store,
+    key: &Digest,
+    parallel: usize,
+    expected: &BTreeSet<String>,
+) -> Result<Option<ActionEntry>, TransferError> {
+    pull_checked(remote, store, key, parallel, Some(expected), &|_| {})
+}
+
 /// [`pull_action`], calling `progress` after each file blob (manifests are fetched first and
 /// not counted).
 pub fn pull_action_with_progress(
@@ -58,41 +76,99 @@ pub fn pull_action_with_progress(
     parallel: usize,
     progress: &(dyn Fn(TransferProgress) + Sync),
 ) -> Result<Option<ActionEntry>, TransferError> {
+    pull_checked(remote, store, key, parallel, None, progress)
+}
+
+fn pull_checked(
+    remote: &dyn Remote,
+    store: &Store,
+    key: &Digest,
+    parallel: usize,
+    expected: Option<&BTreeSet<String>>,
+    progress: &(dyn Fn(TransferProgress) + Sync),
+) -> Result<Option<ActionEntry>, TransferError> {
     let Some(bytes) = remote.get_action_bytes(key)? else {
         return Ok(None);
     };
     let Some(entry) = parse_entry(remote, key, &bytes) else {
         return Ok(None);
     };
-    let mut needed = BTreeSet::new();
-    let mut manifests = BTreeSet::new();
+    if let Err(why) = validate::check_entry(&entry, expected) {
+        return Ok(reject(remote, key, &why));
+    }
+    // Each blob with the most bytes it may have: a download stops there.
+    let mut needed = BTreeMap::new();
     for artifact in entry.outputs.values() {
         match artifact {
-            Artifact::File { digest, .. } => needed.insert(*digest),
-            Artifact::Dir { manifest, .. } => manifests.insert(*manifest),
+            Artifact::File { digest, size, .. } => needed.insert(*digest, *size),
+            Artifact::Dir { manifest, .. } => {
+                // Manifests first, one at a time (they are small): they name the other blobs.
+                let tree = match manifest_files(remote, store, key, manifest) {
+                    Ok(Some(tree)) => tree,
+                    Ok(None) => return Ok(None),
+                    Err(e) => return rejected_blob(remote, key, e),
+                };
+                if let Err(why) = validate::check_tree(&tree, artifact) {
+                    return Ok(reject(remote, key, &why));
+                }
+                needed.extend(tree.entries.values().map(|e| (e.digest, e.size)));
+                None
+            }
         };
     }
-    // Manifests first, one at a time (they are small): they name the other blobs.
-    for manifest in &manifests {
-        let Some(files) = manifest_files(remote, store, key, manifest)? else {
-            return Ok(None);
-        };
-        needed.extend(files);
-    }
-    let missing: Vec<Digest> = needed.into_iter().filter(|d| !store.has_blob(d)).collect();
+    let missing: Vec<(Digest, u64)> = needed
+        .into_iter()
+        .filter(|(d, _)| !store.has_blob(d))
+        .collect();
     let tracker = Tracker::new(missing.len(), progress);
-    try_for_each(&missing, parallel, |d| {
-        let size = fetch_blob(remote, store, key, d)?;
+    let fetched = try_for_each(&missing, parallel, |(d, max)| {
+        let size = fetch_blob(remote, store, key, d, *max)?;
         tracker.step(size);
         Ok::<(), TransferError>(())
-    })?;
+    });
+    if let Err(e) = fetched {
+        return rejected_blob(remote, key, e);
+    }
     store.put_action(key, &entry)?;
     Ok(Some(entry))
 }
 
+/// A miss, with one warning saying why the remote's entry was not used.
+fn reject(remote: &dyn Remote, key: &Digest, why: &str) -> Option<ActionEntry> {
+    let remote = remote.describe();
+    tracing::warn!(%key, %remote, "ignoring remote action entry: the entry {why}");
+    None
+}
+
+/// A blob refused for what it is (not a regular file, larger than declared) makes the
+/// entry a miss; other failures (the remote down, a timeout, Ctrl-C) stay errors.
+fn rejected_blob(
+    remote: &dyn Remote,
+    key: &Digest,
+    err: TransferError,
+) -> Result<Option<ActionEntry>, TransferError> {
+    match err {
+        TransferError::Remote(
+            e @ RemoteError::Refused {
+                reason: Bounded::NotRegular | Bounded::TooLarge { .. },
+                ..
+            },
+        ) => Ok(reject(
+            remote,
+            key,
+            &format!("needs an object refused: failed to {e}"),
+        )),
+        e => Err(e),
+    }
+}
+
 /// Uploads every blob `entry` needs (those the remote lacks), each hashed as it is sent, then
-/// the entry with a conditional create. If the remote already has an entry for `key`,
-/// nothing is uploaded and `entry_created` is false: the first pusher's entry stands.
+/// the entry with a conditional create. If the remote already has an entry for `key`, the
+/// first pusher's entry stands: the blobs it names that this store has are uploaded where
+/// the remote lacks them, and if it still names blobs nobody uploaded it is broken. A broken
+/// entry is replaced only when the remote can vouch for this writer
+/// ([`Remote::may_replace_broken`]: signed mode with a trusted key); otherwise
+/// `remote_entry_broken` is set and a warning says how to `augflow remote repair` it.
 /// A local blob found corrupt is quarantined and reported as [`CacheError::Corrupt`].
 pub fn push_action(
     remote: &dyn Remote,
@@ -113,23 +189,155 @@ pub fn push_action_with_progress(
     parallel: usize,
     progress: &(dyn Fn(TransferProgress) + Sync),
 ) -> Result<PushOutcome, TransferError> {
-    if remote.get_action_bytes(key)?.is_some() {
-        return Ok(PushOutcome::default());
+    push_inner(
+        remote,
+        store,
+        key,
+        entry,
+        parallel,
+        remote.may_replace_broken(),
+        progress,
+    )
+}
+
+/// `augflow remote repair`: [`push_action`] that replaces a broken remote entry whatever
+/// the signing mode (the user asked for it by name).
+pub fn repair_action(
+    remote: &dyn Remote,
+    store: &Store,
+    key: &Digest,
+    entry: &ActionEntry,
+    parallel: usize,
+) -> Result<PushOutcome, TransferError> {
+    push_inner(remote, store, key, entry, parallel, true, &|_| {})
+}
+
+fn push_inner(
+    remote: &dyn Remote,
+    store: &Store,
+    key: &Digest,
+    entry: &ActionEntry,
+    parallel: usize,
+    may_replace: bool,
+    progress: &(dyn Fn(TransferProgress) + Sync),
+) -> Result<PushOutcome, TransferError> {
+    let mut outcome = PushOutcome::default();
+    let Some(bytes) = remote.get_action_bytes(key)? else {
+        upload_entry_blobs(remote, store, entry, parallel, progress, &mut outcome)?;
+        outcome.entry_created = remote.put_action_bytes_if_absent(key, &entry_bytes(entry))?;
+        return Ok(outcome);
+    };
+    let theirs = parse_entry(remote, key, &bytes)
+        .filter(|theirs| validate::check_entry(theirs, None).is_ok());
+    let broken = match &theirs {
+        // Heal what we can: upload the blobs of their entry that we have and it lacks.
+        Some(theirs) => {
+            let needed = local_blobs(store, theirs)?;
+            let done = upload_missing(remote, store, &needed, parallel, progress)?;
+            outcome.add(&done, needed.available.len());
+            done.lacking
+        }
+        None => true,
+    };
+    if !broken {
+        return Ok(outcome);
     }
+    if !may_replace {
+        let remote = remote.describe();
+        tracing::warn!(
+            %key, %remote,
+            "the remote's entry is broken (unusable, or naming blobs it lacks) and is left \
+             alone; `augflow remote repair` replaces it with this one"
+        );
+        outcome.remote_entry_broken = true;
+        return Ok(outcome);
+    }
+    upload_entry_blobs(remote, store, entry, parallel, progress, &mut outcome)?;
+    remote.put_action_bytes(key, &entry_bytes(entry))?;
+    outcome.entry_repaired = true;
+    Ok(outcome)
+}
+
+/// Uploads what `entry` needs and the remote lacks; every blob must be in the local store.
+fn upload_entry_blobs(
+    remote: &dyn Remote,
+    store: &Store,
+    entry: &ActionEntry,
+    parallel: usize,
+    progress: &(dyn Fn(TransferProgress) + Sync),
+    outcome: &mut PushOutcome,
+) -> Result<(), TransferError> {
+    let needed = local_blobs(store, entry)?;
+    if let Some(digest) = needed.absent.first() {
+        return Err(CacheError::MissingBlob { digest: *digest }.into());
+    }
+    let done = upload_missing(remote, store, &needed, parallel, progress)?;
+    outcome.add(&done, needed.available.len());
+    Ok(())
+}
+
+impl PushOutcome {
+    fn add(&mut self, done: &Uploaded, considered: usize) {
+        self.blobs_uploaded += done.blobs;
+        self.bytes_uploaded += done.bytes;
+        self.blobs_present += considered as u64 - done.blobs;
+    }
+}
+
+fn entry_bytes(entry: &ActionEntry) -> Vec<u8> {
+    // Cannot fail: string keys, derived impls and serde_json values only.
+    serde_json::to_vec_pretty(entry).expect("action entry serializes to json")
+}
+
+/// The blobs an entry needs, split into those this store has and those it lacks.
+struct Needed {
+    available: Vec<Digest>,
+    absent: Vec<Digest>,
+}
+
+fn local_blobs(store: &Store, entry: &ActionEntry) -> Result<Needed, TransferError> {
     let mut needed = BTreeSet::new();
+    let mut absent = Vec::new();
     for artifact in entry.outputs.values() {
         needed.insert(artifact.digest());
         if let Artifact::Dir { manifest, .. } = artifact {
+            if !store.has_blob(manifest) {
+                absent.push(*manifest);
+                continue;
+            }
             // Verified read: a corrupt manifest is quarantined and the push fails.
             let tree = store.read_manifest(manifest)?;
             needed.extend(tree.entries.values().map(|e| e.digest));
         }
     }
-    let blobs: Vec<Digest> = needed.into_iter().collect();
-    let tracker = Tracker::new(blobs.len(), progress);
+    let (available, missing): (Vec<Digest>, Vec<Digest>) =
+        needed.into_iter().partition(|d| store.has_blob(d));
+    absent.extend(missing);
+    Ok(Needed { available, absent })
+}
+
+/// What [`upload_missing`] did.
+struct Uploaded {
+    blobs: u64,
+    bytes: u64,
+    /// The remote lacks a blob this store does not have either.
+    lacking: bool,
+}
+
+/// Uploads the available blobs the remote lacks; also reports whether the remote lacks any
+/// of the absent ones (which then nobody can upload from here).
+fn upload_missing(
+    remote: &dyn Remote,
+    store: &Store,
+    needed: &Needed,
+    parallel: usize,
+    progress: &(dyn Fn(TransferProgress) + Sync),
+) -> Result<Uploaded, TransferError> {
+    let tracker = Tracker::new(needed.available.len(), progress);
     let uploaded = AtomicU64::new(0);
-    try_for_each(&blobs, parallel, |d| {
+    try_for_each(&needed.available, parallel, |d| {
         if remote.has_blob(d)? {
+            remote.refresh_blob(d, &store.blob_path(d))?;
             tracker.step(0);
             return Ok(());
         }
@@ -138,15 +346,17 @@ pub fn push_action_with_progress(
         tracker.step(size);
         Ok::<(), TransferError>(())
     })?;
-    // Cannot fail: string keys, derived impls and serde_json values only.
-    let bytes = serde_json::to_vec_pretty(entry).expect("action entry serializes to json");
-    let entry_created = remote.put_action_bytes_if_absent(key, &bytes)?;
-    let blobs_uploaded = uploaded.into_inner();
-    Ok(PushOutcome {
-        blobs_uploaded,
-        bytes_uploaded: tracker.bytes.into_inner(),
-        blobs_present: blobs.len() as u64 - blobs_uploaded,
-        entry_created,
+    let mut lacking = false;
+    for d in &needed.absent {
+        if !remote.has_blob(d)? {
+            lacking = true;
+            break;
+        }
+    }
+    Ok(Uploaded {
+        blobs: uploaded.into_inner(),
+        bytes: tracker.bytes.into_inner(),
+        lacking,
     })
 }
 
@@ -169,21 +379,21 @@ fn parse_entry(remote: &dyn Remote, key: &Digest, bytes: &[u8]) -> Option<Action
     }
 }
 
-/// The file digests listed by a manifest, fetching and verifying it first if needed.
-/// None if it is unusable (unknown format, unsafe names, not JSON).
+/// A manifest, fetching and verifying it first if needed. None if it is unusable (unknown
+/// format, unsafe names, not JSON).
 fn manifest_files(
     remote: &dyn Remote,
     store: &Store,
     key: &Digest,
     manifest: &Digest,
-) -> Result<Option<Vec<Digest>>, TransferError> {
+) -> Result<Option<TreeManifest>, TransferError> {
     // Twice at most: a corrupt local copy is quarantined by read_manifest, then re-fetched.
     for _ in 0..2 {
         if !store.has_blob(manifest) {
-            fetch_blob(remote, store, key, manifest)?;
+            fetch_blob(remote, store, key, manifest, MAX_MANIFEST_BYTES)?;
         }
         match store.read_manifest(manifest) {
-            Ok(tree) => return Ok(Some(tree.entries.values().map(|e| e.digest).collect())),
+            Ok(tree) => return Ok(Some(tree)),
             Err(CacheError::Corrupt { .. } | CacheError::MissingBlob { .. }) => continue,
             Err(e) if is_unusable_blob(&e) => {
                 let remote = remote.describe();
@@ -196,16 +406,18 @@ fn manifest_files(
     Err(CacheError::MissingBlob { digest: *manifest }.into())
 }
 
-/// Downloads a blob into the store's tmp/, verifies it and publishes it. Returns its size.
+/// Downloads a blob of at most `max` bytes into the store's tmp/, verifies it and
+/// publishes it. Returns its size.
 fn fetch_blob(
     remote: &dyn Remote,
     store: &Store,
     key: &Digest,
     digest: &Digest,
+    max: u64,
 ) -> Result<u64, TransferError> {
     let tmp = store.temp_file()?;
     remote
-        .get_blob_to_file(digest, tmp.path())
+        .get_blob_to_file(digest, tmp.path(), max)
         .map_err(|e| match e {
             RemoteError::NotFound { remote, .. } => TransferError::MissingBlob {
                 digest: *digest,

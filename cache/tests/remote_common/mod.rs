@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod s3_server;
+pub mod trust;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -345,7 +346,7 @@ pub fn fails_fast(remote: &dyn Remote, store: &Store, entry: &ActionEntry, k: &D
         ("has_blob", Box::new(|| remote.has_blob(&d).is_err())),
         (
             "get_blob",
-            Box::new(|| remote.get_blob_to_file(&d, &dest).is_err()),
+            Box::new(|| remote.get_blob_to_file(&d, &dest, u64::MAX).is_err()),
         ),
         (
             "put_blob",
