@@ -93,6 +93,10 @@ pub fn checkout_at(pipeline: &Path, rev: &str, tmp_parent: &Path) -> Result<RevC
             source,
         })?;
     export_tree(&top, &tree, dir.path()).map_err(&git_error)?;
+    // The revision may be someone else's branch: a committed symlink could lead reads,
+    // and the outputs restored into the copy, out of it. Links are dropped; a dependency
+    // behind one is then missing and its node says `not run`.
+    remove_symlinks(dir.path()).map_err(|e| git_error(format!("cannot clean the copy: {e}")))?;
     let file_name = pipeline.file_name().unwrap_or_default();
     let at_rev = dir.path().join(file_name);
     if !at_rev.is_file() {
@@ -122,6 +126,24 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     } else {
         Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
     }
+}
+
+/// Removes every symbolic link under `dir` (never following one).
+fn remove_symlinks(dir: &Path) -> std::io::Result<()> {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_symlink() {
+                tracing::warn!(path = %entry.path().display(), "ignoring a symlink committed at the revision");
+                std::fs::remove_file(entry.path())?;
+            } else if kind.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `git archive TREE | tar -x -C DEST`.

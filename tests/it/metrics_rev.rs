@@ -120,3 +120,64 @@ fn diff_json_names_nodes_never_computed_at_the_revision() {
     assert_eq!(gan1["base"]["key"], gan1["key"]);
     assert_eq!(gan1["diff"]["acc"], 0.0);
 }
+
+/// `score` reads `prep`'s output by path: git does not hold it, so the revision's key of
+/// `score` needs `prep`'s output restored from the store.
+const CHAIN: &str = r#"
+stages:
+  prep:
+    cmd: "mkdir -p data && cp input.txt data/x.txt"
+    deps: [input.txt]
+    outs: [data]
+  score:
+    cmd: 'printf "{\"size\": %s}" $(wc -c < data/x.txt) > score.json'
+    deps: [data/x.txt]
+    metrics: [score.json]
+"#;
+
+#[test]
+fn outputs_read_by_path_are_restored_into_the_revisions_copy() {
+    let project = TestProject::new(CHAIN);
+    project.write("input.txt", "abc\n");
+    project.write(".gitignore", ".augflow/\ndata/\nscore.json\n");
+    git(&project, &["init", "-q"]);
+    git(&project, &["add", "."]);
+    git(&project, &["commit", "-q", "-m", "A"]);
+    project.run(&[]).assert_ok();
+    project.write("input.txt", "abcdef\n");
+    project.run(&[]).assert_ok();
+    assert_eq!(
+        stdout(&project, &["metrics", "--diff", "HEAD", "--csv"]),
+        "node,size,Δ size,state,HEAD\nscore,7,3,ok,computed\n"
+    );
+    assert_eq!(
+        project.read("data/x.txt"),
+        "abcdef\n",
+        "the workspace is untouched"
+    );
+}
+
+#[test]
+fn symlinks_committed_at_the_revision_are_not_followed() {
+    let project = TestProject::new(CHAIN);
+    project.write("input.txt", "abc\n");
+    project.run(&[]).assert_ok();
+    // The same bytes, now behind a link out of the project: followed, the revision's
+    // keys would equal the computed ones.
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(outside.path().join("input.txt"), "abc\n").expect("write");
+    std::fs::remove_file(project.path("input.txt")).expect("remove");
+    std::os::unix::fs::symlink(outside.path().join("input.txt"), project.path("input.txt"))
+        .expect("symlink");
+    git(&project, &["init", "-q"]);
+    git(&project, &["add", "augflow.yaml", "input.txt"]);
+    git(&project, &["commit", "-q", "-m", "A"]);
+    assert_eq!(
+        stdout(&project, &["metrics", "--rev", "HEAD", "--csv"]),
+        "node,state\nscore,not run\n"
+    );
+    assert_eq!(
+        stdout(&project, &["metrics", "--csv"]),
+        "node,size,state\nscore,4,ok\n"
+    );
+}
