@@ -5,7 +5,10 @@ mod dag;
 mod exec_node;
 mod explain;
 mod gc;
+mod lineage;
 mod load;
+mod metrics;
+mod metrics_view;
 mod remote;
 mod render;
 mod report;
@@ -13,6 +16,8 @@ mod run;
 mod schema;
 mod show;
 mod status;
+mod table;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +76,10 @@ pub enum Command {
     Remote(remote::RemoteCommand),
     /// Show where a node's outputs are and its recorded metrics.
     Show(show::ShowArgs),
+    /// Compare recorded metrics: one row per node, axes and params as columns.
+    Metrics(metrics::MetricsArgs),
+    /// What produced a node's outputs, or (`--used-by`) which nodes used them.
+    Lineage(lineage::LineageArgs),
     /// Bring the study report up to date and write it to `report/` with the run's provenance.
     Report(report::ReportArgs),
     /// Print the JSON Schema of the pipeline format (for yaml-language-server).
@@ -104,6 +113,8 @@ pub fn main() -> ExitCode {
         Command::Pull(args) => remote::pull(&args, cli.store.as_deref()),
         Command::Remote(command) => remote::remote_command(&command, cli.store.as_deref()),
         Command::Show(args) => show::run(&args, cli.store.as_deref()),
+        Command::Metrics(args) => metrics::run(&args, cli.store.as_deref()),
+        Command::Lineage(args) => lineage::run(&args, cli.store.as_deref()),
         Command::Report(args) => report::run(&args, cli.store.as_deref()),
         Command::Schema => schema::run(),
         Command::Hash { paths } => schema::hash(&paths),

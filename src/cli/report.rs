@@ -69,6 +69,7 @@ pub fn run(args: &ReportArgs, store_flag: Option<&Path>) -> u8 {
         remote: args.remote.clone(),
         backend: args.backend,
         executor: None,
+        watch: false,
     };
     let code = run_command(&run_args, store_flag);
     if code != exit::OK {

@@ -40,9 +40,26 @@ pub struct RunArgs {
     /// augflow.toml, else local). `slurm` submits one sbatch job per node; see docs/slurm.md.
     #[arg(long, value_enum, value_name = "EXECUTOR")]
     pub executor: Option<ExecutorKind>,
+    /// Run again whenever the pipeline file, augflow.toml or a source dependency is saved,
+    /// printing only what changed; Ctrl-C stops (exit 130).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub watch: bool,
 }
 
 pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
+    if args.watch {
+        return super::watch::run(args, store);
+    }
+    run_with(args, store, &CancelToken::new(), false)
+}
+
+/// One run; `only_changes` leaves out nodes that were simply cached (for `--watch`).
+pub fn run_with(
+    args: &RunArgs,
+    store: Option<&std::path::Path>,
+    cancel: &CancelToken,
+    only_changes: bool,
+) -> u8 {
     let loaded = match load(args.pipeline.as_deref(), store) {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -54,7 +71,6 @@ pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
     let Ok(targets) = resolve_targets(&loaded.graph, &args.targets) else {
         return exit::INVALID;
     };
-    let cancel = CancelToken::new();
     let mut engine = Engine::new(
         &loaded.graph,
         &loaded.project,
@@ -96,12 +112,17 @@ pub fn run(args: &RunArgs, store: Option<&std::path::Path>) -> u8 {
         keep_going: args.keep_going,
         executor: args.executor.unwrap_or(loaded.project.executor.default),
     };
-    let mut renderer: Box<dyn Renderer> = if args.json {
+    let renderer: Box<dyn Renderer> = if args.json {
         Box::new(JsonRenderer)
     } else if std::io::stderr().is_terminal() {
         Box::new(ProgressRenderer::new())
     } else {
         Box::new(PlainRenderer)
+    };
+    let mut renderer: Box<dyn Renderer> = if only_changes {
+        Box::new(OnlyChanges(renderer))
+    } else {
+        renderer
     };
     if let Some(message) = remote_warning {
         renderer.handle(&crate::runner::Event::Warning {
@@ -134,4 +155,20 @@ pub fn resolve_targets(
         targets.extend(found);
     }
     Ok(targets)
+}
+
+/// Drops the lines of nodes that were simply reused from the store.
+struct OnlyChanges(Box<dyn Renderer>);
+
+impl Renderer for OnlyChanges {
+    fn handle(&mut self, event: &crate::runner::Event) {
+        if let crate::runner::Event::NodeFinished {
+            status: crate::runner::NodeStatus::Cached,
+            ..
+        } = event
+        {
+            return;
+        }
+        self.0.handle(event);
+    }
 }

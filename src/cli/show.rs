@@ -7,7 +7,7 @@ use clap::Args;
 use super::exit;
 use super::load::{load, open_store};
 use crate::kinds::ArtifactType;
-use crate::runner::{CancelToken, Engine, read_record};
+use crate::runner::{CancelToken, Engine, StoreIndex, UsedBy, read_record};
 use crate::spec::Action;
 
 #[derive(Debug, Args)]
@@ -58,6 +58,10 @@ pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
             Some((name.clone(), serde_json::from_slice(&bytes).ok()?))
         })
         .collect();
+    let used_by = record
+        .as_ref()
+        .map(|r| direct_users(&engine, &r.key))
+        .unwrap_or_default();
 
     if args.json {
         let value = serde_json::json!({
@@ -67,6 +71,7 @@ pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
             "outputs": outputs.iter().map(|(name, path)| (name.clone(), path.display().to_string())).collect::<std::collections::BTreeMap<_, _>>(),
             "metrics": metrics_values,
             "entry": entry,
+            "used_by": used_by,
         });
         if let Ok(text) = serde_json::to_string_pretty(&value) {
             println!("{text}");
@@ -99,6 +104,16 @@ pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
                 artifact.digest().short()
             ),
             None => println!("    {name}: {}", path.display()),
+        }
+    }
+    if record.is_some() {
+        let names: Vec<String> = used_by
+            .iter()
+            .map(|u| user_label(u, &loaded.graph.pipeline.file))
+            .collect();
+        match names.is_empty() {
+            true => println!("  used by: nothing in the store"),
+            false => println!("  used by: {}", names.join(", ")),
         }
     }
     if !metrics_values.is_empty() {
@@ -169,5 +184,35 @@ fn metrics_files(engine: &Engine<'_>, node: &crate::spec::NodeSpec) -> Vec<(Stri
                 })
                 .unwrap_or_default()
         }
+    }
+}
+
+/// Entries whose key includes one of this key's outputs, in any pipeline sharing the store.
+fn direct_users(engine: &Engine<'_>, key: &augflow_cache::Digest) -> Vec<UsedBy> {
+    match StoreIndex::build(engine.store, engine) {
+        Ok(index) => index
+            .used_by(key)
+            .into_iter()
+            .filter(|u| u.depth == 0)
+            .collect(),
+        Err(err) => {
+            tracing::warn!("failed to read the store for `used by`: {err}");
+            Vec::new()
+        }
+    }
+}
+
+/// `node`, with its pipeline file when that is another one than `current`.
+fn user_label(user: &UsedBy, current: &std::path::Path) -> String {
+    let name = user.node.clone().unwrap_or_else(|| user.key.short());
+    match &user.pipeline {
+        Some(pipeline) if std::path::Path::new(pipeline) != current => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let shown = std::path::Path::new(pipeline)
+                .strip_prefix(&cwd)
+                .map_or_else(|_| pipeline.clone(), |p| p.display().to_string());
+            format!("{name} ({shown})")
+        }
+        _ => name,
     }
 }

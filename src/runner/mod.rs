@@ -1,11 +1,15 @@
 //! Runs a validated graph against a store: scheduling, early cutoff through keys, cache
 //! hits and restores, events. Renderers consume the events; nothing here prints.
 
+mod at_rev;
 mod cancel;
 mod engine;
 mod estimate;
 mod events;
 mod key;
+mod lineage;
+mod metrics;
+mod metrics_group;
 mod node_error;
 mod plan;
 mod process;
@@ -16,12 +20,16 @@ mod shell;
 pub mod slurm;
 mod typed;
 
+pub use at_rev::{RevCheckout, RevError, checkout_at, plan_at_rev};
 pub use cancel::CancelToken;
 pub use engine::Engine;
 pub use events::{Event, NodeStatus, RunSummary};
 pub use key::{KeyError, compute_key};
+pub use lineage::{EntryLineage, LineageNode, StoreIndex, UsedBy};
+pub use metrics::{MetricsRow, RowState, collect_rows, metrics_nodes};
+pub use metrics_group::{Group, GroupError, Summary, group_rows};
 pub use node_error::NodeError;
-pub use plan::{Explanation, NodePlan, NodeState, explain, plan};
+pub use plan::{Explanation, NodePlan, NodeState, explain, plan, plan_with};
 pub use record::{NodeRecord, read_record};
 pub use remote::RemoteLink;
 

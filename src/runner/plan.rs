@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use augflow_cache::{Artifact, CacheError, Digest};
+use augflow_cache::{ActionEntry, Artifact, CacheError, Digest};
 use petgraph::graph::NodeIndex;
 use serde::Serialize;
 
@@ -38,6 +38,16 @@ pub struct NodePlan {
 
 /// Plans `nodes` (topologically ordered, ancestors included).
 pub fn plan(engine: &Engine<'_>, nodes: &[NodeIndex]) -> Vec<NodePlan> {
+    plan_with(engine, nodes, &mut |_, _| {})
+}
+
+/// [`plan`], calling `on_cached` with each node whose key is in the store before any of
+/// its dependents is planned (a revision's plan restores outputs that shell stages read).
+pub fn plan_with(
+    engine: &Engine<'_>,
+    nodes: &[NodeIndex],
+    on_cached: &mut dyn FnMut(NodeIndex, &ActionEntry),
+) -> Vec<NodePlan> {
     let graph = engine.graph;
     let mut cached_outputs: HashMap<String, BTreeMap<String, Artifact>> = HashMap::new();
     let mut stale: HashMap<NodeIndex, bool> = HashMap::new();
@@ -72,6 +82,7 @@ pub fn plan(engine: &Engine<'_>, nodes: &[NodeIndex]) -> Vec<NodePlan> {
             .and_then(|p| p.key_digest)
             .filter(|_| !stale[&index]);
         if let Some(Ok(Some(entry))) = cached_key.map(|key| engine.store.get_action(&key)) {
+            on_cached(index, &entry);
             cached_outputs.insert(node.name.clone(), entry.outputs);
         }
     }

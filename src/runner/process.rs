@@ -8,6 +8,7 @@ use augflow_cache::{ActionEntry, Artifact, CacheError, Digest, Producer};
 use super::engine::Engine;
 use super::events::NodeStatus;
 use super::key::compute_key;
+use super::lineage;
 use super::node_error::NodeError;
 use super::record::{NodeRecord, RECORD_FORMAT, write_record};
 use super::shell::run_shell;
@@ -82,7 +83,8 @@ fn process<'u>(
     }
     observe(NodeSignal::Executing);
     let started = Instant::now();
-    let (outputs, metadata) = execute(engine, node, observe)?;
+    let (outputs, mut metadata) = execute(engine, node, observe)?;
+    lineage::annotate(&mut metadata, engine, node, &key_fields);
     let entry = ActionEntry {
         format: augflow_cache::ACTION_FORMAT,
         outputs: outputs.clone(),
