@@ -69,6 +69,9 @@ pub fn run(args: &ReportArgs, store_flag: Option<&Path>) -> u8 {
         remote: args.remote.clone(),
         backend: args.backend,
         executor: None,
+        gpus: None,
+        gpu_share: 1,
+        retries: 0,
     };
     let code = run_command(&run_args, store_flag);
     if code != exit::OK {
