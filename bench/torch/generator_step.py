@@ -452,7 +452,7 @@ class DdpmTrainer:
             x0 = ((x - eps * math.sqrt(1 - ab)) / math.sqrt(ab)).clamp(-1, 1)
             eps = (x - x0 * math.sqrt(ab)) / math.sqrt(1 - ab)
             x = x0 * math.sqrt(ab_prev) + eps * math.sqrt(1 - ab_prev)
-        return x.clamp(-1, 1).numpy()
+        return x.clamp(-1, 1).cpu().numpy()
 
 
 class GanTrainer:
@@ -505,7 +505,7 @@ class GanTrainer:
     @torch.no_grad()
     def sample(self, n):
         classes = torch.zeros(n, dtype=torch.long)
-        return self.ema(*self.ema.inputs(n, classes)).clamp(-1, 1).numpy()
+        return self.ema(*self.ema.inputs(n, classes)).clamp(-1, 1).cpu().numpy()
 
 
 def count(module):
@@ -537,11 +537,19 @@ def time_sampling(trainer, images, repeats=3):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
+    # bench/gpu.sh: --device cuda puts every tensor and module on the GPU (factory
+    # functions included, through the default device); the losses read back each step
+    # (`.item()`) and the sampled images copied to the host keep the timings synchronous.
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("cases", nargs="*", default=["ddpm32", "gan32", "gan64"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     backend = f"cpu-{args.threads}t-torch{torch.__version__}"
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.set_default_device(args.device)
+        backend = f"cuda-{torch.cuda.get_device_name()}-torch{torch.__version__}"
 
     def emit(**fields):
         print(json.dumps({"framework": "pytorch", **fields}), flush=True)
@@ -561,7 +569,10 @@ def main():
             params = {"generator": count(trainer.g), "discriminator": count(trainer.d)}
             warmup, timed, images = 16, 32, 1024
         emit(model=model, size=size, measure="params", params=params)
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
         times = time_training(trainer, warmup, timed)
+        memory = {"mem_reserved_mib": round(torch.cuda.max_memory_reserved() / 2**20)} if cuda else {}
         emit(
             backend=backend,
             model=model,
@@ -572,6 +583,7 @@ def main():
             median_s=round(statistics.median(times), 4),
             steps=len(times),
             total_s=round(time.perf_counter() - started, 1),
+            **memory,
         )
         started = time.perf_counter()
         rates = time_sampling(trainer, images)

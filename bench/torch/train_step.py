@@ -1,11 +1,17 @@
 """Training-step time of ResNet-50 and a small CNN in PyTorch (CPU), to compare with
 Burn (stages/benches/train_step.rs). Same shapes: batch 8, 1-channel input, 5 classes,
 Adam (lr 1e-4), cross-entropy; median of the timed steps after one warm-up step.
-Prints one JSON line per measurement."""
+Prints one JSON line per measurement.
+
+bench/gpu.sh widens the grid: --device cuda, --models (small_cnn, resnet50,
+efficientnet_b0, convnext_tiny: the last two from torchvision, skipped when it is not
+installed), --sizes, --batches, --channels, --steps. On CUDA each line also has the peak
+memory PyTorch's allocator reserved (torch.cuda.max_memory_reserved), in MiB."""
 
 import argparse
 import json
 import statistics
+import sys
 import time
 
 import torch
@@ -13,9 +19,9 @@ from torch import nn
 
 
 class SmallCnn(nn.Module):
-    def __init__(self):
+    def __init__(self, channels=1):
         super().__init__()
-        chans = [1, 32, 64, 128, 256]
+        chans = [channels, 32, 64, 128, 256]
         self.convs = nn.ModuleList(
             nn.Conv2d(a, b, 3, stride=2, padding=1) for a, b in zip(chans, chans[1:])
         )
@@ -54,10 +60,10 @@ class ResNet50(nn.Module):
     """torchvision's resnet50 (v1.5) with a 1-channel stem and 5 classes, inlined so the
     benchmark needs only torch."""
 
-    def __init__(self):
+    def __init__(self, channels=1):
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(1, 64, 7, 2, 3, bias=False),
+            nn.Conv2d(channels, 64, 7, 2, 3, bias=False),
             nn.BatchNorm2d(64),
             nn.ReLU(),
             nn.MaxPool2d(3, 2, 1),
@@ -77,9 +83,45 @@ class ResNet50(nn.Module):
         return self.fc(self.drop(x.mean(dim=(2, 3))))
 
 
-def time_steps(model, size, steps, budget):
-    x = torch.randn(8, 1, size, size)
-    y = torch.arange(8) % 5
+def torchvision_model(name, channels):
+    """EfficientNet-B0 / ConvNeXt-T from torchvision with 5 classes and `channels` inputs,
+    or None when torchvision is not installed."""
+    try:
+        import torchvision
+    except ImportError:
+        return None
+    model = getattr(torchvision.models, name)(weights=None, num_classes=5)
+    if channels != 3:
+        first = model.features[0][0]
+        model.features[0][0] = nn.Conv2d(
+            channels,
+            first.out_channels,
+            first.kernel_size,
+            first.stride,
+            first.padding,
+            bias=first.bias is not None,
+        )
+    return model
+
+
+def make_model(name, channels):
+    if name == "small_cnn":
+        return SmallCnn(channels)
+    if name == "resnet50":
+        return ResNet50(channels)
+    return torchvision_model(name, channels)
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(model, size, steps, budget, batch=8, channels=1, device=None):
+    device = device or torch.device("cpu")
+    model = model.to(device)
+    x = torch.randn(batch, channels, size, size, device=device)
+    y = torch.arange(batch, device=device) % 5
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     loss_fn = nn.CrossEntropyLoss()
     times, started = [], time.perf_counter()
@@ -88,6 +130,7 @@ def time_steps(model, size, steps, budget):
         opt.zero_grad()
         loss_fn(model(x), y).backward()
         opt.step()
+        sync(device)
         if i > 0:
             times.append(time.perf_counter() - t)
             if time.perf_counter() - started > budget:
@@ -99,26 +142,47 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--budget", type=float, default=60.0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--models", default="small_cnn,resnet50")
+    parser.add_argument("--sizes", default="64,224")
+    parser.add_argument("--batches", default="8")
+    parser.add_argument("--channels", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    for name, make in [("small_cnn", SmallCnn), ("resnet50", ResNet50)]:
-        for size in [64, 224]:
-            times = time_steps(make().train(), size, 5, args.budget)
-            print(
-                json.dumps(
-                    {
-                        "framework": "pytorch",
-                        "backend": f"cpu-{args.threads}t-torch{torch.__version__}",
-                        "model": name,
-                        "size": size,
-                        "batch": 8,
-                        "median_s": round(statistics.median(times), 4),
-                        "steps": len(times),
-                    }
-                ),
-                flush=True,
-            )
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        backend = f"cuda-{torch.cuda.get_device_name(device)}-torch{torch.__version__}"
+    else:
+        backend = f"cpu-{args.threads}t-torch{torch.__version__}"
+    for name in args.models.split(","):
+        for size in [int(v) for v in args.sizes.split(",")]:
+            for batch in [int(v) for v in args.batches.split(",")]:
+                model = make_model(name, args.channels)
+                if model is None:
+                    print(f"skipping {name}: torchvision is not installed", file=sys.stderr)
+                    continue
+                if device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(device)
+                times = time_steps(
+                    model.train(), size, args.steps, args.budget, batch, args.channels, device
+                )
+                line = {
+                    "framework": "pytorch",
+                    "backend": backend,
+                    "model": name,
+                    "size": size,
+                    "batch": batch,
+                    "channels": args.channels,
+                    "median_s": round(statistics.median(times), 4),
+                    "steps": len(times),
+                }
+                if device.type == "cuda":
+                    line["mem_reserved_mib"] = round(
+                        torch.cuda.max_memory_reserved(device) / 2**20
+                    )
+                print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ impl Renderer for ProgressRenderer {
                 }
                 self.refresh();
             }
-            Event::Warning { .. } => {
+            Event::Warning { .. } | Event::NodeRetrying { .. } => {
                 if let Some(line) = plain_line(event, false) {
                     self.bar.println(line);
                 }
@@ -196,11 +196,17 @@ fn plain_line(event: &Event, verbose: bool) -> Option<String> {
         Event::NodeExecuting { stage } => verbose.then(|| format!("running   {stage}")),
         // Plain output is for logs: progress ticks would drown them.
         Event::NodeProgress { .. } => None,
+        Event::NodeRetrying {
+            stage,
+            attempt,
+            reason,
+        } => Some(format!("retrying  {stage} (attempt {attempt}): {reason}")),
         Event::NodeFinished {
             stage,
             status,
             duration_ms,
             message,
+            attempts,
             ..
         } => {
             let label = match status {
@@ -210,6 +216,9 @@ fn plain_line(event: &Event, verbose: bool) -> Option<String> {
             let mut line = format!("{label:<9} {stage}");
             if *status == NodeStatus::Executed {
                 line.push_str(&format!(" ({})", seconds(*duration_ms)));
+            }
+            if let Some(attempts) = attempts {
+                line.push_str(&format!(" after {attempts} attempts"));
             }
             if let Some(message) = message {
                 line.push_str(": ");

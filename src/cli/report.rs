@@ -70,6 +70,9 @@ pub fn run(args: &ReportArgs, store_flag: Option<&Path>) -> u8 {
         backend: args.backend,
         executor: None,
         watch: false,
+        gpus: None,
+        gpu_share: 1,
+        retries: 0,
     };
     let code = run_command(&run_args, store_flag);
     if code != exit::OK {

@@ -10,6 +10,7 @@ use super::remote::{RemoteArgs, select_remote};
 use super::render::{JsonRenderer, PlainRenderer, ProgressRenderer, Renderer};
 use super::{exit, status};
 use crate::kinds::BackendRequest;
+use crate::runner::gpus::{GpuSettings, parse_gpu_list};
 use crate::runner::{CancelToken, Engine, ExecutorKind, RunOptions, run as run_pipeline};
 
 #[derive(Debug, Args)]
@@ -33,9 +34,21 @@ pub struct RunArgs {
     pub json: bool,
     #[command(flatten)]
     pub remote: RemoteArgs,
-    /// Compute backend of ML stages: wgpu when a GPU adapter exists (auto), or forced.
+    /// Compute backend of ML stages: CUDA when an NVIDIA driver answers, else wgpu on a
+    /// GPU adapter, else the CPU (auto); or forced.
     #[arg(long, value_enum, env = "AUGFLOW_BACKEND", default_value_t = BackendRequest::Auto)]
     pub backend: BackendRequest,
+    /// GPUs to schedule nodes on, e.g. `0,1,3` (default: every GPU detected). Each node
+    /// that wants a GPU gets its own; see `resources` in docs/pipelines.md.
+    #[arg(long, value_name = "IDS")]
+    pub gpus: Option<String>,
+    /// Nodes that may run on one GPU at once.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub gpu_share: u32,
+    /// Extra attempts for a node killed for memory (SIGKILL, GPU out of memory) or lost
+    /// with its Slurm node; a stage's own `retries:` also covers its ordinary failures.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
     /// Where nodes that miss the cache execute (default: `[executor] default` in
     /// augflow.toml, else local). `slurm` submits one sbatch job per node; see docs/slurm.md.
     #[arg(long, value_enum, value_name = "EXECUTOR")]
@@ -60,6 +73,13 @@ pub fn run_with(
     cancel: &CancelToken,
     only_changes: bool,
 ) -> u8 {
+    let gpus = match check_gpu_args(args) {
+        Ok(gpus) => gpus,
+        Err(message) => {
+            eprintln!("error: failed to {message}");
+            return exit::INVALID;
+        }
+    };
     let loaded = match load(args.pipeline.as_deref(), store) {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -79,6 +99,11 @@ pub fn run_with(
         cancel.clone(),
     );
     engine.backend = args.backend;
+    engine.gpus = GpuSettings {
+        ids: gpus,
+        share: args.gpu_share as usize,
+    };
+    engine.retries = args.retries;
     let mut remote_warning = None;
     match select_remote(&loaded.project, &args.remote) {
         Err(code) => return code,
@@ -171,4 +196,31 @@ impl Renderer for OnlyChanges {
         }
         self.0.handle(event);
     }
+}
+
+/// `--backend cuda` needs a build with the CUDA backend and a driver that sees a device,
+/// and `--gpus` must name devices it has: all checked before anything runs (exit 2, one
+/// line), since cudarc would otherwise panic inside the first node.
+fn check_gpu_args(args: &RunArgs) -> Result<Option<Vec<u32>>, String> {
+    let gpus = args
+        .gpus
+        .as_deref()
+        .map(parse_gpu_list)
+        .transpose()
+        .map_err(|message| format!("read --gpus: {message}"))?;
+    if args.backend == BackendRequest::Cuda {
+        let devices = augflow_stages::backend::cuda_backend()
+            .map_err(|reason| format!("use --backend cuda: {reason}"))?;
+        if let Some(missing) = gpus
+            .iter()
+            .flatten()
+            .find(|&&id| id as usize >= devices.len())
+        {
+            return Err(format!(
+                "use GPU {missing} from --gpus: the NVIDIA driver sees {} device(s)",
+                devices.len()
+            ));
+        }
+    }
+    Ok(gpus)
 }

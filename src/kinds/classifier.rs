@@ -60,6 +60,9 @@ impl StageKind for TrainClassifier {
     fn version(&self) -> u32 {
         augflow_stages::CLASSIFIER_VERSION
     }
+    fn uses_device(&self) -> bool {
+        true
+    }
 
     fn inputs(&self) -> &'static [Port] {
         TRAIN_INPUTS
@@ -85,7 +88,7 @@ impl StageKind for TrainClassifier {
             // The params hold the pipeline-relative text; the engine resolved (and hashed) it.
             config.pretrained = Some(path_param(ctx, "pretrained")?.clone());
         }
-        let device = device_for(ctx.backend)?;
+        let device = device_for(ctx)?;
         let report_progress = |event: TrainProgress| (ctx.progress)(train_progress(&event));
         let report = train_classifier(
             &config,
@@ -137,6 +140,9 @@ impl StageKind for ScoreClassifier {
     fn version(&self) -> u32 {
         augflow_stages::CLASSIFIER_VERSION
     }
+    fn uses_device(&self) -> bool {
+        true
+    }
 
     fn inputs(&self) -> &'static [Port] {
         SCORE_INPUTS
@@ -151,7 +157,7 @@ impl StageKind for ScoreClassifier {
     }
 
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let device = device_for(ctx.backend)?;
+        let device = device_for(ctx)?;
         (ctx.progress)(Progress {
             message: "predicting".to_owned(),
             fraction: None,

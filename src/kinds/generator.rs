@@ -58,6 +58,9 @@ impl StageKind for TrainDdpm {
     fn version(&self) -> u32 {
         augflow_stages::GENERATOR_VERSION
     }
+    fn uses_device(&self) -> bool {
+        true
+    }
 
     fn inputs(&self) -> &'static [Port] {
         TRAIN_INPUTS
@@ -74,7 +77,7 @@ impl StageKind for TrainDdpm {
 
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
         let config: DdpmConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let device = device_for(ctx.backend)?;
+        let device = device_for(ctx)?;
         let report = |event: DdpmProgress| {
             if let DdpmProgress::Step {
                 class,
@@ -129,6 +132,9 @@ impl StageKind for TrainGan {
     fn version(&self) -> u32 {
         augflow_stages::GENERATOR_VERSION
     }
+    fn uses_device(&self) -> bool {
+        true
+    }
 
     fn inputs(&self) -> &'static [Port] {
         TRAIN_INPUTS
@@ -145,7 +151,7 @@ impl StageKind for TrainGan {
 
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
         let config: GanConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let device = device_for(ctx.backend)?;
+        let device = device_for(ctx)?;
         let report = |event: GanProgress| {
             if let GanProgress::Step {
                 step,
@@ -201,6 +207,9 @@ impl StageKind for Sample {
     fn version(&self) -> u32 {
         augflow_stages::GENERATOR_VERSION + augflow_stages::LATENT_VERSION - 1
     }
+    fn uses_device(&self) -> bool {
+        true
+    }
 
     fn inputs(&self) -> &'static [Port] {
         SAMPLE_INPUTS
@@ -221,7 +230,7 @@ impl StageKind for Sample {
 
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
         let config: SampleConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let device = device_for(ctx.backend)?;
+        let device = device_for(ctx)?;
         let report = |p: SampleProgress| {
             (ctx.progress)(Progress {
                 message: format!("{}/{} images", p.done, p.total),
@@ -303,6 +312,9 @@ impl StageKind for ScoreQuality {
     fn version(&self) -> u32 {
         augflow_stages::synthetic::QUALITY_VERSION
     }
+    fn uses_device(&self) -> bool {
+        true
+    }
 
     fn inputs(&self) -> &'static [Port] {
         QUALITY_INPUTS
@@ -355,7 +367,7 @@ impl StageKind for ScoreQuality {
             // The params hold the pipeline-relative text; the engine resolved (and hashed) it.
             config.inception_weights = Some(path_param(ctx, "inception_weights")?.clone());
         }
-        let device = device_for(ctx.backend)?;
+        let device = device_for(ctx)?;
         (ctx.progress)(Progress {
             message: format!(
                 "embedding ({} features) and scoring",

@@ -116,6 +116,9 @@ impl StageKind for TrainAutoencoder {
     fn version(&self) -> u32 {
         augflow_stages::LATENT_VERSION
     }
+    fn uses_device(&self) -> bool {
+        true
+    }
 
     fn inputs(&self) -> &'static [Port] {
         AE_INPUTS
@@ -140,7 +143,7 @@ impl StageKind for TrainAutoencoder {
 
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
         let config: AutoencoderConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let device = device_for(ctx.backend)?;
+        let device = device_for(ctx)?;
         let mut dirs = vec![port_dir(&ctx.inputs, "train")?.as_path()];
         if let Some(extra) = ctx.inputs.get("extra") {
             dirs.push(extra.as_path());
@@ -184,6 +187,9 @@ impl StageKind for TrainDiffusionBase {
     fn version(&self) -> u32 {
         augflow_stages::LATENT_VERSION
     }
+    fn uses_device(&self) -> bool {
+        true
+    }
 
     fn inputs(&self) -> &'static [Port] {
         BASE_INPUTS
@@ -208,7 +214,7 @@ impl StageKind for TrainDiffusionBase {
 
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
         let config: DiffusionBaseConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let device = device_for(ctx.backend)?;
+        let device = device_for(ctx)?;
         let inputs = BaseInputs {
             train: port_dir(&ctx.inputs, "train")?,
             extra: ctx
@@ -251,6 +257,9 @@ macro_rules! adaptation_kind {
             fn version(&self) -> u32 {
                 augflow_stages::LATENT_VERSION
             }
+            fn uses_device(&self) -> bool {
+                true
+            }
 
             fn inputs(&self) -> &'static [Port] {
                 ADAPT_INPUTS
@@ -267,7 +276,7 @@ macro_rules! adaptation_kind {
 
             fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
                 let config: $config = typed_params(ctx.params).map_err(KindError::Params)?;
-                let device = device_for(ctx.backend)?;
+                let device = device_for(ctx)?;
                 let report = reporter(ctx);
                 let file = $train(
                     &config,
@@ -308,6 +317,9 @@ impl StageKind for MergeLora {
     fn version(&self) -> u32 {
         augflow_stages::LATENT_VERSION
     }
+    fn uses_device(&self) -> bool {
+        true
+    }
 
     fn inputs(&self) -> &'static [Port] {
         MERGE_INPUTS
@@ -324,7 +336,7 @@ impl StageKind for MergeLora {
 
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
         let config: MergeLoraConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let device = device_for(ctx.backend)?;
+        let device = device_for(ctx)?;
         merge_lora(
             &config,
             port_dir(&ctx.inputs, "lora")?,

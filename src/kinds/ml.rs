@@ -4,19 +4,16 @@
 use std::path::Path;
 
 use augflow_stages::StageError;
-use augflow_stages::backend::{BackendChoice, SelectedDevice, select_device};
+use augflow_stages::backend::{SelectedDevice, select_device_on};
 use serde::Serialize;
 
-use super::{BackendRequest, KindError, KindOutcome};
+use super::{KindContext, KindError, KindOutcome};
 use crate::spec::Value;
 
-pub(super) fn device_for(request: BackendRequest) -> Result<SelectedDevice, KindError> {
-    let choice = match request {
-        BackendRequest::Auto => BackendChoice::Auto,
-        BackendRequest::Wgpu => BackendChoice::Wgpu,
-        BackendRequest::Cpu => BackendChoice::Cpu,
-    };
-    let device = select_device(choice)?;
+/// The device for `--backend`, on the GPU the scheduler pinned the node to.
+pub(super) fn device_for(ctx: &KindContext<'_>) -> Result<SelectedDevice, KindError> {
+    let choice = ctx.backend.choice();
+    let device = select_device_on(choice, ctx.gpu)?;
     tracing::info!(device = %device.name, "backend {choice} chose {}", device.name);
     Ok(device)
 }

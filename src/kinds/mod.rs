@@ -61,6 +61,8 @@ pub struct KindContext<'a> {
     pub paths: BTreeMap<String, PathBuf>,
     /// The compute backend the user asked for (`--backend`).
     pub backend: BackendRequest,
+    /// The GPU the scheduler pinned this node to (Burn's device index), if any.
+    pub gpu: Option<usize>,
     /// Reports progress of long stages to the renderers.
     pub progress: &'a (dyn Fn(Progress) + Sync),
     /// Input name → materialised input directory (verified against its digest).
@@ -74,9 +76,11 @@ pub struct KindContext<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendRequest {
-    /// wgpu when a hardware adapter exists, else the CPU backend.
+    /// CUDA when an NVIDIA driver answers, else wgpu on a hardware adapter, else the CPU.
     #[default]
     Auto,
+    /// NVIDIA GPUs through Burn's CUDA backend (needs the driver, not the toolkit).
+    Cuda,
     /// WebGPU (Vulkan, Metal, DX12), even on a software adapter.
     Wgpu,
     /// The CPU backend.
@@ -131,6 +135,12 @@ pub trait StageKind: Send + Sync {
     /// Input ports that may be left unconnected.
     fn optional_inputs(&self) -> &'static [&'static str] {
         &[]
+    }
+    /// True for kinds that compute on the `--backend` device (training, sampling, scoring
+    /// with a network): on a GPU backend the scheduler gives each such node one GPU unless
+    /// the stage declares `resources.gpus`.
+    fn uses_device(&self) -> bool {
+        false
     }
     /// Checks params without running anything (by deserialising the typed config).
     fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String>;
@@ -269,4 +279,28 @@ pub(crate) fn port_dir<'a>(
 ) -> Result<&'a PathBuf, KindError> {
     dirs.get(name)
         .ok_or_else(|| KindError::MissingPort(name.to_owned()))
+}
+
+impl BackendRequest {
+    /// The stages crate's name for the same request.
+    pub fn choice(self) -> augflow_stages::backend::BackendChoice {
+        use augflow_stages::backend::BackendChoice;
+        match self {
+            BackendRequest::Auto => BackendChoice::Auto,
+            BackendRequest::Cuda => BackendChoice::Cuda,
+            BackendRequest::Wgpu => BackendChoice::Wgpu,
+            BackendRequest::Cpu => BackendChoice::Cpu,
+        }
+    }
+
+    /// Whether ML nodes will compute on a GPU: `auto` is resolved against this machine
+    /// (CUDA driver, hardware wgpu adapter) without opening a device.
+    pub fn is_gpu(self) -> bool {
+        use augflow_stages::backend::{BackendChoice, resolve_auto};
+        match self.choice() {
+            BackendChoice::Auto => resolve_auto() != BackendChoice::Cpu,
+            BackendChoice::Cuda | BackendChoice::Wgpu => true,
+            BackendChoice::Cpu => false,
+        }
+    }
 }

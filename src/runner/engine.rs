@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use augflow_cache::{Artifact, CacheError, StatCache, Store};
 
 use super::cancel::CancelToken;
+use super::gpus::GpuSettings;
 use super::remote::RemoteLink;
 use crate::graph::{PipelineGraph, typed_output_path};
 use crate::kinds::{BackendRequest, Registry};
@@ -26,6 +27,11 @@ pub struct Engine<'a> {
     pub remote: Option<RemoteLink>,
     /// False for `pull`: nodes are only restored, never executed.
     pub execute: bool,
+    /// GPUs the local scheduler may hand out (`--gpus`, `--gpu-share`).
+    pub gpus: GpuSettings,
+    /// `run --retries N`: extra attempts for out-of-memory kills (and Slurm node failures)
+    /// of every node; a stage's own `retries` also covers its ordinary failures.
+    pub retries: u32,
 }
 
 impl<'a> Engine<'a> {
@@ -46,6 +52,8 @@ impl<'a> Engine<'a> {
             backend: BackendRequest::default(),
             remote: None,
             execute: true,
+            gpus: GpuSettings::default(),
+            retries: 0,
         }
     }
 

@@ -72,6 +72,14 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         fraction: Option<f64>,
     },
+    /// A node's attempt failed in a way its retries cover; it runs again.
+    NodeRetrying {
+        stage: String,
+        /// The attempt about to start (2 for the first retry).
+        attempt: u32,
+        /// Why the previous attempt failed (one line).
+        reason: String,
+    },
     NodeFinished {
         /// The node's name (`stage` or `stage@values` for matrix nodes).
         stage: String,
@@ -85,6 +93,9 @@ pub enum Event {
         message: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         log: Option<String>,
+        /// Attempts made, when the node was retried (absent after a single attempt).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        attempts: Option<u32>,
     },
     Warning {
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -23,6 +23,8 @@ pub enum NodeError {
     #[error("run the command: {status} (log: {log})\n{tail}")]
     CommandFailed {
         status: String,
+        /// The signal that killed it (SIGKILL: likely out of memory, worth a retry).
+        signal: Option<i32>,
         log: PathBuf,
         tail: String,
     },

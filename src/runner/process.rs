@@ -7,6 +7,7 @@ use augflow_cache::{ActionEntry, Artifact, CacheError, Digest, Producer};
 
 use super::engine::Engine;
 use super::events::NodeStatus;
+use super::gpus::Placement;
 use super::key::compute_key;
 use super::lineage;
 use super::node_error::NodeError;
@@ -41,7 +42,25 @@ pub fn process_node<'u>(
     upstream: impl Fn(&str) -> Option<&'u BTreeMap<String, Artifact>>,
     observe: &(dyn Fn(NodeSignal) + Sync),
 ) -> Result<NodeDone, NodeError> {
-    process(engine, node, upstream, observe, engine.execute)
+    process(
+        engine,
+        node,
+        &Placement::default(),
+        upstream,
+        observe,
+        engine.execute,
+    )
+}
+
+/// [`process_node`] on the GPUs the scheduler gave it, as attempt `placement.attempt`.
+pub fn process_node_placed<'u>(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    placement: &Placement,
+    upstream: impl Fn(&str) -> Option<&'u BTreeMap<String, Artifact>>,
+    observe: &(dyn Fn(NodeSignal) + Sync),
+) -> Result<NodeDone, NodeError> {
+    process(engine, node, placement, upstream, observe, engine.execute)
 }
 
 /// Reuses one node's result from the store or the remote, restoring and verifying its
@@ -51,12 +70,20 @@ pub fn restore_node<'u>(
     node: &NodeSpec,
     upstream: impl Fn(&str) -> Option<&'u BTreeMap<String, Artifact>>,
 ) -> Result<NodeDone, NodeError> {
-    process(engine, node, upstream, &|_| {}, false)
+    process(
+        engine,
+        node,
+        &Placement::default(),
+        upstream,
+        &|_| {},
+        false,
+    )
 }
 
 fn process<'u>(
     engine: &Engine<'_>,
     node: &NodeSpec,
+    placement: &Placement,
     upstream: impl Fn(&str) -> Option<&'u BTreeMap<String, Artifact>>,
     observe: &(dyn Fn(NodeSignal) + Sync),
     may_execute: bool,
@@ -83,7 +110,7 @@ fn process<'u>(
     }
     observe(NodeSignal::Executing);
     let started = Instant::now();
-    let (outputs, mut metadata) = execute(engine, node, observe)?;
+    let (outputs, mut metadata) = execute(engine, node, placement, observe)?;
     lineage::annotate(&mut metadata, engine, node, &key_fields);
     let entry = ActionEntry {
         format: augflow_cache::ACTION_FORMAT,
@@ -258,21 +285,26 @@ type Executed = (BTreeMap<String, Artifact>, BTreeMap<String, Value>);
 fn execute(
     engine: &Engine<'_>,
     node: &NodeSpec,
+    placement: &Placement,
     observe: &(dyn Fn(NodeSignal) + Sync),
 ) -> Result<Executed, NodeError> {
     let mut metadata = BTreeMap::new();
     metadata.insert("kind".to_owned(), Value::from(node.kind_label()));
+    metadata.insert("attempts".to_owned(), Value::from(placement.attempt));
+    if !placement.gpus.is_empty() {
+        metadata.insert("gpu".to_owned(), Value::from(placement.gpu_list()));
+    }
     let mut outputs = BTreeMap::new();
     match &node.action {
         Action::Shell(shell) => {
-            run_shell(engine, node, shell)?;
+            run_shell(engine, node, shell, placement)?;
             for (name, path) in engine.output_paths(node) {
                 outputs.insert(name, engine.store.put_artifact(&path)?);
             }
         }
         Action::Typed(typed) => {
             let progress = |p: Progress| observe(NodeSignal::Progress(p));
-            let run = run_typed(engine, node, typed, &progress)?;
+            let run = run_typed(engine, node, typed, placement, &progress)?;
             let destinations = engine.output_paths(node);
             for (name, produced) in &run.outputs {
                 outputs.insert(name.clone(), engine.store.put_artifact(produced)?);

@@ -11,8 +11,10 @@ use petgraph::graph::NodeIndex;
 
 use super::engine::Engine;
 use super::events::{Event, NodeStatus, RunSummary};
+use super::gpus::{Fit, GpuState, Placement};
 use super::node_error::NodeError;
-use super::process::{NodeDone, NodeSignal, process_node};
+use super::process::{NodeDone, NodeSignal, process_node_placed};
+use super::retry;
 use super::shell::log_path;
 use crate::kinds::Progress;
 
@@ -25,8 +27,14 @@ pub struct Schedule {
 enum WorkerMsg {
     Executing(NodeIndex),
     Progress(NodeIndex, Progress),
-    Done(NodeIndex, u64, Result<NodeDone, NodeError>),
+    /// The attempt failed and the node runs again as attempt `u32`.
+    Retrying(NodeIndex, u32, String),
+    /// Result, milliseconds, attempts made.
+    Done(NodeIndex, u64, u32, Result<NodeDone, NodeError>),
 }
+
+/// A node to process and the GPUs it holds while it runs.
+type Job = (NodeIndex, Vec<u32>);
 
 /// Outputs of finished nodes, shared read-only with workers.
 type Produced = Arc<Mutex<HashMap<String, Arc<BTreeMap<String, Artifact>>>>>;
@@ -70,7 +78,9 @@ pub fn run_schedule(
     let mut summary = RunSummary::default();
     let mut stop = false;
 
-    let (job_tx, job_rx) = mpsc::channel::<NodeIndex>();
+    let mut gpus = GpuState::default();
+    let mut held: HashMap<NodeIndex, Vec<u32>> = HashMap::new();
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (msg_tx, msg_rx) = mpsc::channel::<WorkerMsg>();
 
@@ -87,11 +97,46 @@ pub fn run_schedule(
         loop {
             stop |= engine.cancel.is_cancelled();
             while !stop && running < schedule.jobs.max(1) {
-                let Some((pos, next)) = ready.pop_first() else {
+                // The first ready node (in topological order) whose GPUs are free: a GPU
+                // node waiting for a device does not hold back CPU nodes behind it.
+                let mut chosen = None;
+                for &(pos, candidate) in &ready {
+                    match gpus.fit(engine, candidate) {
+                        Fit::Run(assigned) => {
+                            chosen = Some((pos, candidate, Ok(assigned)));
+                            break;
+                        }
+                        Fit::Never(message) => {
+                            chosen = Some((pos, candidate, Err(message)));
+                            break;
+                        }
+                        Fit::Wait => {}
+                    }
+                }
+                let Some((pos, next, assigned)) = chosen else {
                     break;
                 };
-                let _ = pos;
-                if job_tx.send(next).is_err() {
+                ready.remove(&(pos, next));
+                let assigned = match assigned {
+                    Ok(assigned) => assigned,
+                    Err(message) => {
+                        emit(&finished_event(
+                            engine,
+                            next,
+                            NodeStatus::Failed,
+                            None,
+                            0,
+                            Some(message),
+                            1,
+                        ));
+                        summary.count(NodeStatus::Failed);
+                        finished.insert(next, NodeStatus::Failed);
+                        stop |= !schedule.keep_going;
+                        continue;
+                    }
+                };
+                held.insert(next, assigned.clone());
+                if job_tx.send((next, assigned)).is_err() {
                     stop = true;
                     break;
                 }
@@ -110,8 +155,16 @@ pub fn run_schedule(
                     message: progress.message,
                     fraction: progress.fraction,
                 }),
-                WorkerMsg::Done(index, millis, result) => {
+                WorkerMsg::Retrying(index, attempt, reason) => emit(&Event::NodeRetrying {
+                    stage: graph.node(index).name.clone(),
+                    attempt,
+                    reason,
+                }),
+                WorkerMsg::Done(index, millis, attempts, result) => {
                     running -= 1;
+                    if let Some(assigned) = held.remove(&index) {
+                        gpus.give_back(&assigned);
+                    }
                     let node = graph.node(index);
                     let status = match result {
                         Ok(done) => {
@@ -131,6 +184,7 @@ pub fn run_schedule(
                                 Some(done.key.to_hex()),
                                 millis,
                                 None,
+                                attempts,
                             ));
                             for dependent in graph.dependents(index) {
                                 if let Some(count) = waiting_on.get_mut(&dependent) {
@@ -152,6 +206,7 @@ pub fn run_schedule(
                                 None,
                                 millis,
                                 Some(message),
+                                attempts,
                             ));
                             NodeStatus::Skipped
                         }
@@ -171,6 +226,7 @@ pub fn run_schedule(
                                 None,
                                 millis,
                                 Some(message),
+                                attempts,
                             ));
                             NodeStatus::Failed
                         }
@@ -198,6 +254,7 @@ pub fn run_schedule(
             None,
             0,
             Some(reason),
+            1,
         ));
         finished.insert(index, NodeStatus::Skipped);
         summary.count(NodeStatus::Skipped);
@@ -209,7 +266,7 @@ pub fn run_schedule(
 
 fn worker(
     engine: &Engine<'_>,
-    jobs: &Mutex<mpsc::Receiver<NodeIndex>>,
+    jobs: &Mutex<mpsc::Receiver<Job>>,
     messages: &mpsc::Sender<WorkerMsg>,
     produced: &Produced,
 ) {
@@ -218,7 +275,7 @@ fn worker(
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
-        let Ok(index) = next else { return };
+        let Ok((index, assigned)) = next else { return };
         let started = Instant::now();
         let node = engine.graph.node(index);
         let snapshot: HashMap<String, Arc<BTreeMap<String, Artifact>>> = match produced.lock() {
@@ -233,12 +290,18 @@ fn worker(
                 .collect(),
             Err(_) => HashMap::new(),
         };
-        let result = if engine.cancel.is_cancelled() {
-            Err(NodeError::Cancelled)
-        } else {
-            process_node(
+        let mut placement = Placement {
+            gpus: assigned,
+            attempt: 1,
+        };
+        let result = loop {
+            if engine.cancel.is_cancelled() {
+                break Err(NodeError::Cancelled);
+            }
+            let result = process_node_placed(
                 engine,
                 node,
+                &placement,
                 |name| snapshot.get(name).map(|outputs| outputs.as_ref()),
                 &|signal| {
                     let _ = messages.send(match signal {
@@ -246,11 +309,27 @@ fn worker(
                         NodeSignal::Progress(progress) => WorkerMsg::Progress(index, progress),
                     });
                 },
-            )
+            );
+            let Err(err) = &result else { break result };
+            let Some(cause) = retry::classify(err) else {
+                break result;
+            };
+            if placement.attempt >= retry::allowed_attempts(node, engine.retries, &cause)
+                || engine.cancel.is_cancelled()
+            {
+                break result;
+            }
+            placement.attempt += 1;
+            tracing::info!(node = %node.name, attempt = placement.attempt, "retrying after: {}", err.chain());
+            let _ = messages.send(WorkerMsg::Retrying(
+                index,
+                placement.attempt,
+                cause.describe().to_owned(),
+            ));
         };
         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if messages
-            .send(WorkerMsg::Done(index, millis, result))
+            .send(WorkerMsg::Done(index, millis, placement.attempt, result))
             .is_err()
         {
             return;
@@ -265,6 +344,7 @@ fn finished_event(
     key: Option<String>,
     duration_ms: u64,
     message: Option<String>,
+    attempts: u32,
 ) -> Event {
     let node = engine.graph.node(index);
     let log = (status == NodeStatus::Failed
@@ -278,6 +358,7 @@ fn finished_event(
         duration_ms,
         message,
         log,
+        attempts: (attempts > 1).then_some(attempts),
     }
 }
 

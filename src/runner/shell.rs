@@ -2,11 +2,12 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::engine::Engine;
+use super::gpus::Placement;
 use super::node_error::NodeError;
 use crate::fsutil::remove_path;
 use crate::spec::{NodeSpec, ShellAction};
@@ -15,6 +16,7 @@ pub fn run_shell(
     engine: &Engine<'_>,
     node: &NodeSpec,
     shell: &ShellAction,
+    placement: &Placement,
 ) -> Result<(), NodeError> {
     let root = &engine.project.root;
     // Stale outputs must not survive into the new result (as DVC does).
@@ -44,6 +46,16 @@ pub fn run_shell(
     if let Some(seed) = node.seed {
         command.env("AUGFLOW_SEED", seed.to_string());
     }
+    if !placement.gpus.is_empty() {
+        // The command sees only its GPUs (renumbered from 0 by CUDA); AUGFLOW_GPU keeps
+        // the machine's ids for logs and tools that do not go through CUDA.
+        let list = placement.gpu_list();
+        command
+            .env("CUDA_VISIBLE_DEVICES", &list)
+            .env("AUGFLOW_GPU", &list);
+    }
+    command.env("AUGFLOW_ATTEMPT", placement.attempt.to_string());
+    let ooms_before = oom_kills();
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         command.pre_exec(|| {
@@ -66,11 +78,22 @@ pub fn run_shell(
         return Err(NodeError::Cancelled);
     }
     if !status.success() {
+        let signal = status.signal();
+        let described = match (status.code(), signal) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(libc::SIGKILL)) => match (ooms_before, oom_kills()) {
+                (Some(before), Some(after)) if after > before => {
+                    "killed by the kernel's out-of-memory killer (SIGKILL; cgroup oom_kill count rose)"
+                        .to_owned()
+                }
+                _ => "killed by SIGKILL (often the out-of-memory killer)".to_owned(),
+            },
+            (None, Some(signal)) => format!("killed by signal {signal}"),
+            (None, None) => "killed by a signal".to_owned(),
+        };
         return Err(NodeError::CommandFailed {
-            status: status.code().map_or_else(
-                || "killed by a signal".to_owned(),
-                |c| format!("exit status {c}"),
-            ),
+            status: described,
+            signal,
             log: log_path.clone(),
             tail: log_tail(&log_path, 20),
         });
@@ -85,6 +108,19 @@ pub fn run_shell(
         }
     }
     Ok(())
+}
+
+/// The `oom_kill` count of this process's cgroup (v2), which the command shares: a rise
+/// while it ran is the kernel's word that memory ran out. `None` where it is unreadable.
+fn oom_kills() -> Option<u64> {
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = cgroup.lines().find_map(|line| line.strip_prefix("0::"))?;
+    let events =
+        std::fs::read_to_string(format!("/sys/fs/cgroup{}/memory.events", path.trim())).ok()?;
+    events.lines().find_map(|line| {
+        line.strip_prefix("oom_kill ")
+            .and_then(|n| n.trim().parse().ok())
+    })
 }
 
 pub fn log_path(engine: &Engine<'_>, node: &str) -> PathBuf {

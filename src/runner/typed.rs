@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::engine::Engine;
+use super::gpus::Placement;
 use super::node_error::NodeError;
 use crate::graph::typed_output_path;
 use crate::kinds::{KindContext, KindError, KindOutcome, Progress, path_params_of};
@@ -22,6 +23,7 @@ pub fn run_typed(
     engine: &Engine<'_>,
     node: &NodeSpec,
     typed: &TypedAction,
+    placement: &Placement,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<TypedRun, NodeError> {
     let kind_error = |source| NodeError::Kind {
@@ -64,6 +66,8 @@ pub fn run_typed(
         seed: node.seed.unwrap_or(0),
         paths,
         backend: engine.backend,
+        // A typed node gets one device; a kind that asked for more uses the first.
+        gpu: placement.gpus.first().map(|&id| id as usize),
         progress,
         inputs,
         outputs: outputs.clone(),

@@ -9,6 +9,7 @@ use serde_saphyr::Spanned;
 use super::diagnostic::{Diagnostics, Loc};
 use super::interpolate::{Scope, interpolate_str, interpolate_value, render_scalar};
 use super::matrix::combinations;
+use super::model::Resources;
 use super::model::{Action, InputRef, Located, NodeSpec, ShellAction, TypedAction, Value};
 use super::paths::RelPath;
 use super::raw::{RawPipeline, RawStage};
@@ -311,6 +312,14 @@ fn lower_node(
         action,
         seed,
         loc,
+        resources: stage
+            .resources
+            .map(|r| Resources {
+                gpus: r.gpus,
+                memory_gb: r.memory_gb,
+            })
+            .unwrap_or_default(),
+        retries: stage.retries,
     })
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 pub use diagnostic::{Diagnostics, Loc, SpecDiagnostic, SpecErrors};
 pub use interpolate::render_scalar;
+pub use model::Resources;
 pub use model::{Action, InputRef, Located, NodeSpec, Pipeline, ShellAction, TypedAction, Value};
 pub use paths::{RelPath, RelPathError};
 

@@ -37,6 +37,17 @@ pub struct NodeSpec {
     pub seed: Option<u64>,
     /// Where the stage is declared, for errors.
     pub loc: Loc,
+    /// `resources:` of the stage (not part of the key).
+    pub resources: Resources,
+    /// `retries:` of the stage: extra attempts after any failure (not part of the key).
+    pub retries: Option<u32>,
+}
+
+/// What one node needs to run (`resources:`); unset fields take the kind's defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub gpus: Option<u32>,
+    pub memory_gb: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

@@ -70,4 +70,24 @@ pub struct RawStage {
     #[serde(default)]
     #[schemars(with = "Option<RawValue>")]
     pub seed: Option<Spanned<RawValue>>,
+    /// What one node needs to run: GPUs (scheduled locally, `--gres` on Slurm) and
+    /// memory. Not part of the key.
+    #[serde(default)]
+    pub resources: Option<RawResources>,
+    /// Run a failed node again up to this many times (any failure, not only out-of-memory
+    /// kills). Not part of the key.
+    #[serde(default)]
+    pub retries: Option<u32>,
+}
+
+/// `resources: {gpus: 1, memory_gb: 16}`.
+#[derive(Debug, Deserialize, JsonSchema, Clone, Copy, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawResources {
+    /// GPUs per node (distinct devices); typed ML kinds default to 1 on a GPU backend.
+    #[serde(default)]
+    pub gpus: Option<u32>,
+    /// Memory per node in GB (Slurm's `--mem`).
+    #[serde(default)]
+    pub memory_gb: Option<u32>,
 }

@@ -3,8 +3,8 @@
 //! (`bench/torch/generators.sh` runs this and `bench/torch/generator_step.py` together).
 //!
 //! `cargo bench -p augflow-stages --profile dev --bench generator_step -- [backend…] [case…]`
-//! where backend is `cpu` (flex) or `wgpu` and case is `ddpm32`, `gan32` or `gan64`
-//! (default: both backends, every case); prints one JSON line per measurement, and first
+//! where backend is `cpu` (flex), `cuda` or `wgpu` and case is `ddpm<size>` or `gan<size>`
+//! (default: cpu and wgpu, and ddpm32, gan32, gan64); prints one JSON line per measurement, and first
 //! one line per case with the networks' parameter counts.
 //!
 //! Everything goes through the public stage functions on a phantom data set, so the
@@ -88,8 +88,14 @@ impl Case {
         }
     }
 
-    fn name(self) -> String {
-        format!("{}{}", self.model(), self.size)
+    fn parse(text: &str) -> Option<Case> {
+        let (family, size) = if let Some(size) = text.strip_prefix("ddpm") {
+            (Family::Ddpm, size)
+        } else {
+            (Family::Gan, text.strip_prefix("gan")?)
+        };
+        let size = size.parse().ok()?;
+        Some(Case { family, size })
     }
 
     /// 32 px, base 16, levels ×1 ×2 ×2, one residual block, attention at 8 px, T = 200.
@@ -512,15 +518,13 @@ fn main() {
     let mut backends: Vec<&str> = args
         .iter()
         .map(String::as_str)
-        .filter(|a| ["cpu", "wgpu"].contains(a))
+        .filter(|a| ["cpu", "cuda", "wgpu"].contains(a))
         .collect();
     if backends.is_empty() {
         backends = vec!["cpu", "wgpu"];
     }
-    let mut cases: Vec<Case> = CASES
-        .into_iter()
-        .filter(|c| args.contains(&c.name()))
-        .collect();
+    // Any `ddpm<size>` / `gan<size>` (bench/gpu.sh asks for ddpm64, ddpm128).
+    let mut cases: Vec<Case> = args.iter().filter_map(|a| Case::parse(a)).collect();
     if cases.is_empty() {
         cases = CASES.to_vec();
     }

@@ -2,11 +2,18 @@
 //! with PyTorch (`bench/torch/run.sh` runs this and `bench/torch/train_step.py` together).
 //!
 //! `cargo bench -p augflow-stages --profile dev --bench train_step -- [backend…]`
-//! where backend is `cpu` (flex) or `wgpu`; prints one JSON line per measurement.
+//! where backend is `cpu` (flex), `cuda` or `wgpu`; prints one JSON line per measurement.
 //! Batch 8, 1-channel input, 5 classes, Adam (lr 1e-4), cross-entropy; the median of the
-//! timed steps after one warm-up step (which also compiles wgpu's kernels); timing stops
+//! timed steps after one warm-up step (which also compiles GPU kernels); timing stops
 //! after `BENCH_BUDGET_S` (default 60) seconds. ResNet-50 at 224 px is skipped on a
 //! software wgpu adapter unless `BENCH_SLOW` is set.
+//!
+//! `bench/gpu.sh` widens the grid through the environment: `BENCH_MODELS` (comma list of
+//! `small_cnn`, `resnet50`, `efficientnet_b0`, `convnext_tiny`; default the first two),
+//! `BENCH_SIZES` (default `64,224`), `BENCH_BATCHES` (default `8`), `BENCH_CHANNELS`
+//! (default 1), `BENCH_STEPS` (timed steps, default 5). On a GPU each line also has
+//! `mem_reserved_mib`: the most the device's allocator held after any step (Burn has no
+//! peak counter; reserved pages bound the live peak from above).
 
 use std::env;
 use std::time::{Duration, Instant};
@@ -21,7 +28,6 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
-const BATCH: usize = 8;
 const CLASSES: usize = 5;
 
 /// The same 4-conv CNN as `train_step.py`'s `SmallCnn`.
@@ -32,8 +38,8 @@ struct SmallCnn {
 }
 
 impl SmallCnn {
-    fn new(device: &Device) -> Self {
-        let channels = [1, 32, 64, 128, 256];
+    fn new(device: &Device, in_channels: usize) -> Self {
+        let channels = [in_channels, 32, 64, 128, 256];
         let convs = channels
             .windows(2)
             .map(|c| {
@@ -59,17 +65,36 @@ impl SmallCnn {
 }
 
 enum Net {
-    ResNet(Box<Classifier>),
+    Classifier(Box<Classifier>),
     Small(SmallCnn),
 }
 
+/// The input of one measurement.
+struct Shape {
+    size: usize,
+    batch: usize,
+    channels: usize,
+}
+
 /// Runs `warmup + steps` training steps (stopping early past `budget`) and returns the
-/// per-step times after warm-up.
-fn time_steps(net: Net, size: usize, device: &Device, steps: usize, budget: Duration) -> Vec<f64> {
+/// per-step times after warm-up, and the most memory the device's allocator reserved.
+fn time_steps(
+    net: Net,
+    shape: &Shape,
+    device: &Device,
+    steps: usize,
+    budget: Duration,
+) -> (Vec<f64>, Option<u64>) {
+    let Shape {
+        size,
+        batch,
+        channels,
+    } = *shape;
     let ad = device.clone().autodiff();
-    let x = Tensor::<4>::random([BATCH, 1, size, size], Distribution::Default, &ad);
-    let labels: Vec<i64> = (0..BATCH as i64).map(|i| i % CLASSES as i64).collect();
-    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [BATCH]), &ad);
+    let x = Tensor::<4>::random([batch, channels, size, size], Distribution::Default, &ad);
+    let labels: Vec<i64> = (0..batch as i64).map(|i| i % CLASSES as i64).collect();
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &ad);
+    let mut reserved: Option<u64> = None;
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let mut optim = AdamConfig::new().init();
     let mut times = Vec::new();
@@ -78,10 +103,10 @@ fn time_steps(net: Net, size: usize, device: &Device, steps: usize, budget: Dura
     for i in 0..=steps {
         let t = Instant::now();
         net = match net {
-            Net::ResNet(m) => {
+            Net::Classifier(m) => {
                 let loss = loss_fn.forward(m.forward_masked(x.clone(), None), y.clone());
                 let grads = GradientsParams::from_grads(loss.backward(), &*m);
-                Net::ResNet(Box::new(optim.step(1e-4, *m, grads)))
+                Net::Classifier(Box::new(optim.step(1e-4, *m, grads)))
             }
             Net::Small(m) => {
                 let loss = loss_fn.forward(m.forward(x.clone()), y.clone());
@@ -93,11 +118,26 @@ fn time_steps(net: Net, size: usize, device: &Device, steps: usize, budget: Dura
         if i > 0 {
             times.push(t.elapsed().as_secs_f64());
         }
+        if let Some(usage) = device.memory_pool_usage() {
+            reserved = Some(reserved.unwrap_or(0).max(usage.bytes_reserved));
+        }
         if i > 0 && started.elapsed() > budget {
             break;
         }
     }
-    times
+    (times, reserved)
+}
+
+/// A comma list from the environment, or the default.
+fn env_list<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
+    let text = env::var(name).unwrap_or_else(|_| default.to_owned());
+    text.split(',')
+        .map(|item| {
+            item.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: cannot read `{item}`"))
+        })
+        .collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -121,8 +161,13 @@ fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(60),
     );
+    let models: Vec<String> = env_list("BENCH_MODELS", "small_cnn,resnet50");
+    let sizes: Vec<usize> = env_list("BENCH_SIZES", "64,224");
+    let batches: Vec<usize> = env_list("BENCH_BATCHES", "8");
+    let channels: usize = env_list("BENCH_CHANNELS", "1")[0];
+    let steps: usize = env_list("BENCH_STEPS", "5")[0];
     for backend in backends {
-        let choice: BackendChoice = backend.parse().expect("backend is cpu or wgpu");
+        let choice: BackendChoice = backend.parse().expect("backend is cpu, cuda or wgpu");
         let selected = match select_device(choice) {
             Ok(d) => d,
             Err(err) => {
@@ -131,42 +176,56 @@ fn main() {
             }
         };
         let software = !selected.is_cpu() && wgpu_adapters().iter().all(|a| a.is_software);
-        for model in ["small_cnn", "resnet50"] {
-            for size in [64, 224] {
-                // On lavapipe this one did not finish a single step in 26 minutes.
-                if software
-                    && model == "resnet50"
-                    && size == 224
-                    && env::var_os("BENCH_SLOW").is_none()
-                {
-                    eprintln!(
-                        "skipping resnet50 at 224 px on a software adapter (BENCH_SLOW=1 runs it)"
-                    );
-                    continue;
-                }
-                let ad = selected.device.clone().autodiff();
-                let net = match model {
-                    "resnet50" => {
-                        let spec = ModelSpec {
-                            in_channels: 1,
-                            num_classes: CLASSES,
-                            ..ModelSpec::published(Architecture::ResNet50)
-                        };
-                        Net::ResNet(Box::new(
-                            Classifier::new(&spec, &ad).expect("spec").init_seeded(0),
-                        ))
+        for model in &models {
+            for &size in &sizes {
+                for &batch in &batches {
+                    // On lavapipe this one did not finish a single step in 26 minutes.
+                    if software
+                        && model != "small_cnn"
+                        && size == 224
+                        && env::var_os("BENCH_SLOW").is_none()
+                    {
+                        eprintln!(
+                            "skipping {model} at 224 px on a software adapter (BENCH_SLOW=1 runs it)"
+                        );
+                        continue;
                     }
-                    _ => Net::Small(SmallCnn::new(&ad)),
-                };
-                let first = Instant::now();
-                let times = time_steps(net, size, &selected.device, 5, budget);
-                println!(
-                    "{{\"framework\":\"burn\",\"backend\":\"{}\",\"model\":\"{model}\",\"size\":{size},\"batch\":{BATCH},\"median_s\":{:.4},\"steps\":{},\"total_s\":{:.1}}}",
-                    selected.name,
-                    median(times.clone()),
-                    times.len(),
-                    first.elapsed().as_secs_f64()
-                );
+                    let ad = selected.device.clone().autodiff();
+                    let net = match model.as_str() {
+                        "small_cnn" => Net::Small(SmallCnn::new(&ad, channels)),
+                        other => {
+                            let architecture: Architecture =
+                                serde_json::from_value(serde_json::Value::from(other))
+                                    .unwrap_or_else(|_| panic!("unknown model `{other}`"));
+                            let spec = ModelSpec {
+                                in_channels: channels,
+                                num_classes: CLASSES,
+                                ..ModelSpec::published(architecture)
+                            };
+                            Net::Classifier(Box::new(
+                                Classifier::new(&spec, &ad).expect("spec").init_seeded(0),
+                            ))
+                        }
+                    };
+                    let shape = Shape {
+                        size,
+                        batch,
+                        channels,
+                    };
+                    let first = Instant::now();
+                    let (times, reserved) =
+                        time_steps(net, &shape, &selected.device, steps, budget);
+                    let memory = reserved.map_or_else(String::new, |bytes| {
+                        format!(",\"mem_reserved_mib\":{:.0}", bytes as f64 / 1048576.0)
+                    });
+                    println!(
+                        "{{\"framework\":\"burn\",\"backend\":\"{}\",\"model\":\"{model}\",\"size\":{size},\"batch\":{batch},\"channels\":{channels},\"median_s\":{:.4},\"steps\":{},\"total_s\":{:.1}{memory}}}",
+                        selected.name,
+                        median(times.clone()),
+                        times.len(),
+                        first.elapsed().as_secs_f64()
+                    );
+                }
             }
         }
     }

@@ -113,6 +113,9 @@ pub enum StageError {
     InvalidImage { path: PathBuf, reason: String },
     #[error("find a wgpu adapter: none is available (install a GPU driver or Mesa's lavapipe)")]
     NoWgpuAdapter,
+    /// `--backend cuda` on a machine whose NVIDIA driver is missing or sees no device.
+    #[error("use the cuda backend: {reason}")]
+    NoCudaDevice { reason: String },
     /// A Burn operation failed on the device; the message says which.
     #[error("{0}")]
     Backend(String),

@@ -9,6 +9,7 @@
 
 mod commands;
 mod exec;
+mod gres;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -320,7 +321,14 @@ impl SlurmRun<'_, '_> {
             after_ok,
             argv: self.job_argv(&node.name)?,
         };
-        let resources = self.config.resources_for(node.kind_label());
+        let mut resources = self.config.resources_for(node.kind_label());
+        let uses_device = super::gpus::uses_device(engine, node);
+        gres::overlay_declared(&mut resources, node.resources, uses_device, engine.backend);
+        // Retries on a cluster: Slurm itself requeues a job lost with its node or
+        // preempted (same job id, so `afterok` dependents stay valid).
+        if node.retries.unwrap_or(0).max(engine.retries) > 0 {
+            resources.extra.push("--requeue".to_owned());
+        }
         let job = commands::submit(self.config, &resources, &submission)?;
         tracing::debug!(node = %node.name, %job, "submitted");
         Ok((
@@ -699,6 +707,7 @@ impl SlurmRun<'_, '_> {
             duration_ms,
             message,
             log,
+            attempts: None,
         });
         self.finished.insert(index, status);
         self.summary.count(status);
@@ -728,6 +737,7 @@ fn pipeline_fingerprint(engine: &Engine<'_>) -> String {
 fn backend_name(backend: crate::kinds::BackendRequest) -> &'static str {
     match backend {
         crate::kinds::BackendRequest::Auto => "auto",
+        crate::kinds::BackendRequest::Cuda => "cuda",
         crate::kinds::BackendRequest::Wgpu => "wgpu",
         crate::kinds::BackendRequest::Cpu => "cpu",
     }
