@@ -14,6 +14,7 @@ mod remote;
 mod schedule;
 mod shell;
 pub mod slurm;
+mod supervise;
 mod typed;
 
 pub use cancel::CancelToken;
@@ -22,7 +23,7 @@ pub use events::{Event, NodeStatus, RunSummary};
 pub use key::{KeyError, compute_key};
 pub use node_error::NodeError;
 pub use plan::{Explanation, NodePlan, NodeState, explain, plan};
-pub use record::{NodeRecord, read_record};
+pub use record::{NodeRecord, read_record, recorded_keys};
 pub use remote::RemoteLink;
 
 pub use crate::project::ExecutorKind;

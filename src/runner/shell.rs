@@ -2,13 +2,13 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::engine::Engine;
 use super::node_error::NodeError;
-use crate::fsutil::remove_path;
+use super::supervise::supervise;
+use crate::fsutil::{check_beneath, remove_path};
 use crate::spec::{NodeSpec, ShellAction};
 
 pub fn run_shell(
@@ -27,6 +27,11 @@ pub fn run_shell(
         }
     }
     let log_path = log_path(engine, &node.name);
+    check_beneath(root, &log_path).map_err(|source| NodeError::UnsafePath {
+        stage: node.name.clone(),
+        path: log_path.display().to_string(),
+        source,
+    })?;
     let log = open_log(&log_path)?;
     let log_err = log
         .try_clone()
@@ -44,17 +49,10 @@ pub fn run_shell(
     if let Some(seed) = node.seed {
         command.env("AUGFLOW_SEED", seed.to_string());
     }
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            // Own process group, so cancellation can signal the command and its children.
-            libc::setpgid(0, 0);
-            // If the runner dies (even by SIGKILL) the command dies with it, instead of
-            // writing outputs later that no run accounts for.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
+    // If the runner dies (even by SIGKILL) the command and everything it started die with
+    // it, instead of writing outputs later that no run accounts for; nothing it started
+    // outlives the node either (see `supervise`).
+    supervise(&mut command);
     let mut child = command
         .spawn()
         .map_err(|source| NodeError::io("start `sh`", Path::new("sh"), source))?;

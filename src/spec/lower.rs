@@ -7,8 +7,10 @@ use indexmap::IndexMap;
 use serde_saphyr::Spanned;
 
 use super::diagnostic::{Diagnostics, Loc};
-use super::interpolate::{Scope, interpolate_str, interpolate_value, render_scalar};
-use super::matrix::combinations;
+use super::interpolate::{
+    Scope, interpolate_cmd, interpolate_str, interpolate_value, render_scalar,
+};
+use super::matrix::{MAX_NODES, combinations, describe_count, node_count};
 use super::model::{Action, InputRef, Located, NodeSpec, ShellAction, TypedAction, Value};
 use super::paths::RelPath;
 use super::raw::{RawPipeline, RawStage};
@@ -31,6 +33,7 @@ pub fn lower(raw: &RawPipeline, diags: &mut Diagnostics) -> (Vec<NodeSpec>, Vec<
     let mut nodes = Vec::new();
     let mut broken = Vec::new();
     let mut seen: HashMap<String, Loc> = HashMap::new();
+    let mut total_nodes = 0usize;
     for (stage_name, stage) in &raw.stages {
         let stage_loc = at(&stage.referenced);
         if !valid_stage_name(stage_name) {
@@ -50,6 +53,25 @@ pub fn lower(raw: &RawPipeline, diags: &mut Diagnostics) -> (Vec<NodeSpec>, Vec<
             broken.push(stage_name.clone());
             continue;
         };
+        let count = node_count(&axes)
+            .filter(|n| total_nodes.checked_add(*n).is_some_and(|t| t <= MAX_NODES));
+        let Some(count) = count else {
+            let loc = stage
+                .matrix
+                .first()
+                .map_or(stage_loc, |(_, axis)| at(&axis.referenced));
+            diags.push_with_help(
+                loc,
+                format!(
+                    "shrink the matrix of stage `{stage_name}`: the pipeline would expand to more than {MAX_NODES} nodes"
+                ),
+                describe_count(&axes),
+                Some("split the grid over several pipelines, or drop an axis"),
+            );
+            broken.push(stage_name.clone());
+            continue;
+        };
+        total_nodes += count;
         for combo in combinations(&axes) {
             let name = node_name(stage_name, &combo);
             let node = lower_node(
@@ -119,6 +141,7 @@ fn check_form(
                 ("deps", &stage.deps),
                 ("outs", &stage.outs),
                 ("metrics", &stage.metrics),
+                ("env", &stage.env),
             ];
             let mut ok = true;
             for (field, values) in shell_only {
@@ -278,7 +301,15 @@ fn lower_node(
         })
     } else {
         let cmd_field = stage.cmd.as_ref()?;
-        let (cmd, cmd_loc) = text(cmd_field, "command", &scope, diags, at)?;
+        let cmd_loc = at(&cmd_field.referenced);
+        let cmd = match interpolate_cmd(&cmd_field.value, &scope) {
+            Ok(cmd) => cmd,
+            Err(err) => {
+                diags.push(cmd_loc, err.to_string(), "in this command");
+                return None;
+            }
+        };
+        let env = env_names(&stage.env, diags, at, &mut ok);
         let deps = paths(&stage.deps, "dependency", &scope, diags, at, &mut ok);
         let mut outs = paths(&stage.outs, "output", &scope, diags, at, &mut ok);
         let metrics = paths(&stage.metrics, "metrics file", &scope, diags, at, &mut ok);
@@ -291,6 +322,7 @@ fn lower_node(
             outs,
             metrics: metric_paths,
             params: params_sorted,
+            env,
         })
     };
 
@@ -355,6 +387,37 @@ fn text(
             None
         }
     }
+}
+
+/// Environment variable names a shell stage's key depends on, sorted and deduplicated.
+fn env_names(
+    fields: &[Spanned<String>],
+    diags: &mut Diagnostics,
+    at: &impl Fn(&serde_saphyr::Location) -> Loc,
+    ok: &mut bool,
+) -> Vec<String> {
+    let mut names = Vec::new();
+    for field in fields {
+        let name = field.value.as_str();
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            names.push(name.to_owned());
+        } else {
+            diags.push(
+                at(&field.referenced),
+                format!("name an environment variable with letters, digits and `_`, not `{name}`"),
+                "in this env entry",
+            );
+            *ok = false;
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Interpolates and checks a list of project-relative paths.
