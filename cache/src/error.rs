@@ -35,6 +35,11 @@ pub enum CacheError {
         crate::STORE_FORMAT
     )]
     Format { path: PathBuf, found: String },
+    /// `path` is neither a store nor empty: augflow never adopts a folder it did not create.
+    #[error(
+        "use {path} as a store: it holds other files and no FORMAT file (give an empty or new folder)"
+    )]
+    NotAStore { path: PathBuf },
     #[error("decode json {path}")]
     Json {
         path: PathBuf,

@@ -14,6 +14,7 @@
 //! <root>/tmp/                      temp files, renamed into objects/ or ac/ when complete
 //! <root>/quarantine/<hex>.<ns>     corrupt blobs (<hex>.json.<ns> for action entries)
 //! <root>/locks/ab/<hex>.lock       per-key lock files (never deleted)
+//! <root>/projects/<hex>            a project using the store (its records folder's path)
 //! ```
 //!
 //! Every file appears under `objects/`, `ac/` or a materialized destination only through an
@@ -54,7 +55,7 @@ pub use error::CacheError;
 pub use hashing::hash_file;
 pub use producer::Producer;
 pub use stat_cache::{DEFAULT_RACY_WINDOW, STAT_CACHE_FORMAT, StatCache, StatCacheStats};
-pub use store::{GcReport, KeyLock, STORE_FORMAT, Store};
+pub use store::{GcReport, KeyLock, STORE_FORMAT, Store, USE_RESOLUTION};
 
 #[cfg(test)]
 mod tests {

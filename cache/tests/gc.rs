@@ -54,7 +54,11 @@ fn gc_keeps_reachable_and_removes_the_rest() {
     let dropped = publish(&store, dir.path(), b"dropped", b"drop me", true);
     store.put_bytes(b"orphan").unwrap();
     write(&store.root().join("tmp/.augflow-tmp-dead"), b"partial");
-    write(&store.root().join("quarantine/abc.123"), b"bad");
+    let quarantined = format!("{}.json.123", Digest::of_bytes(b"bad").to_hex());
+    write(&store.root().join("quarantine").join(&quarantined), b"bad");
+    // Names gc never creates: never its to delete, however old.
+    write(&store.root().join("tmp/users-own-file"), b"foreign");
+    write(&store.root().join("quarantine/notes.txt"), b"foreign");
     age_everything(&store);
 
     let keep = BTreeSet::from([kept_file, kept_dir]);
@@ -79,13 +83,14 @@ fn gc_keeps_reachable_and_removes_the_rest() {
     assert!(!store.has_blob(&Digest::of_bytes(b"orphan")));
     assert!(!store.has_blob(&Digest::of_bytes(b"drop me")));
     assert!(store.has_blob(&Digest::of_bytes(b"keep me too")));
-    assert_eq!(fs::read_dir(store.root().join("tmp")).unwrap().count(), 0);
-    assert_eq!(
-        fs::read_dir(store.root().join("quarantine"))
+    let names = |dir: &str| -> Vec<String> {
+        fs::read_dir(store.root().join(dir))
             .unwrap()
-            .count(),
-        0
-    );
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(names("tmp"), ["users-own-file"]);
+    assert_eq!(names("quarantine"), ["notes.txt"]);
 
     // Nothing more to do.
     let again = store.gc(&keep, Duration::from_secs(60), false).unwrap();

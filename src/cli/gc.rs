@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::exit;
 use super::load::{load, open_store};
-use crate::runner::{CancelToken, Engine, NodeState, plan};
+use crate::runner::{CancelToken, Engine, NodeState, plan, recorded_keys};
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
@@ -26,6 +26,11 @@ pub struct GcArgs {
     /// every pipeline (and branch checkout) whose results teammates still need.
     #[arg(long, value_name = "NAME")]
     pub remote: Option<String>,
+    /// Cap the local store at this size (`500M`, `50G`, `1T`; powers of 1024): removes the
+    /// least recently used entries that no given pipeline, and no other project using the
+    /// store, needs; never anything used within `--grace`. Everything else stays.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
 }
 
 pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
@@ -35,6 +40,7 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
         args.pipelines.iter().cloned().map(Some).collect()
     };
     let mut keep = BTreeSet::new();
+    let mut named_projects = BTreeSet::new();
     let mut store_dir: Option<PathBuf> = None;
     let mut remote_link = None;
     for pipeline in &pipelines {
@@ -54,6 +60,7 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
             return exit::INVALID;
         }
         store_dir = Some(loaded.project.store_dir.clone());
+        named_projects.extend(std::path::absolute(loaded.project.node_records_dir()).ok());
         if let (Some(name), None) = (&args.remote, &remote_link) {
             let selection = super::remote::RemoteArgs {
                 remote: Some(name.clone()),
@@ -129,7 +136,26 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
             return exit::ENVIRONMENT;
         }
     };
-    match store.gc(&keep, args.grace, args.dry_run) {
+    let others = match keep_other_projects(&store, &named_projects, args.dry_run) {
+        Ok(others) => others,
+        Err(err) => {
+            super::report_error(&err);
+            return exit::ENVIRONMENT;
+        }
+    };
+    if others.projects > 0 {
+        println!(
+            "keeping {} entries last used by {} other project(s) sharing this store",
+            others.keys.len(),
+            others.projects
+        );
+    }
+    keep.extend(others.keys);
+    let result = match args.max_size {
+        Some(max) => store.evict_to_size(&keep, args.grace, max, args.dry_run),
+        None => store.gc(&keep, args.grace, args.dry_run),
+    };
+    match result {
         Ok(report) => {
             let verb = if args.dry_run {
                 "would remove"
@@ -145,6 +171,12 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
                 report.kept_actions,
                 report.kept_blobs
             );
+            if let Some(max) = args.max_size.filter(|max| report.bytes_left > *max) {
+                println!(
+                    "the store still holds {} bytes, above --max-size {max}: the rest is needed or used within --grace",
+                    report.bytes_left
+                );
+            }
             exit::OK
         }
         Err(err) => {
@@ -152,6 +184,39 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
             exit::ENVIRONMENT
         }
     }
+}
+
+struct OtherProjects {
+    keys: BTreeSet<augflow_cache::Digest>,
+    projects: usize,
+}
+
+/// The keys other projects registered with this store last used (their node records),
+/// so that gc from one project never deletes what another needs. Projects whose folder is
+/// gone are forgotten.
+fn keep_other_projects(
+    store: &augflow_cache::Store,
+    named: &BTreeSet<PathBuf>,
+    dry_run: bool,
+) -> Result<OtherProjects, augflow_cache::CacheError> {
+    let mut others = OtherProjects {
+        keys: BTreeSet::new(),
+        projects: 0,
+    };
+    for dir in store.projects()? {
+        if named.contains(&dir) {
+            continue;
+        }
+        if !dir.is_dir() {
+            if !dry_run {
+                store.forget_project(&dir)?;
+            }
+            continue;
+        }
+        others.projects += 1;
+        others.keys.extend(recorded_keys(&dir));
+    }
+    Ok(others)
 }
 
 /// Scratch folders of typed stages killed mid-run (a finished run removes its own).
@@ -191,9 +256,43 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(number.saturating_mul(factor)))
 }
 
+/// `500M`, `50G`, `1T`, `2048` (bytes): binary units, as `du -h` prints them.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size like 500M, 50G or 1T"))?;
+    let shift = match unit.trim_end_matches(['B', 'b']) {
+        "" => 0,
+        "K" | "k" => 10,
+        "M" | "m" => 20,
+        "G" | "g" => 30,
+        "T" | "t" => 40,
+        _ => return Err(format!("`{unit}` is not a unit: use K, M, G or T")),
+    };
+    number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("2048"), Ok(2048));
+        assert_eq!(parse_size("500M"), Ok(500 << 20));
+        assert_eq!(parse_size("50G"), Ok(50 << 30));
+        assert_eq!(parse_size("1TB"), Ok(1 << 40));
+        assert!(parse_size("5X").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
 
     #[test]
     fn durations_parse() {

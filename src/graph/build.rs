@@ -9,7 +9,10 @@ use super::cycles::find_cycles;
 use super::gather::{expand_gathers, split_gather_name};
 use super::{EdgeKind, PipelineGraph};
 use crate::kinds::{Registry, path_params_of};
-use crate::spec::{Action, Diagnostics, Loc, NodeSpec, Parsed, RelPath, SpecErrors};
+use crate::project::CONFIG_FILE;
+use crate::spec::{
+    Action, Diagnostics, Loc, NodeSpec, Parsed, Pipeline, RelPath, SpecErrors, reserved_output,
+};
 
 /// Folder (relative to the pipeline file) where typed outputs are materialised:
 /// `<OUT_DIR>/<node>/<output>`.
@@ -47,6 +50,7 @@ pub fn build(parsed: Parsed, registry: &Registry) -> Result<PipelineGraph, SpecE
         index.insert(node.name.clone(), graph.add_node(i));
     }
 
+    check_reserved_outputs(&pipeline, &mut diagnostics);
     let producers = collect_outputs(&pipeline.nodes, registry, &mut diagnostics);
     for (i, node) in pipeline.nodes.iter().enumerate() {
         let to = NodeIndex::new(i);
@@ -150,6 +154,35 @@ fn ancestors_or_self(path: &RelPath) -> impl Iterator<Item = RelPath> + '_ {
         .map(move |(i, _)| &text[..i])
         .chain(std::iter::once(text))
         .filter_map(|p| RelPath::parse(p).ok())
+}
+
+/// Shell outputs may not be git's files, augflow's state or the pipeline's own files: a
+/// pipeline from someone else's branch must not be able to plant a hook by `pull`.
+fn check_reserved_outputs(pipeline: &Pipeline, diags: &mut Diagnostics) {
+    let pipeline_file = pipeline
+        .file
+        .strip_prefix(&pipeline.root)
+        .ok()
+        .and_then(|p| p.to_str())
+        .unwrap_or_default();
+    let protected = [pipeline_file, CONFIG_FILE];
+    for node in &pipeline.nodes {
+        let Action::Shell(shell) = &node.action else {
+            continue;
+        };
+        for out in &shell.outs {
+            if let Some(why) = reserved_output(&out.value, &protected) {
+                diags.push(
+                    out.loc,
+                    format!(
+                        "move output `{}` of stage `{}` elsewhere: {why}",
+                        out.value, node.name
+                    ),
+                    "reserved path",
+                );
+            }
+        }
+    }
 }
 
 fn collect_outputs(

@@ -84,7 +84,14 @@ fn show<T: fmt::Display>(value: Option<&T>) -> String {
 fn show_action(action: &KeyAction) -> String {
     match action {
         KeyAction::Typed { kind, version } => format!("{kind} v{version}"),
-        KeyAction::Shell { cmd, outs } => format!("`{cmd}` → [{}]", outs.join(", ")),
+        KeyAction::Shell { cmd, outs, env } => {
+            let mut text = format!("`{cmd}` → [{}]", outs.join(", "));
+            for (name, value) in env {
+                let value = value.map_or_else(|| "unset".to_owned(), |d| d.short());
+                text.push_str(&format!(" {name}={value}"));
+            }
+            text
+        }
     }
 }
 

@@ -37,8 +37,16 @@ pub struct StageKey {
 pub enum KeyAction {
     /// A registered kind and its version constant.
     Typed { kind: String, version: u32 },
-    /// The interpolated command and its declared outputs (relative paths, in order).
-    Shell { cmd: String, outs: Vec<String> },
+    /// The interpolated command, its declared outputs (relative paths, in order) and the
+    /// environment variables it declares (`env:`), each as a digest of its value (None when
+    /// unset), so a secret's value is never written into a record. Absent when none is
+    /// declared, which keeps the keys of stages without `env` as they were.
+    Shell {
+        cmd: String,
+        outs: Vec<String>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        env: BTreeMap<String, Option<Digest>>,
+    },
 }
 
 impl StageKey {
@@ -98,6 +106,7 @@ mod tests {
             action: KeyAction::Shell {
                 cmd: "python3 prep.py --lr 0.1".into(),
                 outs: vec!["out/prepped".into()],
+                env: BTreeMap::new(),
             },
             params: BTreeMap::from([("lr".to_owned(), json!(0.1))]),
             inputs: BTreeMap::from([("prep.py".to_owned(), Digest::of_bytes(b"print(1)\n"))]),
@@ -156,8 +165,22 @@ mod tests {
         k.action = KeyAction::Shell {
             cmd: "python3 prep.py --lr 0.1".into(),
             outs: vec!["out/other".into()],
+            env: BTreeMap::new(),
         };
         assert_ne!(k.digest(), shell_key().digest());
+        // A declared variable enters the key, set or not, and so does its value.
+        let with_env = |value: Option<&[u8]>| {
+            let mut k = shell_key();
+            k.action = KeyAction::Shell {
+                cmd: "python3 prep.py --lr 0.1".into(),
+                outs: vec!["out/prepped".into()],
+                env: BTreeMap::from([("FOO".to_owned(), value.map(Digest::of_bytes))]),
+            };
+            k.digest()
+        };
+        assert_ne!(with_env(None), shell_key().digest());
+        assert_ne!(with_env(Some(b"1")), with_env(None));
+        assert_ne!(with_env(Some(b"1")), with_env(Some(b"2")));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use augflow_cache::{Artifact, CacheError};
+use augflow_cache::{Artifact, CacheError, Digest};
 
 use super::engine::Engine;
 use crate::hash::{KEY_FORMAT, KeyAction, StageKey};
@@ -80,6 +80,15 @@ pub fn compute_key<'u>(
                 action: KeyAction::Shell {
                     cmd: shell.cmd.clone(),
                     outs: shell.outs.iter().map(|o| o.value.to_string()).collect(),
+                    env: shell
+                        .env
+                        .iter()
+                        .map(|name| {
+                            let value = std::env::var_os(name)
+                                .map(|v| Digest::of_bytes(v.as_encoded_bytes()));
+                            (name.clone(), value)
+                        })
+                        .collect(),
                 },
                 params: shell.params.clone(),
                 inputs,

@@ -30,6 +30,14 @@ pub enum NodeError {
     },
     #[error("find declared output {path}: the command did not write it (log: {log})")]
     OutputMissing { path: PathBuf, log: PathBuf },
+    /// A path the node would write, rename or delete goes through a symbolic link.
+    #[error("write `{path}` of stage `{stage}`")]
+    UnsafePath {
+        stage: String,
+        path: String,
+        #[source]
+        source: crate::fsutil::UnsafePath,
+    },
     #[error("run kind `{kind}`")]
     Kind {
         kind: String,

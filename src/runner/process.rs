@@ -16,6 +16,7 @@ use super::shell::run_shell;
 use super::typed::{publish_dir, run_typed};
 use augflow_cache::remote::{TransferError, pull_action, push_action};
 
+use crate::fsutil::check_beneath;
 use crate::hash::StageKey;
 use crate::kinds::Progress;
 use crate::project::PushMode;
@@ -88,6 +89,9 @@ fn process<'u>(
     observe: &(dyn Fn(NodeSignal) + Sync),
     may_execute: bool,
 ) -> Result<NodeDone, NodeError> {
+    // Before anything is restored, removed or executed: a committed or pulled symlink must
+    // never redirect a write out of the project.
+    check_output_paths(engine, node)?;
     let key_fields = compute_key(engine, node, upstream)?;
     let key = key_fields.digest();
     let mut warnings = Vec::new();
@@ -164,7 +168,18 @@ fn try_remote(
         }
         Err(TransferError::Cache(err)) => return Err(err.into()),
     };
-    restore_outputs(engine, node, &entry)?;
+    if let Err(err) = restore_outputs(engine, node, &entry) {
+        // The entry was copied into the local store before its outputs were restored; a
+        // broken one must cost a recompute, not fail this node on every run.
+        warnings.push(format!(
+            "could not restore `{}` from remote `{}` ({}): dropped the entry; computing it here instead",
+            node.name,
+            link.name,
+            error_chain(&err)
+        ));
+        engine.store.remove_action(&key)?;
+        return Ok(None);
+    }
     record(engine, node, key_fields, key, &entry.outputs)?;
     Ok(Some(NodeDone {
         status: NodeStatus::Restored,
@@ -238,15 +253,56 @@ fn try_hit(
             engine.store.remove_action(&key)?;
             return Ok(None);
         }
-        Err(err) => return Err(err.into()),
+        // Any other failure (a file where the manifest puts a folder, an unusable
+        // manifest, an entry without an output): the entry is useless, so it is a miss.
+        Err(err) => {
+            warnings.push(format!(
+                "could not restore `{}` from the store ({}): dropped the entry; rerunning it",
+                node.name,
+                error_chain(&err)
+            ));
+            engine.store.remove_action(&key)?;
+            return Ok(None);
+        }
     }
     record(engine, node, key_fields, key, &entry.outputs)?;
+    // Least-recently-used order for `gc --max-size`.
+    engine.store.touch_action(&key);
     Ok(Some(NodeDone {
         status: NodeStatus::Cached,
         key,
         outputs: entry.outputs,
         warnings: std::mem::take(warnings),
     }))
+}
+
+/// Refuses a node whose outputs lie beyond a symbolic link inside the project.
+fn check_output_paths(engine: &Engine<'_>, node: &NodeSpec) -> Result<(), NodeError> {
+    let root = &engine.project.root;
+    for path in engine.output_paths(node).values() {
+        check_beneath(root, path).map_err(|source| NodeError::UnsafePath {
+            stage: node.name.clone(),
+            path: path
+                .strip_prefix(root)
+                .unwrap_or(path)
+                .display()
+                .to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// An error and its sources on one line.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
 }
 
 /// Makes the workspace hold exactly the recorded outputs, copying from the store what is
@@ -298,6 +354,9 @@ fn execute(
     match &node.action {
         Action::Shell(shell) => {
             run_shell(engine, node, shell, placement)?;
+            // The command may have replaced a folder with a link: never store (and push)
+            // what lies beyond one.
+            check_output_paths(engine, node)?;
             for (name, path) in engine.output_paths(node) {
                 outputs.insert(name, engine.store.put_artifact(&path)?);
             }
@@ -339,7 +398,20 @@ fn record(
             &engine.project.node_records_dir(),
             source,
         )
-    })
+    })?;
+    // A store shared by several projects: gc from any of them keeps what this one uses.
+    let records = engine.project.node_records_dir();
+    if let Err(err) = std::path::absolute(&records)
+        .map_err(|e| CacheError::Io {
+            op: "resolve",
+            path: records.clone(),
+            source: e,
+        })
+        .and_then(|dir| engine.store.register_project(&dir))
+    {
+        tracing::warn!("failed to register the project with the store: {err}");
+    }
+    Ok(())
 }
 
 fn unix_now() -> u64 {

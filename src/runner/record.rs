@@ -2,7 +2,8 @@
 //! `status` and `explain` can say what changed since.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use augflow_cache::{Artifact, Digest};
 use serde::{Deserialize, Serialize};
@@ -36,5 +37,47 @@ pub fn write_record(project: &Project, node: &str, record: &NodeRecord) -> std::
     if read_record(project, node).as_ref() == Some(record) {
         return Ok(());
     }
-    crate::fsutil::write_json_atomic(&record_path(project, node), record)
+    let path = record_path(project, node);
+    // `.augflow` committed as a link must not redirect state writes out of the project.
+    crate::fsutil::check_beneath(&project.root, &path).map_err(std::io::Error::other)?;
+    crate::fsutil::write_json_atomic(&path, record)
+}
+
+/// Records above this size are not records augflow wrote: skipped, unread.
+const MAX_RECORD_BYTES: u64 = 1024 * 1024;
+
+/// The keys recorded in a records folder (`.augflow/state/nodes` of any project): what that
+/// project's nodes last ran or hit with. Unreadable, oversized or foreign files are skipped.
+pub fn recorded_keys(dir: &Path) -> Vec<Digest> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|ext| ext != "json")
+            || !entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            continue;
+        }
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        if file
+            .take(MAX_RECORD_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .is_err()
+            || bytes.len() as u64 > MAX_RECORD_BYTES
+        {
+            continue;
+        }
+        if let Ok(record) = serde_json::from_slice::<NodeRecord>(&bytes)
+            && record.format == RECORD_FORMAT
+        {
+            keys.push(record.key);
+        }
+    }
+    keys.sort();
+    keys
 }

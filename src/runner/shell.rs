@@ -2,14 +2,15 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::engine::Engine;
 use super::gpus::Placement;
 use super::node_error::NodeError;
-use crate::fsutil::remove_path;
+use super::supervise::supervise;
+use crate::fsutil::{check_beneath, remove_path};
 use crate::spec::{NodeSpec, ShellAction};
 
 pub fn run_shell(
@@ -29,6 +30,11 @@ pub fn run_shell(
         }
     }
     let log_path = log_path(engine, &node.name);
+    check_beneath(root, &log_path).map_err(|source| NodeError::UnsafePath {
+        stage: node.name.clone(),
+        path: log_path.display().to_string(),
+        source,
+    })?;
     let log = open_log(&log_path)?;
     let log_err = log
         .try_clone()
@@ -56,17 +62,10 @@ pub fn run_shell(
     }
     command.env("AUGFLOW_ATTEMPT", placement.attempt.to_string());
     let ooms_before = oom_kills();
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            // Own process group, so cancellation can signal the command and its children.
-            libc::setpgid(0, 0);
-            // If the runner dies (even by SIGKILL) the command dies with it, instead of
-            // writing outputs later that no run accounts for.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
+    // If the runner dies (even by SIGKILL) the command and everything it started die with
+    // it, instead of writing outputs later that no run accounts for; nothing it started
+    // outlives the node either (see `supervise`).
+    supervise(&mut command);
     let mut child = command
         .spawn()
         .map_err(|source| NodeError::io("start `sh`", Path::new("sh"), source))?;

@@ -1,6 +1,10 @@
 //! `${name}` substitution. A field that is exactly `${name}` takes the value with its type
 //! (so `size: ${size}` stays a number); inside longer strings values are rendered as text.
 //! `$${` writes a literal `${`.
+//!
+//! This is text substitution, as in DVC: in a shell command, `${name}` pastes the value as
+//! is, so spaces or quotes in it are seen by the shell. `${name:q}` (Snakemake's `{x:q}`)
+//! pastes it shell-quoted instead; it is accepted in `cmd` only.
 
 use indexmap::IndexMap;
 
@@ -29,6 +33,21 @@ pub enum InterpError {
     NotScalar(String),
     #[error("parse `{0}`: `${{` is not closed by `}}`")]
     Unclosed(String),
+    #[error("use `${{{0}:q}}` in `cmd` only: it shell-quotes a value for `sh -c`")]
+    QuoteOutsideCmd(String),
+}
+
+/// The suffix that asks for a shell-quoted value.
+const QUOTE_SUFFIX: &str = ":q";
+
+/// Quotes `text` for a POSIX shell as Python's `shlex.quote` does: safe words stay as they
+/// are, anything else is wrapped in single quotes (a `'` inside becomes `'"'"'`).
+pub fn shell_quote(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        return text.to_owned();
+    }
+    format!("'{}'", text.replace('\'', "'\"'\"'"))
 }
 
 /// Renders a scalar as it appears inside text.
@@ -43,6 +62,15 @@ pub fn render_scalar(value: &Value) -> Option<String> {
 }
 
 pub fn interpolate_str(text: &str, scope: &Scope<'_>) -> Result<String, InterpError> {
+    interpolate(text, scope, false)
+}
+
+/// Interpolates a shell command: like [`interpolate_str`], and `${name:q}` shell-quotes.
+pub fn interpolate_cmd(text: &str, scope: &Scope<'_>) -> Result<String, InterpError> {
+    interpolate(text, scope, true)
+}
+
+fn interpolate(text: &str, scope: &Scope<'_>, quoting: bool) -> Result<String, InterpError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find('$') {
@@ -55,13 +83,22 @@ pub fn interpolate_str(text: &str, scope: &Scope<'_>) -> Result<String, InterpEr
             let end = after
                 .find('}')
                 .ok_or_else(|| InterpError::Unclosed(text.to_owned()))?;
-            let name = after[..end].trim();
+            let reference = after[..end].trim();
+            let (name, quoted) = match reference.strip_suffix(QUOTE_SUFFIX) {
+                Some(name) if quoting => (name.trim_end(), true),
+                Some(name) => return Err(InterpError::QuoteOutsideCmd(name.trim_end().to_owned())),
+                None => (reference, false),
+            };
             let value = scope
                 .get(name)
                 .ok_or_else(|| InterpError::Unknown(name.to_owned()))?;
             let rendered =
                 render_scalar(value).ok_or_else(|| InterpError::NotScalar(name.to_owned()))?;
-            out.push_str(&rendered);
+            if quoted {
+                out.push_str(&shell_quote(&rendered));
+            } else {
+                out.push_str(&rendered);
+            }
             rest = &after[end + 1..];
         } else {
             out.push('$');
@@ -77,6 +114,9 @@ pub fn interpolate_value(value: &Value, scope: &Scope<'_>) -> Result<Value, Inte
     match value {
         Value::String(text) => {
             if let Some(name) = whole_reference(text) {
+                if let Some(name) = name.strip_suffix(QUOTE_SUFFIX) {
+                    return Err(InterpError::QuoteOutsideCmd(name.trim_end().to_owned()));
+                }
                 let found = scope
                     .get(name)
                     .ok_or_else(|| InterpError::Unknown(name.to_owned()))?;
@@ -128,6 +168,47 @@ mod tests {
             interpolate_str("run ${name} --lr ${lr} $${HOME} $x", &scope),
             Ok("run x --lr 0.1 ${HOME} $x".to_owned())
         );
+    }
+
+    #[test]
+    fn quoted_references_survive_the_shell() {
+        let top = layer(&[
+            ("plain", json!("run-1")),
+            ("spaced", json!("a b; rm -rf x")),
+            ("quote", json!("it's")),
+            ("empty", json!("")),
+            ("n", json!(3)),
+        ]);
+        let scope = Scope::new(vec![&top]);
+        assert_eq!(
+            interpolate_cmd(
+                "echo ${plain:q} ${spaced:q} ${quote:q} ${empty:q} ${n:q} ${spaced}",
+                &scope
+            ),
+            Ok(r#"echo run-1 'a b; rm -rf x' 'it'"'"'s' '' 3 a b; rm -rf x"#.to_owned())
+        );
+        // Outside commands, `:q` is refused rather than taken as part of a name.
+        assert_eq!(
+            interpolate_str("out/${plain:q}", &scope),
+            Err(InterpError::QuoteOutsideCmd("plain".into()))
+        );
+        assert_eq!(
+            interpolate_value(&json!("${plain:q}"), &scope),
+            Err(InterpError::QuoteOutsideCmd("plain".into()))
+        );
+    }
+
+    #[test]
+    fn quoting_round_trips_through_sh() {
+        let nasty = "x'y\"z $HOME `id` \\ *\n end";
+        let top = layer(&[("v", json!(nasty))]);
+        let cmd = interpolate_cmd("printf %s ${v:q}", &Scope::new(vec![&top])).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), nasty);
     }
 
     #[test]

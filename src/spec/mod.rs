@@ -15,7 +15,7 @@ pub use diagnostic::{Diagnostics, Loc, SpecDiagnostic, SpecErrors};
 pub use interpolate::render_scalar;
 pub use model::Resources;
 pub use model::{Action, InputRef, Located, NodeSpec, Pipeline, ShellAction, TypedAction, Value};
-pub use paths::{RelPath, RelPathError};
+pub use paths::{RelPath, RelPathError, reserved_output};
 
 /// Pipeline files above this size are refused before parsing.
 pub const MAX_PIPELINE_BYTES: u64 = 4 * 1024 * 1024;

@@ -65,6 +65,8 @@ pub struct ShellAction {
     pub outs: Vec<Located<RelPath>>,
     pub metrics: Vec<RelPath>,
     pub params: BTreeMap<String, Value>,
+    /// Environment variables whose values enter the key (`env:`), sorted.
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -60,6 +60,29 @@ impl RelPath {
     }
 }
 
+/// Why a shell stage may not declare `path` as an output, or None if it may. `protected`
+/// are files at the project root that no stage may write (the pipeline file, its config).
+///
+/// `.git` is refused at any depth and in any case (as git itself refuses such paths): hooks
+/// and config there run code. `.augflow/` at the root is augflow's state and store; typed
+/// outputs live there but are placed by augflow, never declared.
+pub fn reserved_output(path: &RelPath, protected: &[&str]) -> Option<String> {
+    let mut parts = path.as_str().split('/');
+    if parts.clone().any(|part| part.eq_ignore_ascii_case(".git")) {
+        return Some("`.git` holds git's own files (hooks and config run code)".to_owned());
+    }
+    if parts
+        .next()
+        .is_some_and(|first| first.eq_ignore_ascii_case(".augflow"))
+    {
+        return Some("`.augflow/` holds augflow's own state, outputs and store".to_owned());
+    }
+    protected
+        .iter()
+        .find(|file| **file == path.as_str())
+        .map(|file| format!("`{file}` is the pipeline's own definition"))
+}
+
 impl fmt::Display for RelPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -86,6 +109,31 @@ mod tests {
             Err(RelPathError::Escapes(_))
         ));
         assert_eq!(RelPath::parse("."), Err(RelPathError::Empty));
+    }
+
+    #[test]
+    fn git_state_and_pipeline_files_are_reserved() {
+        let protected = ["augflow.yaml", "augflow.toml"];
+        let reserved = |raw: &str| reserved_output(&RelPath::parse(raw).unwrap(), &protected);
+        for path in [
+            ".git/hooks/pre-commit",
+            ".git",
+            "sub/.GIT/config",
+            ".augflow/store/objects/ab",
+            ".augflow",
+            "augflow.yaml",
+            "augflow.toml",
+        ] {
+            assert!(reserved(path).is_some(), "{path} should be reserved");
+        }
+        for path in [
+            "out/.gitignore",
+            "git/hooks",
+            "sub/augflow.yaml",
+            "x.augflow",
+        ] {
+            assert_eq!(reserved(path), None, "{path} should be allowed");
+        }
     }
 
     #[test]

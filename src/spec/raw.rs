@@ -62,6 +62,10 @@ pub struct RawStage {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub metrics: Vec<Spanned<String>>,
+    /// Shell stage: environment variables the command reads; their values enter the key.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub env: Vec<Spanned<String>>,
     /// Expands the stage into one node per combination of axis values.
     #[serde(default)]
     #[schemars(with = "std::collections::BTreeMap<String, Vec<RawValue>>")]

@@ -166,3 +166,23 @@ pub fn assert_store_blobs_valid(store: &Path) {
 pub fn action_entry_path(store: &Path, key: &str) -> PathBuf {
     store.join("ac").join(&key[..2]).join(format!("{key}.json"))
 }
+
+/// Every file (not folder) under `dir`, recursively, without following symlinks; symlinks
+/// are listed too.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries {
+        let entry = entry.expect("read dir entry");
+        let path = entry.path();
+        if entry.file_type().expect("file type").is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}

@@ -12,6 +12,7 @@ use super::blob::BlobState;
 use super::{OBJECTS, QUARANTINE, Store, TMP, read_dir_names};
 use crate::action::ActionEntry;
 use crate::artifact::{Artifact, TreeManifest};
+use crate::atomic::TEMP_PREFIX;
 use crate::digest::Digest;
 use crate::error::{CacheError, IoContext};
 
@@ -29,6 +30,8 @@ pub struct GcReport {
     pub quarantine_removed: u64,
     pub kept_actions: u64,
     pub kept_blobs: u64,
+    /// Bytes of blobs left in the store (size-capped collection only).
+    pub bytes_left: u64,
 }
 
 impl Store {
@@ -77,7 +80,11 @@ impl Store {
         }
 
         let tmp = self.root.join(TMP);
+        // Only names this crate creates: a foreign file is never deleted.
         for name in read_dir_names(&tmp)? {
+            if !name.starts_with(TEMP_PREFIX) {
+                continue;
+            }
             let path = tmp.join(name);
             let Some(meta) = stat(&path)? else { continue };
             if !younger_than(&meta, now, grace.max(TEMP_MAX_AGE)) {
@@ -89,6 +96,9 @@ impl Store {
 
         let quarantine = self.root.join(QUARANTINE);
         for name in read_dir_names(&quarantine)? {
+            if !is_quarantine_name(&name) {
+                continue;
+            }
             let path = quarantine.join(&name);
             let Some(meta) = stat(&path)? else { continue };
             if !quarantined_recently(&name, &meta, now, grace) {
@@ -100,27 +110,35 @@ impl Store {
         Ok(report)
     }
 
-    /// Adds every blob the entry at `path` needs. Damaged entries or manifests reach
-    /// nothing; I/O errors abort, since guessing would delete blobs that are needed.
+    /// Adds every blob the entry at `path` needs.
     fn mark_reachable(
         &self,
         path: &Path,
         reachable: &mut HashSet<Digest>,
     ) -> Result<(), CacheError> {
+        reachable.extend(self.entry_blobs(path)?);
+        Ok(())
+    }
+
+    /// Every blob the entry at `path` needs (manifests and their files). Damaged entries or
+    /// manifests reach nothing; I/O errors abort, since guessing would delete blobs that
+    /// are needed.
+    pub(super) fn entry_blobs(&self, path: &Path) -> Result<Vec<Digest>, CacheError> {
+        let mut blobs = Vec::new();
         let bytes = match fs::read(path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(blobs),
             Err(e) => return Err(CacheError::io("read action entry", path, e)),
         };
         let entry: ActionEntry = match serde_json::from_slice(&bytes) {
             Ok(entry) => entry,
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "gc: unparsable action entry");
-                return Ok(());
+                return Ok(blobs);
             }
         };
         for artifact in entry.outputs.values() {
-            reachable.insert(artifact.digest());
+            blobs.push(artifact.digest());
             if let Artifact::Dir { manifest, .. } = artifact {
                 // No quarantining here: a dry run must change nothing.
                 let BlobState::Good(bytes) = self.load_blob(manifest)? else {
@@ -128,19 +146,19 @@ impl Store {
                 };
                 let blob = self.blob_path(manifest);
                 match TreeManifest::from_stored_bytes(&bytes, manifest, &blob) {
-                    Ok(tree) => reachable.extend(tree.entries.values().map(|e| e.digest)),
+                    Ok(tree) => blobs.extend(tree.entries.values().map(|e| e.digest)),
                     Err(e) => {
                         tracing::warn!(manifest = %manifest, error = %e, "gc: unusable manifest")
                     }
                 }
             }
         }
-        Ok(())
+        Ok(blobs)
     }
 }
 
 /// Metadata without following links; None if the file vanished meanwhile.
-fn stat(path: &Path) -> Result<Option<Metadata>, CacheError> {
+pub(super) fn stat(path: &Path) -> Result<Option<Metadata>, CacheError> {
     match fs::symlink_metadata(path) {
         Ok(meta) => Ok(Some(meta)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -149,11 +167,21 @@ fn stat(path: &Path) -> Result<Option<Metadata>, CacheError> {
 }
 
 /// Modified less than `age` ago (or in the future, or unknown: keep when in doubt).
-fn younger_than(meta: &Metadata, now: SystemTime, age: Duration) -> bool {
+pub(super) fn younger_than(meta: &Metadata, now: SystemTime, age: Duration) -> bool {
     meta.modified()
         .ok()
         .and_then(|t| now.duration_since(t).ok())
         .is_none_or(|elapsed| elapsed < age)
+}
+
+/// `<hex>.<nanos>` (a blob) or `<hex>.json.<nanos>` (an action entry), as
+/// [`Store::quarantine`] names them.
+fn is_quarantine_name(name: &str) -> bool {
+    let Some((stem, nanos)) = name.rsplit_once('.') else {
+        return false;
+    };
+    let hex = stem.strip_suffix(".json").unwrap_or(stem);
+    !nanos.is_empty() && nanos.bytes().all(|b| b.is_ascii_digit()) && Digest::from_hex(hex).is_ok()
 }
 
 /// Quarantined less than `grace` ago, judging by the `.<unix_nanos>` suffix (rename keeps
@@ -171,7 +199,7 @@ fn quarantined_recently(name: &str, meta: &Metadata, now: SystemTime, grace: Dur
     }
 }
 
-fn remove(path: &Path, dry_run: bool) -> Result<(), CacheError> {
+pub(super) fn remove(path: &Path, dry_run: bool) -> Result<(), CacheError> {
     if dry_run {
         return Ok(());
     }

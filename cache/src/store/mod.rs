@@ -4,9 +4,11 @@
 mod action;
 mod artifacts;
 mod blob;
+mod evict;
 mod gc;
 mod lock;
 mod materialize;
+mod projects;
 
 use std::fs;
 use std::io;
@@ -19,6 +21,7 @@ use crate::error::{CacheError, IoContext};
 use crate::meta;
 
 pub(crate) use artifacts::is_unusable_blob;
+pub use evict::USE_RESOLUTION;
 pub use gc::GcReport;
 pub use lock::KeyLock;
 
@@ -31,6 +34,7 @@ const ACTIONS: &str = "ac";
 const TMP: &str = "tmp";
 const QUARANTINE: &str = "quarantine";
 const LOCKS: &str = "locks";
+const PROJECTS: &str = "projects";
 
 /// A content-addressed store rooted at a directory. Holds only paths, so it is cheap to
 /// clone and share; all coordination between processes goes through the filesystem.
@@ -47,7 +51,7 @@ impl Store {
         fs::create_dir_all(&root).at("create store directory", &root)?;
         let store = Store { root };
         store.check_format()?;
-        for dir in [OBJECTS, ACTIONS, TMP, QUARANTINE, LOCKS] {
+        for dir in [OBJECTS, ACTIONS, TMP, QUARANTINE, LOCKS, PROJECTS] {
             let path = store.root.join(dir);
             fs::create_dir_all(&path).at("create store directory", &path)?;
         }
@@ -94,6 +98,13 @@ impl Store {
                 found: found.trim_end().to_string(),
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Only a new folder becomes a store: gc deletes what it finds in one, so
+                // adopting `--store ~/Documents` would put the user's files at risk.
+                if !is_new_folder(&self.root)? {
+                    return Err(CacheError::NotAStore {
+                        path: self.root.clone(),
+                    });
+                }
                 // Two processes creating the store at once both write the same bytes.
                 atomic::write_atomic(&self.root, &path, expected.as_bytes(), meta::FILE_MODE)
             }
@@ -116,6 +127,19 @@ impl Store {
             Err(e) => Err(CacheError::io("move to quarantine", path, e)),
         }
     }
+}
+
+/// True if `dir` is empty but for the temp file of another process creating the store at
+/// this moment (FORMAT is written first, so a store's subfolders never exist without it).
+fn is_new_folder(dir: &Path) -> Result<bool, CacheError> {
+    let entries = fs::read_dir(dir).at("list", dir)?;
+    for entry in entries {
+        let name = entry.at("list", dir)?.file_name();
+        if !name.to_string_lossy().starts_with(atomic::TEMP_PREFIX) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Creates the parent directory of `path`.
@@ -161,11 +185,25 @@ mod tests {
             fs::read_to_string(dir.path().join("FORMAT")).unwrap(),
             "augflow-store 1\n"
         );
-        for sub in ["objects", "ac", "tmp", "quarantine", "locks"] {
+        for sub in ["objects", "ac", "tmp", "quarantine", "locks", "projects"] {
             assert!(dir.path().join(sub).is_dir(), "{sub}");
         }
         // Reopening is fine.
         Store::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_folder_with_other_files_is_not_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(&err, CacheError::NotAStore { .. }), "{err:?}");
+        assert!(!dir.path().join("FORMAT").exists());
+        assert!(!dir.path().join("tmp").exists());
+        // A folder another process is creating the store in right now is fine.
+        let racing = tempfile::tempdir().unwrap();
+        fs::write(racing.path().join(".augflow-tmp-abc"), "").unwrap();
+        Store::open(racing.path()).unwrap();
     }
 
     #[test]
