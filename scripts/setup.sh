@@ -6,7 +6,8 @@ set -euo pipefail
 # System packages by Debian name. The engine needs only a POSIX `sh` for shell stages.
 # Mesa's Vulkan drivers give wgpu an adapter on machines without a GPU (lavapipe, software),
 # so the wgpu test runs everywhere; with a GPU the vendor's driver is used instead.
-APT_PACKAGES=(mesa-vulkan-drivers)
+# Chromium runs the reader-study page headless in tests/it/reader_study.rs.
+APT_PACKAGES=(mesa-vulkan-drivers chromium)
 
 if ! command -v cargo >/dev/null 2>&1; then
     echo "setup: cargo not found; install Rust ${RUST_VERSION:-1.95} with rustup first" >&2

@@ -393,6 +393,16 @@ fn typed_edges(
             );
             continue;
         }
+        if let Err((param, message)) =
+            kind.check_upstream(&typed.params, port_name, &producer_action.kind)
+        {
+            let loc = typed.param_locs.get(&param).copied();
+            diags.push(
+                loc.unwrap_or(typed.params_loc),
+                format!("use params that apply to `{}`: {message}", target.node),
+                "does not apply here",
+            );
+        }
         edges.push((
             from,
             EdgeKind::Input {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use augflow_stages::generators::{
-    DdpmConfig, DdpmProgress, GanConfig, GanProgress, SampleConfig, SampleProgress,
-    sample_generator_with_base, train_ddpm, train_gan,
+    DdpmConfig, DdpmProgress, GanConfig, GanProgress, GeneratorFamily, SampleConfig,
+    SampleProgress, sample_generator_with_base, train_ddpm, train_gan,
 };
 use augflow_stages::synthetic::{
     FeatureSpace, MergeConfig, QualityConfig, merge_image_sets, score_quality,
@@ -184,7 +184,7 @@ impl StageKind for TrainGan {
         .map_err(stage_error)?;
         let mut outcome = device_outcome(&device);
         // One network for every class: one selected step and its mean score.
-        if let Some(chosen) = file.checkpoints.first() {
+        if let Some(chosen) = file.checkpoints.first().filter(|c| !c.scores.is_empty()) {
             outcome
                 .metadata
                 .insert("selected_step".to_owned(), Value::from(chosen.step));
@@ -226,6 +226,30 @@ impl StageKind for Sample {
     fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
         let config: SampleConfig = typed_params(params)?;
         config.validate().map_err(|err| err.to_string())
+    }
+
+    /// The generator's family is known from the kind that trains it, so a param that does
+    /// not apply to it fails before anything runs (the stage checks again at run time).
+    fn check_upstream(
+        &self,
+        params: &BTreeMap<String, Value>,
+        port: &str,
+        producer_kind: &str,
+    ) -> Result<(), (String, String)> {
+        let family = match (port, producer_kind) {
+            ("generator", "train.gan") => GeneratorFamily::Gan,
+            ("generator", "train.ddpm") => GeneratorFamily::Ddpm,
+            ("generator", "train.lora") => GeneratorFamily::LatentLora,
+            ("generator", _) => GeneratorFamily::Latent,
+            _ => return Ok(()),
+        };
+        let Ok(config) = typed_params::<SampleConfig>(params) else {
+            return Ok(()); // check_params reports it
+        };
+        match config.misapplied(family) {
+            Some((param, why)) => Err((param.to_owned(), why)),
+            None => Ok(()),
+        }
     }
 
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
@@ -375,6 +399,7 @@ impl StageKind for ScoreQuality {
             ),
             fraction: None,
         });
+        let dir = port_dir(&ctx.outputs, "metrics")?;
         let report = score_quality(
             port_dir(&ctx.inputs, "real")?,
             port_dir(&ctx.inputs, "synthetic")?,
@@ -382,8 +407,8 @@ impl StageKind for ScoreQuality {
             &config,
             ctx.seed,
             &device,
+            dir,
         )?;
-        let dir = port_dir(&ctx.outputs, "metrics")?;
         write_json(&dir.join("metrics.json"), &report)?;
         let mut outcome = device_outcome(&device);
         if let Some(fid) = report.mean_class_fid {

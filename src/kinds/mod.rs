@@ -10,6 +10,7 @@ mod ingest;
 mod latent;
 mod ml;
 mod phantom;
+mod reader_study;
 mod report;
 mod split;
 
@@ -154,6 +155,17 @@ pub trait StageKind: Send + Sync {
     ) -> Result<(), String> {
         Ok(())
     }
+    /// Checks params against the kind of the stage connected to input `port` (a param
+    /// that applies to one generator family only, say). Returns the offending param's name
+    /// and why, so the error points at its line.
+    fn check_upstream(
+        &self,
+        _params: &BTreeMap<String, Value>,
+        _port: &str,
+        _producer_kind: &str,
+    ) -> Result<(), (String, String)> {
+        Ok(())
+    }
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError>;
 }
 
@@ -193,6 +205,8 @@ impl Registry {
         registry.add(Box::new(latent::TrainDreambooth));
         registry.add(Box::new(latent::MergeLora));
         registry.add(Box::new(report::ReportStudy));
+        registry.add(Box::new(reader_study::ReaderStudyPage));
+        registry.add(Box::new(reader_study::ScoreReaderStudy));
         for kind in ingest::kinds() {
             registry.add(kind);
         }

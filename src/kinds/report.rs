@@ -14,6 +14,7 @@ use super::{
     ArtifactType, Gathered, KindContext, KindError, KindOutcome, Port, StageKind, gathered,
     port_dir, typed_params,
 };
+use crate::report::quality_checks::read_quality_check;
 use crate::report::render::{SampleRow, csv, html, markdown};
 use crate::report::study::{AxisNames, Run, StudyError, analyse, read_run};
 use crate::spec::Value;
@@ -24,8 +25,11 @@ const fn port(name: &'static str, ty: ArtifactType) -> Port {
     Port { name, ty }
 }
 
+/// `more_scores`: further condition scores whose grid differs from `scores` (e.g. the
+/// GAN's +5,000/+10,000 arm, which the other generators lack); pooled with them.
 const INPUTS: &[Port] = &[
     port("scores", ArtifactType::Metrics),
+    port("more_scores", ArtifactType::Metrics),
     port("baseline", ArtifactType::Metrics),
     port("quality", ArtifactType::Metrics),
     port("real", ArtifactType::ImageSet),
@@ -55,8 +59,9 @@ impl StageKind for ReportStudy {
     }
 
     /// 2: `metrics.json` holds `fid_name`; the FID scatter names its feature space.
+    /// 3: pooled per-generator tests, per-image tests, memorisation and class fidelity.
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn inputs(&self) -> &'static [Port] {
@@ -68,11 +73,11 @@ impl StageKind for ReportStudy {
     }
 
     fn gather_inputs(&self) -> &'static [&'static str] {
-        &["scores", "baseline", "quality", "samples"]
+        &["scores", "more_scores", "baseline", "quality", "samples"]
     }
 
     fn optional_inputs(&self) -> &'static [&'static str] {
-        &["baseline", "quality", "real", "samples"]
+        &["more_scores", "baseline", "quality", "real", "samples"]
     }
 
     fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
@@ -81,13 +86,22 @@ impl StageKind for ReportStudy {
 
     fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
         let config: ReportConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let runs = read_runs(&gathered(ctx, "scores"), &config.axes, false)?;
+        let mut runs = read_runs(&gathered(ctx, "scores"), &config.axes, false)?;
+        runs.extend(read_runs(
+            &gathered(ctx, "more_scores"),
+            &config.axes,
+            false,
+        )?);
         let baseline = read_runs(&gathered(ctx, "baseline"), &config.axes, true)?;
         let mut quality = BTreeMap::new();
+        let mut checks = Vec::new();
         let mut fid_names = std::collections::BTreeSet::new();
         for input in gathered(ctx, "quality") {
             let value = read_json(&input.dir.join("metrics.json"))?;
             let generator = axis_value(&input, &config.axes.generator);
+            checks.push(
+                read_quality_check(input.dir, &generator, &value).map_err(KindError::Params)?,
+            );
             if let Some(fid) = value["mean_class_fid"].as_f64() {
                 quality.insert(generator, (fid, value["overall"]["kid"]["mean"].as_f64()));
                 // Files written before Inception features existed are domain FIDs.
@@ -100,6 +114,7 @@ impl StageKind for ReportStudy {
             }
         }
         let mut study = analyse(&runs, &baseline, &quality, ctx.seed);
+        study.quality_checks = checks;
         if fid_names.len() > 1 {
             study.fid_name = "mixed".to_owned();
             study.notes.push(format!(

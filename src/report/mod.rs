@@ -1,7 +1,13 @@
 //! The study report: statistics, tables, plots. `study` turns score artifacts into cells
 //! and comparisons, `render` writes them as HTML, CSV and Markdown.
 
+pub mod pooled;
+pub mod quality_checks;
+pub mod reader_page;
+pub mod reader_score;
 pub mod render;
+mod render_pooled;
+mod render_quality;
 pub mod stats;
 pub mod study;
 mod svg;

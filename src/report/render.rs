@@ -72,7 +72,8 @@ pub fn csv(study: &Study) -> String {
 
 /// The main table in Markdown, in percentage points.
 pub fn markdown(study: &Study) -> String {
-    let mut out = String::from(
+    let mut out = super::render_pooled::markdown(&study.pooled);
+    out.push_str(
         "| generator | classifier | amount | accuracy % | balanced acc. % | macro-F1 % | Δ accuracy (95% CI) | p (Holm) |\n|:--|:--|--:|--:|--:|--:|--:|--:|\n",
     );
     let pct = |m: &super::study::MeanStd| format!("{:.2} ± {:.2}", 100.0 * m.mean, 100.0 * m.std);
@@ -123,12 +124,14 @@ pub fn html(study: &Study, samples: &[SampleRow]) -> String {
     for note in &study.notes {
         let _ = write!(out, "<p class=\"note\">{}</p>", escape(note));
     }
+    out.push_str(&super::render_pooled::html(&study.pooled));
+    out.push_str(&super::render_quality::html(&study.quality_checks));
+    out.push_str("<h2>Δ accuracy per cell (percentage points, exploratory)</h2>");
     let _ = write!(
         out,
-        "<p>Δ = condition − baseline of the same classifier, paired by repeat (same seed); 95% percentile bootstrap interval over repeats; exact two-sided sign-flip test; Holm correction over {} comparisons per metric.</p>",
+        "<p>Δ = condition − baseline of the same classifier, paired by repeat (same seed); 95% percentile bootstrap interval over repeats; exact two-sided sign-flip test; Holm correction over {} comparisons per metric. Exploratory: with few repeats a single cell cannot reach significance; the pooled tests above answer the question.</p>",
         study.comparisons
     );
-    out.push_str("<h2>Δ accuracy (percentage points)</h2>");
     let classifiers: Vec<&String> = study.baseline.keys().collect();
     let mut all_classifiers: Vec<&String> = study.cells.iter().map(|c| &c.classifier).collect();
     all_classifiers.sort();
@@ -264,7 +267,7 @@ pub fn html(study: &Study, samples: &[SampleRow]) -> String {
             let _ = write!(out, "<p class=\"note\">{}</p>", escape(note));
         }
     }
-    out.push_str("<h2>All cells</h2><table><tr><th>generator</th><th>classifier</th><th>amount</th><th>accuracy %</th><th>balanced accuracy %</th><th>macro-F1 %</th><th>Δ accuracy</th><th>95% CI</th><th>p</th><th>p (Holm)</th><th>Δ balanced</th><th>p (Holm)</th></tr>");
+    out.push_str("<h2>All cells (exploratory)</h2><table><tr><th>generator</th><th>classifier</th><th>amount</th><th>accuracy %</th><th>balanced accuracy %</th><th>macro-F1 %</th><th>Δ accuracy</th><th>95% CI</th><th>p</th><th>p (Holm)</th><th>Δ balanced</th><th>p (Holm)</th></tr>");
     for (classifier, m) in &study.baseline {
         let _ = write!(
             out,

@@ -6,6 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::pooled::{Pooled, pooled};
+use super::quality_checks::QualityCheck;
+
 use super::stats::{
     BootstrapConfig, PermutationConfig, holm_adjust, paired_differences, paired_mean_difference_ci,
     pearson, sign_flip_test, spearman,
@@ -44,6 +47,10 @@ pub struct Run {
     pub repeat: String,
     pub metrics: BTreeMap<String, f64>,
     pub class_f1: BTreeMap<String, f64>,
+    /// Per test image, whether the prediction was right (from `predictions.json`, when
+    /// the scores folder has one), for per-image paired tests.
+    #[serde(skip)]
+    pub correct: Option<Vec<bool>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +138,43 @@ pub fn read_run(
         repeat: axis(&names.repeat, Some("1"))?,
         metrics,
         class_f1,
+        correct: read_correct(dir)?,
     })
+}
+
+/// Per-image correctness from the `predictions.json` beside the scores, if any.
+fn read_correct(dir: &Path) -> Result<Option<Vec<bool>>, StudyError> {
+    #[derive(Deserialize)]
+    struct Predictions {
+        y_true: Vec<usize>,
+        y_pred: Vec<usize>,
+    }
+    let path = dir.join(crate::kinds::PREDICTIONS_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let parsed: Predictions = serde_json::from_str(&text).map_err(|err| StudyError::Parse {
+        path: path.display().to_string(),
+        reason: err.to_string(),
+    })?;
+    if parsed.y_true.len() != parsed.y_pred.len() {
+        return Err(StudyError::Parse {
+            path: path.display().to_string(),
+            reason: format!(
+                "{} labels but {} predictions",
+                parsed.y_true.len(),
+                parsed.y_pred.len()
+            ),
+        });
+    }
+    Ok(Some(
+        parsed
+            .y_true
+            .iter()
+            .zip(&parsed.y_pred)
+            .map(|(t, p)| t == p)
+            .collect(),
+    ))
 }
 
 /// Mean and sample standard deviation.
@@ -218,6 +261,12 @@ pub struct Study {
     /// FID vs Δaccuracy over generators, or why not.
     pub correlations: Vec<CorrelationRow>,
     pub correlation_note: Option<String>,
+    /// Per generator (pooled over classifiers and amounts), per generator × amount, and
+    /// per image for each generator's best cell: the report's answer.
+    pub pooled: Pooled,
+    /// Memorisation and class fidelity per generator (set by the caller from the
+    /// quality inputs).
+    pub quality_checks: Vec<QualityCheck>,
     pub notes: Vec<String>,
 }
 
@@ -308,9 +357,9 @@ pub fn analyse(
         .len();
     if repeats < 6 {
         notes.push(format!(
-            "{repeats} repeat(s) per cell: the exact two-sided paired test cannot go below \
-             p = {:.4} (1/2^{}), so no comparison can reach 0.05 before correction; \
-             read Δ and its interval as effect size and spread.",
+            "{repeats} repeat(s) per cell: a single cell's exact two-sided paired test cannot \
+             go below p = {:.4} (1/2^{}), so the per-cell table is exploratory; the \
+             per-generator tests pool every classifier and amount and can.",
             2.0f64.powi(1 - repeats as i32).min(1.0),
             repeats.saturating_sub(1)
         ));
@@ -377,6 +426,8 @@ pub fn analyse(
         fid_name: "domain fid".to_owned(),
         correlations,
         correlation_note,
+        pooled: pooled(runs, baseline, seed),
+        quality_checks: Vec::new(),
         notes,
     }
 }

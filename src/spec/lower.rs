@@ -293,11 +293,17 @@ fn lower_node(
             .params
             .first()
             .map_or(kind_loc, |(_, v)| at(&v.referenced));
+        let param_locs = stage
+            .params
+            .iter()
+            .map(|(key, v)| (key.clone(), at(&v.referenced)))
+            .collect();
         Action::Typed(TypedAction {
             kind: kind.value.clone(),
             kind_loc,
             params: params_sorted,
             params_loc,
+            param_locs,
             inputs,
         })
     } else {

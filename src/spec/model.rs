@@ -75,6 +75,8 @@ pub struct TypedAction {
     pub kind_loc: Loc,
     pub params: BTreeMap<String, Value>,
     pub params_loc: Loc,
+    /// Where each param is written, for errors about one param.
+    pub param_locs: BTreeMap<String, Loc>,
     pub inputs: BTreeMap<String, Located<InputRef>>,
 }
 

@@ -242,11 +242,13 @@ impl Case {
             n,
             classes: Some(vec![CLASS.to_owned()]),
             batch_size: SAMPLE_BATCH,
-            sampler: Sampler::Ddim,
-            steps: DDIM_STEPS,
+            sampler: Some(Sampler::Ddim),
+            steps: Some(DDIM_STEPS),
             prompt: None,
             guidance: None,
             lora_scale: None,
+            ddpm: None,
+            latent: None,
         };
         let progress = |p: SampleProgress| run.done.store(p.done, Ordering::Relaxed);
         sample_generator(model, &cfg, SEED, out, device, &progress, run.cancel)?;

@@ -57,15 +57,17 @@ pub const SPLIT_VERSION: u32 = 1;
 /// Version of the classifier stages' output ([`classifiers`]).
 ///
 /// Bump this whenever the same config, data, seed and backend would give different
-/// weights, history or predictions (architecture, initialisation, augmentation, loop).
-pub const CLASSIFIER_VERSION: u32 = 1;
+/// weights, history or predictions (architecture, initialisation, augmentation, loop)
+/// (2: default augmentation without flips, close to the study's "strong" set).
+pub const CLASSIFIER_VERSION: u32 = 2;
 
 /// Version of the generator stages' output ([`generators`]): training, selection and
 /// sampling.
 ///
 /// Bump this whenever the same config, data, seed and backend would give different
-/// weights, selected checkpoints or sampled images.
-pub const GENERATOR_VERSION: u32 = 1;
+/// weights, selected checkpoints or sampled images (2: `hflip` off by default; `sample`
+/// with `sampler: ddpm` honours `steps` as diffusers' respacing does).
+pub const GENERATOR_VERSION: u32 = 2;
 
 /// Version of the latent diffusion stages' output ([`generators::latent`]): the
 /// autoencoder, the base model and its fine-tune, LoRA and DreamBooth adaptations, and
@@ -73,5 +75,5 @@ pub const GENERATOR_VERSION: u32 = 1;
 ///
 /// Bump this whenever the same config, data, seed and backend would give different
 /// weights, artifacts or sampled images (2: `hflip` trains on the latents of mirrored
-/// images instead of mirrored latents).
-pub const LATENT_VERSION: u32 = 2;
+/// images instead of mirrored latents; 3: `hflip` off by default).
+pub const LATENT_VERSION: u32 = 3;

@@ -115,11 +115,13 @@ fn tiny_ddpm_learns_and_samples_n_per_class() {
             n,
             classes: None,
             batch_size: 2,
-            sampler: Sampler::Ddim,
-            steps: 5,
+            sampler: Some(Sampler::Ddim),
+            steps: Some(5),
             prompt: None,
             guidance: None,
             lora_scale: None,
+            ddpm: None,
+            latent: None,
         };
         sample_generator(&model_dir, &cfg, 9, &dir, &device, &|_| {}, &never).unwrap();
         dir
@@ -179,4 +181,44 @@ fn too_few_images_for_a_holdout_is_a_clear_error() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("\"healthy\" has 3 training images"), "{err}");
+}
+
+#[test]
+fn holdout_zero_keeps_the_last_ema_weights_and_every_image() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    fs::create_dir(&data).unwrap();
+    let cfg = PhantomConfig {
+        size: 32,
+        classes: BTreeMap::from([("healthy".into(), 3)]),
+        images_per_patient: 1,
+    };
+    generate_phantom(&cfg, 5, &data).unwrap();
+    let out = root.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let mut config = tiny_config();
+    config.steps = 4;
+    config.selection.holdout = 0.0;
+    let device = select_device(BackendChoice::Cpu).unwrap();
+    // Three images: too few for a holdout (above), enough without one.
+    let file = train_ddpm(
+        &config,
+        1,
+        &data,
+        &out,
+        &device,
+        &|_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let checkpoint = &file.checkpoints[0];
+    assert_eq!(
+        (
+            checkpoint.step,
+            checkpoint.train_images,
+            checkpoint.holdout_images
+        ),
+        (4, 3, 0)
+    );
+    assert!(checkpoint.scores.is_empty(), "{:?}", checkpoint.scores);
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use augflow_stages::backend::{BackendChoice, select_device};
 use augflow_stages::generators::{
-    AdaConfig, GanConfig, GanProgress, GanSelectionConfig, GeneratorFile, SampleConfig, Sampler,
+    AdaConfig, GanConfig, GanProgress, GanSelectionConfig, GeneratorFile, SampleConfig,
     sample_generator, train_gan,
 };
 use augflow_stages::image_set::ImageSetManifest;
@@ -160,11 +160,13 @@ fn tiny_gan_improves_and_samples_n_per_class() {
             n,
             classes: None,
             batch_size: 2,
-            sampler: Sampler::Ddim,
-            steps: 5,
+            sampler: None,
+            steps: None,
             prompt: None,
             guidance: None,
             lora_scale: None,
+            ddpm: None,
+            latent: None,
         };
         sample_generator(&model_dir, &cfg, 9, &dir, &device, &|_| {}, &never).unwrap();
         dir

@@ -144,11 +144,13 @@ fn sample_config(n: usize) -> SampleConfig {
         n,
         classes: None,
         batch_size: 4,
-        sampler: Sampler::Ddim,
-        steps: 4,
+        sampler: Some(Sampler::Ddim),
+        steps: Some(4),
         prompt: None,
         guidance: Some(2.0),
         lora_scale: None,
+        ddpm: None,
+        latent: None,
     }
 }
 
@@ -310,7 +312,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
     let three = fx.sample(&ft_dir, None, &sample_config(3), "ft-3");
     assert_n_per_class(&three, 3, "finetune");
     let ancestral = SampleConfig {
-        sampler: Sampler::Ddpm,
+        sampler: Some(Sampler::Ddpm),
         ..sample_config(1)
     };
     assert_n_per_class(

@@ -20,8 +20,7 @@ fn scaled_down() -> TestProject {
         ("amount: [50, 100]", "amount: [3, 6]"),
         ("amount: [50, 100]", "amount: [3, 6]"),
         ("epochs: 4", "epochs: 1"),
-        ("samples: 16", "samples: 4"),
-        ("      steps: 20\n", "      steps: 2\n"),
+        ("ddpm: {steps: 20}", "ddpm: {steps: 2}"),
     ] {
         project.edit_pipeline(from, to);
     }
@@ -110,6 +109,56 @@ fn quickstart_report_matches_the_scores_and_a_new_amount_reruns_only_its_nodes()
         // Two repeats: the exact sign-flip p is 1 or 0.5.
         let p = parse("accuracy_p");
         assert!(p == 1.0 || p == 0.5, "{row:?}");
+    }
+
+    // The pooled answer per generator, recomputed from the score artifacts: the mean over
+    // every classifier × amount × repeat of (run − the baseline of its classifier and
+    // repeat).
+    let report: serde_json::Value =
+        serde_json::from_str(&project.read("report/metrics.json")).unwrap();
+    for generator in ["gan", "ddpm"] {
+        let mut deltas = Vec::new();
+        for classifier in ["resnet50", "convnext_tiny"] {
+            for amount in ["3", "6"] {
+                for repeat in 1..=2 {
+                    deltas.push(
+                        accuracy(
+                            &project,
+                            &format!("score@{generator}-{classifier}-{amount}-{repeat}"),
+                        ) - accuracy(&project, &format!("score_base@{classifier}-{repeat}")),
+                    );
+                }
+            }
+        }
+        let want = deltas.iter().sum::<f64>() / deltas.len() as f64;
+        let pooled = report["pooled"]["per_generator"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["generator"] == generator)
+            .unwrap_or_else(|| panic!("no pooled row for {generator}"));
+        let got = &pooled["delta"]["accuracy"];
+        assert!((got["mean"].as_f64().unwrap() - want).abs() < 1e-9, "{got}");
+        assert_eq!(got["pairs"], 8);
+        assert_eq!(got["clusters"], 4, "classifier × repeat clusters");
+        assert!(got["p_holm"].as_f64().unwrap() >= got["p"].as_f64().unwrap());
+    }
+    assert_eq!(report["pooled"]["holm_over"], 2);
+    for heading in [
+        "Does each generator help?",
+        "Per generator × images added per class",
+        "Per-image paired test",
+        "Memorisation and class fidelity",
+        "closest synthetic–real pairs",
+        "All cells (exploratory)",
+    ] {
+        assert!(html.contains(heading), "report lacks {heading:?}");
+    }
+    let checks = report["quality_checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2);
+    for check in checks {
+        assert!(check["near_copy_fraction"].is_f64(), "{check}");
+        assert!(check["class_fidelity"].is_f64(), "{check}");
     }
 
     // One more amount: only its merge, trainings, scores and the report run.

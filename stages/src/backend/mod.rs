@@ -118,7 +118,18 @@ pub fn wgpu_adapters() -> &'static [AdapterSummary] {
 
 fn probe_adapters() -> Vec<AdapterSummary> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
-    let adapters = block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    // Without a display, probing OpenGL makes EGL print "error: XDG_RUNTIME_DIR is invalid
+    // or not set" on the terminal; compute needs no display, so GL is only probed with one.
+    let has_display = ["WAYLAND_DISPLAY", "DISPLAY"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
+    let backends = if has_display {
+        wgpu::Backends::all()
+    } else {
+        tracing::debug!("no display: probing wgpu adapters without OpenGL");
+        wgpu::Backends::all() - wgpu::Backends::GL
+    };
+    let adapters = block_on(instance.enumerate_adapters(backends));
     let mut out: Vec<AdapterSummary> = adapters
         .iter()
         .map(|adapter| {

@@ -15,8 +15,8 @@ pub mod select;
 
 pub use artifact::{Checkpoint, GENERATOR_FILE, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
 pub use config::{
-    AdaConfig, DdpmConfig, GanConfig, GanSelectionConfig, MAX_GEN_SIZE, MIN_GEN_SIZE,
-    NoiseSchedule, SampleConfig, Sampler, SelectionConfig, StyleGanSpec, UNetSpec,
+    AdaConfig, DdpmConfig, GanConfig, GanSelectionConfig, GeneratorFamily, MAX_GEN_SIZE,
+    MIN_GEN_SIZE, NoiseSchedule, SampleConfig, Sampler, SelectionConfig, StyleGanSpec, UNetSpec,
 };
 pub use ddpm::{DdpmProgress, train_ddpm};
 pub use gan::{GanProgress, train_gan};

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use serde::Serialize;
 
 use super::artifact::{GeneratorFile, GeneratorSpec};
-use super::config::SampleConfig;
+use super::config::{GeneratorFamily, SampleConfig};
 use super::ddpm::sample::{DrawSpec, draw};
 use super::ddpm::schedule::Schedule;
 use super::ddpm::unet::UNet;
@@ -14,6 +14,7 @@ use super::gan::generator::Generator;
 use super::gan::layers::Init;
 use super::gan::sample as gan_sample;
 use super::images::SyntheticWriter;
+use super::latent::LatentMethod;
 use super::latent::sample::LatentSampler;
 use crate::StageError;
 use crate::backend::SelectedDevice;
@@ -69,6 +70,18 @@ pub fn sample_generator_with_base(
     cfg.validate()?;
     ensure_empty(out_dir)?;
     let file = GeneratorFile::read(generator_dir)?;
+    let family = match &file.spec {
+        GeneratorSpec::Gan { .. } => GeneratorFamily::Gan,
+        GeneratorSpec::Ddpm { .. } => GeneratorFamily::Ddpm,
+        GeneratorSpec::Latent { latent } if latent.method == LatentMethod::Lora => {
+            GeneratorFamily::LatentLora
+        }
+        GeneratorSpec::Latent { .. } => GeneratorFamily::Latent,
+    };
+    if let Some((_, why)) = cfg.misapplied(family) {
+        return Err(StageError::InvalidConfig(why));
+    }
+    let cfg = &cfg.for_family(family)?;
     let latent = match &file.spec {
         GeneratorSpec::Latent { latent } => Some(LatentSampler::new(
             latent,
@@ -76,16 +89,7 @@ pub fn sample_generator_with_base(
             base_dir,
             &device.device,
         )?),
-        other => {
-            if cfg.prompt.is_some() || cfg.guidance.is_some() || cfg.lora_scale.is_some() {
-                return Err(StageError::InvalidConfig(format!(
-                    "prompt, guidance and lora_scale apply to latent diffusion generators, \
-                     not to a {} generator",
-                    other.name()
-                )));
-            }
-            None
-        }
+        _ => None,
     };
     let wanted: Vec<String> = match &cfg.classes {
         Some(list) => list.clone(),
@@ -133,8 +137,8 @@ pub fn sample_generator_with_base(
                 let schedule = Schedule::new(*schedule, *timesteps);
                 let spec = DrawSpec {
                     schedule: &schedule,
-                    sampler: cfg.sampler,
-                    ddim_steps: cfg.steps,
+                    sampler: cfg.sampler(),
+                    steps: cfg.steps_for(*timesteps)?,
                     size,
                     channels: 1,
                     clip: true,

@@ -15,10 +15,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::memorisation::{ClassFidelity, Embedded, Memorisation, class_fidelity, memorisation};
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::classifiers::data::load_image_set;
-use crate::classifiers::{Embeddings, embed};
+use crate::classifiers::{Embeddings, embed, predict};
 use crate::image_set::ImageSetManifest;
 use crate::metrics::quality::inception::{FEATURE_DIM, FidInception};
 use crate::metrics::quality::{
@@ -29,8 +30,8 @@ use crate::metrics::quality::{
 ///
 /// Bump this whenever the same sets, feature model or weights, config and seed would give
 /// different metrics (2: `fid_name`, Inception features, FID through n×n matrices when a
-/// group has fewer images than features).
-pub const QUALITY_VERSION: u32 = 2;
+/// group has fewer images than features; 3: memorisation and class fidelity).
+pub const QUALITY_VERSION: u32 = 3;
 
 /// The feature space of FID, KID and precision/recall/density/coverage.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -168,12 +169,17 @@ pub struct QualityReport {
     pub overall: GroupQuality,
     /// Mean of the per-class FIDs that could be computed (the study's headline number).
     pub mean_class_fid: Option<f64>,
+    /// Nearest real training image of each synthetic image, in the same feature space.
+    pub memorisation: Metric<Memorisation>,
+    /// The `features` classifier (trained on real images only) on the synthetic images.
+    pub class_fidelity: Metric<ClassFidelity>,
     pub device: String,
 }
 
 /// Scores the synthetic set in `synthetic_dir` against the real set in `real_dir`, in the
 /// feature space `cfg.features`: that of the classifier in `features_model_dir` (needed
-/// for `domain` only) or the FID Inception-v3's.
+/// for `domain` only) or the FID Inception-v3's. The closest synthetic–real pairs are
+/// copied into `out_dir/closest/`.
 pub fn score_quality(
     real_dir: &Path,
     synthetic_dir: &Path,
@@ -181,6 +187,7 @@ pub fn score_quality(
     cfg: &QualityConfig,
     seed: u64,
     device: &SelectedDevice,
+    out_dir: &Path,
 ) -> Result<QualityReport, StageError> {
     cfg.validate()?;
     let (real_classes, real_images) = gray_images(real_dir, None)?;
@@ -214,6 +221,39 @@ pub fn score_quality(
             let dim = real.features.first().map_or(0, Vec::len);
             (real, synthetic, "domain fid", dim)
         }
+    };
+    let paths = |dir: &Path| -> Result<Vec<String>, StageError> {
+        Ok(ImageSetManifest::read(dir)?
+            .images
+            .into_iter()
+            .map(|r| r.path)
+            .collect())
+    };
+    let (real_paths, synthetic_paths) = (paths(real_dir)?, paths(synthetic_dir)?);
+    let memorisation = Metric::from(memorisation(
+        &Embedded {
+            features: &real.features,
+            labels: &real.labels,
+            paths: &real_paths,
+        },
+        &Embedded {
+            features: &synthetic.features,
+            labels: &synthetic.labels,
+            paths: &synthetic_paths,
+        },
+        &real.classes,
+        (real_dir, synthetic_dir),
+        out_dir,
+    ));
+    let class_fidelity = match features_model_dir {
+        Some(model) => {
+            Metric::from(predict(model, synthetic_dir, device).map(|p| class_fidelity(&p)))
+        }
+        None => Metric::Skipped {
+            skipped: "class fidelity needs the `features` input (a classifier trained on \
+                      the real training set)"
+                .to_owned(),
+        },
     };
     let (real_images, synthetic_images) = (real_images.images, synthetic_images.images);
     let mut per_class = BTreeMap::new();
@@ -254,6 +294,8 @@ pub fn score_quality(
         mean_class_fid: (!fids.is_empty()).then(|| fids.iter().sum::<f64>() / fids.len() as f64),
         per_class,
         overall,
+        memorisation,
+        class_fidelity,
         device: device.name.clone(),
     })
 }

@@ -1,6 +1,7 @@
-//! Reverse diffusion: ancestral DDPM over all T steps, or deterministic DDIM (η = 0) over
-//! a subsequence. Every image draws its noise from a stream keyed by (class, image index,
-//! step), so image i is the same whether 100 or 1,000 are drawn, in whatever batches.
+//! Reverse diffusion: ancestral DDPM over all T steps or a respaced subset (as diffusers'
+//! `DDPMScheduler`), or deterministic DDIM (η = 0) over a subsequence. Every image draws
+//! its noise from a stream keyed by (class, image index, step), so image i is the same
+//! whether 100 or 1,000 are drawn, in whatever batches.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -28,7 +29,8 @@ impl NoisePredictor for UNet {
 pub(crate) struct DrawSpec<'a> {
     pub schedule: &'a Schedule,
     pub sampler: Sampler,
-    pub ddim_steps: usize,
+    /// Sampling steps: DDIM's subsequence, or the DDPM respacing (T = every step).
+    pub steps: usize,
     pub size: usize,
     /// Channels of x (1 for pixels; the latent channels for latent diffusion).
     pub channels: usize,
@@ -111,7 +113,7 @@ fn ddim(
 ) -> Result<Tensor<4>, StageError> {
     let sched = spec.schedule;
     let mut x = noise(spec, images, u64::MAX, device);
-    let steps = sched.ddim_timesteps(spec.ddim_steps);
+    let steps = sched.ddim_timesteps(spec.steps);
     for (i, &t) in steps.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Err(StageError::Cancelled);
@@ -136,24 +138,77 @@ fn ancestral(
 ) -> Result<Tensor<4>, StageError> {
     let sched = spec.schedule;
     let mut x = noise(spec, images, u64::MAX, device);
-    for t in (0..sched.steps()).rev() {
+    let steps = sched.ddpm_timesteps(spec.steps);
+    for (i, &t) in steps.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Err(StageError::Cancelled);
         }
-        let (beta, ab) = (sched.betas[t], sched.alpha_bars[t]);
-        let ab_prev = sched.alpha_bar_prev(t);
+        let step = sched.ancestral_step(t, steps.get(i + 1).copied());
         let eps = unet.predict(x.clone(), &vec![t; images.len()]);
-        let x0 = predict_x0(x.clone(), eps, ab, spec.clip);
-        // Posterior q(x_{t−1} | x_t, x̂0) (Ho et al. eq. 7).
-        let c0 = beta * ab_prev.sqrt() / (1.0 - ab);
-        let ct = (1.0 - ab_prev) * (1.0 - beta).sqrt() / (1.0 - ab);
-        let mean = x0.mul_scalar(c0) + x.mul_scalar(ct);
-        x = if t > 0 {
-            let var = beta * (1.0 - ab_prev) / (1.0 - ab);
-            mean + noise(spec, images, t as u64, device).mul_scalar(var.sqrt())
+        let x0 = predict_x0(x.clone(), eps, step.alpha_bar, spec.clip);
+        // Posterior q(x_prev | x_t, x̂0) (Ho et al. eq. 7) over the respaced steps.
+        let mean = x0.mul_scalar(step.x0_coeff) + x.mul_scalar(step.xt_coeff);
+        x = if step.noise_std > 0.0 {
+            mean + noise(spec, images, t as u64, device).mul_scalar(step.noise_std)
         } else {
             mean
         };
     }
     Ok(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generators::NoiseSchedule;
+
+    /// ε̂ = 0.3·x: enough to make every coefficient matter.
+    struct Linear;
+    impl NoisePredictor for Linear {
+        fn predict(&self, x: Tensor<4>, _t: &[usize]) -> Tensor<4> {
+            x.mul_scalar(0.3)
+        }
+    }
+
+    fn values(x: Tensor<4>) -> Vec<f64> {
+        x.try_into_vec_as::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    }
+
+    #[test]
+    fn respaced_ancestral_sampling_applies_each_step_on_the_device() {
+        // The tensor loop against the scalar step that the diffusers reference checks
+        // (stages/tests/ddpm_respacing.rs), with the same noise streams.
+        let device = Device::flex();
+        let schedule = Schedule::new(NoiseSchedule::Linear, 100);
+        let spec = DrawSpec {
+            schedule: &schedule,
+            sampler: Sampler::Ddpm,
+            steps: 7,
+            size: 4,
+            channels: 1,
+            clip: true,
+            seed: 5,
+            stream: "test",
+            class_index: 0,
+        };
+        let never = AtomicBool::new(false);
+        let got = values(ancestral(&Linear, &spec, &[2], &device, &never).unwrap());
+        let mut want = values(noise(&spec, &[2], u64::MAX, &device));
+        let steps = schedule.ddpm_timesteps(7);
+        assert_eq!(steps, vec![84, 70, 56, 42, 28, 14, 0]);
+        for (i, &t) in steps.iter().enumerate() {
+            let step = schedule.ancestral_step(t, steps.get(i + 1).copied());
+            let z = values(noise(&spec, &[2], t as u64, &device));
+            for (x, z) in want.iter_mut().zip(z) {
+                *x = step.apply(*x, 0.3 * *x, z);
+            }
+        }
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-4, "{got:?} vs {want:?}");
+        }
+    }
 }

@@ -65,6 +65,40 @@ impl Schedule {
         ab.sqrt() * x0 + (1.0 - ab).sqrt() * eps
     }
 
+    /// diffusers' `DDPMScheduler.set_timesteps(count)` with its default "leading" spacing:
+    /// t_i = i·⌊T/count⌋ for i < count, descending. Each step goes from t to t − ⌊T/count⌋.
+    /// `count` must be in 1..=T (diffusers refuses more steps than T).
+    pub fn ddpm_timesteps(&self, count: usize) -> Vec<usize> {
+        let ratio = self.steps() / count.clamp(1, self.steps());
+        (0..count.clamp(1, self.steps()))
+            .map(|i| i * ratio)
+            .rev()
+            .collect()
+    }
+
+    /// The coefficients of one ancestral step from `t` to `prev` (None: to the data) over
+    /// a respaced schedule, as diffusers' `DDPMScheduler.step` with `fixed_small` variance:
+    /// x_prev = c0·x̂0 + ct·x_t + σ·z, with ᾱ_prev/ᾱ_t giving the step's own α.
+    pub fn ancestral_step(&self, t: usize, prev: Option<usize>) -> AncestralStep {
+        let alpha_bar = self.alpha_bars[t];
+        let alpha_bar_prev = prev.map_or(1.0, |p| self.alpha_bars[p]);
+        let alpha = alpha_bar / alpha_bar_prev;
+        let beta = 1.0 - alpha;
+        AncestralStep {
+            alpha_bar,
+            x0_coeff: alpha_bar_prev.sqrt() * beta / (1.0 - alpha_bar),
+            xt_coeff: alpha.sqrt() * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar),
+            // diffusers clamps the variance at 1e-20 and adds no noise at the last step.
+            noise_std: if prev.is_some() {
+                ((1.0 - alpha_bar_prev) / (1.0 - alpha_bar) * beta)
+                    .max(1e-20)
+                    .sqrt()
+            } else {
+                0.0
+            },
+        }
+    }
+
     /// `count` timesteps evenly spread over 0..T, descending, for DDIM.
     pub fn ddim_timesteps(&self, count: usize) -> Vec<usize> {
         let t = self.steps();
@@ -73,6 +107,26 @@ impl Schedule {
         steps.dedup();
         steps.reverse();
         steps
+    }
+}
+
+/// One step of ancestral sampling (see [`Schedule::ancestral_step`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AncestralStep {
+    /// ᾱ at the current timestep, to predict x̂0 from ε̂.
+    pub alpha_bar: f64,
+    pub x0_coeff: f64,
+    pub xt_coeff: f64,
+    /// σ of the added noise; 0 at the last step.
+    pub noise_std: f64,
+}
+
+impl AncestralStep {
+    /// The step on one value, with x̂0 clipped to [−1, 1] as for pixels.
+    pub fn apply(&self, x: f64, eps: f64, noise: f64) -> f64 {
+        let x0 =
+            ((x - (1.0 - self.alpha_bar).sqrt() * eps) / self.alpha_bar.sqrt()).clamp(-1.0, 1.0);
+        self.x0_coeff * x0 + self.xt_coeff * x + self.noise_std * noise
     }
 }
 

@@ -191,7 +191,12 @@ impl ClassJob<'_> {
                 steps: cfg.steps,
                 loss: loss_value,
             });
-            if (step + 1) % cfg.selection.every == 0 || step + 1 == cfg.steps {
+            if holdout.is_empty() && step + 1 == cfg.steps {
+                // `selection.holdout: 0`: the last EMA weights, no image spent on selection.
+                best = Some((step + 1, 0.0, module_bytes(&ema, "ddpm")?));
+            } else if !holdout.is_empty()
+                && ((step + 1) % cfg.selection.every == 0 || step + 1 == cfg.steps)
+            {
                 let kid = self.score(&ema, &holdout, size, &device.device, cancel)?;
                 scores.push((step + 1, kid));
                 progress(DdpmProgress::Checkpoint {
@@ -225,7 +230,11 @@ impl ClassJob<'_> {
     /// Splits the class's images into training rows and held-out rows (seeded).
     fn split_holdout<'i>(&self, images: &'i ClassImages) -> Result<Holdout<'i>, StageError> {
         let n = images.rows.len();
-        let held = ((n as f64 * self.cfg.selection.holdout).round() as usize).max(2);
+        let held = if self.cfg.selection.holdout == 0.0 {
+            0
+        } else {
+            ((n as f64 * self.cfg.selection.holdout).round() as usize).max(2)
+        };
         if n < held + 2 {
             return Err(StageError::InvalidConfig(format!(
                 "class {:?} has {n} training images; a DDPM needs at least {} \
@@ -294,7 +303,7 @@ impl ClassJob<'_> {
         let spec = DrawSpec {
             schedule: self.schedule,
             sampler: Sampler::Ddim,
-            ddim_steps: sel.ddim_steps,
+            steps: sel.ddim_steps,
             size,
             channels: 1,
             clip: true,

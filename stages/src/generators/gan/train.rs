@@ -147,7 +147,11 @@ fn split_holdout<'i>(
     rows: &'i [Vec<f32>],
 ) -> Result<ClassData<'i>, StageError> {
     let n = rows.len();
-    let held = ((n as f64 * cfg.selection.holdout).round() as usize).max(2);
+    let held = if cfg.selection.holdout == 0.0 {
+        0
+    } else {
+        ((n as f64 * cfg.selection.holdout).round() as usize).max(2)
+    };
     if n < held + 2 {
         return Err(StageError::InvalidConfig(format!(
             "class {class:?} has {n} training images; the GAN needs at least {} \
@@ -303,7 +307,12 @@ impl Trainer<'_> {
                 loss_d: d_value,
                 p: ada.p(),
             });
-            if (step + 1) % cfg.selection.every == 0 || last {
+            if cfg.selection.holdout == 0.0 {
+                // `selection.holdout: 0`: the last EMA weights, no image spent on selection.
+                if last {
+                    best = Some((step + 1, 0.0, module_bytes(&ema, "gan")?));
+                }
+            } else if (step + 1) % cfg.selection.every == 0 || last {
                 let per_class = self.score(&ema, &device.device, cancel)?;
                 let kid = per_class.iter().map(|(_, s)| s).sum::<f64>() / per_class.len() as f64;
                 scores.push((step + 1, kid));

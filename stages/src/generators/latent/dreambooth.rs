@@ -65,7 +65,7 @@ pub fn train_dreambooth(
         let draw_spec = DrawSpec {
             schedule: &schedule,
             sampler: Sampler::Ddim,
-            ddim_steps: cfg.prior_steps,
+            steps: cfg.prior_steps,
             size: side,
             channels,
             clip: false,

@@ -134,8 +134,8 @@ impl<'a> LatentSampler<'a> {
         let ae = &spec.autoencoder;
         let draw_spec = DrawSpec {
             schedule: &self.schedule,
-            sampler: cfg.sampler,
-            ddim_steps: cfg.steps,
+            sampler: cfg.sampler(),
+            steps: cfg.steps_for(self.schedule.steps())?,
             size: ae.latent_size() as usize,
             channels: ae.latent_channels,
             clip: false,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     check_common, check_guidance, check_probability, check_range, default_batch_size,
-    default_cfg_dropout, default_guidance, default_steps, invalid, yes,
+    default_cfg_dropout, default_guidance, default_steps, invalid,
 };
 use crate::StageError;
 
@@ -50,7 +50,9 @@ pub struct FinetuneConfig {
     pub batch_size: usize,
     #[serde(default = "default_finetune_lr")]
     pub lr: f64,
-    #[serde(default = "yes")]
+    /// Off by default: a mirrored chest radiograph (heart on the right) never occurs in
+    /// the test set.
+    #[serde(default)]
     pub hflip: bool,
 }
 
@@ -99,7 +101,9 @@ pub struct LoraConfig {
     /// The study's LoRA learning rate.
     #[serde(default = "default_lora_lr")]
     pub lr: f64,
-    #[serde(default = "yes")]
+    /// Off by default: a mirrored chest radiograph (heart on the right) never occurs in
+    /// the test set.
+    #[serde(default)]
     pub hflip: bool,
 }
 
@@ -180,7 +184,9 @@ pub struct DreamboothConfig {
     pub batch_size: usize,
     #[serde(default = "default_finetune_lr")]
     pub lr: f64,
-    #[serde(default = "yes")]
+    /// Off by default: a mirrored chest radiograph (heart on the right) never occurs in
+    /// the test set.
+    #[serde(default)]
     pub hflip: bool,
 }
 

@@ -65,7 +65,9 @@ pub struct AutoencoderConfig {
     pub batch_size: usize,
     #[serde(default = "default_ae_lr")]
     pub lr: f64,
-    #[serde(default = "yes")]
+    /// Off by default: a mirrored chest radiograph (heart on the right) never occurs in
+    /// the test set.
+    #[serde(default)]
     pub hflip: bool,
     /// A safetensors file (path param) to start from, with this module's tensor names.
     #[serde(default)]
@@ -199,7 +201,9 @@ pub struct DiffusionBaseConfig {
     pub batch_size: usize,
     #[serde(default = "default_lr")]
     pub lr: f64,
-    #[serde(default = "yes")]
+    /// Off by default: a mirrored chest radiograph (heart on the right) never occurs in
+    /// the test set.
+    #[serde(default)]
     pub hflip: bool,
     /// Safetensors files (path params) to initialise the U-Net and the text encoder
     /// from, with this module's tensor names (docs/pipelines.md lists them).
@@ -295,9 +299,6 @@ pub(super) fn check_common(steps: usize, batch_size: usize, lr: f64) -> Result<(
     Ok(())
 }
 
-pub(super) fn yes() -> bool {
-    true
-}
 fn default_image_size() -> u32 {
     64
 }
