@@ -94,6 +94,7 @@ fn run_never_deletes_or_writes_through_a_committed_symlink() {
     symlink_evil_to(&project, &decoy);
 
     let result = project.run(&[]);
+    assert_eq!(decoy.checksum(), before, "the decoy home changed");
     assert_eq!(result.code, 1, "{}", result.stderr);
     assert_eq!(result.with_status("failed"), names(&["evil"]));
     let output = project.augflow(&["run"]);
@@ -119,12 +120,12 @@ fn restoring_from_the_store_never_writes_through_a_symlink() {
     symlink_evil_to(&project, &decoy);
 
     let output = project.augflow(&["run", "--json"]);
+    assert_eq!(decoy.checksum(), before, "the decoy home changed");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("`evil` is a symbolic link"), "{stdout}");
     let result = parse_run(&output);
     assert_eq!(result.code, 1, "{}", result.stderr);
     assert_eq!(result.with_status("failed"), names(&["evil"]));
-    assert_eq!(decoy.checksum(), before, "the decoy home changed");
 }
 
 #[test]
@@ -144,10 +145,10 @@ fn pull_never_writes_through_a_symlink() {
     victim.write("augflow.toml", &toml);
     symlink_evil_to(&victim, &decoy);
     let output = victim.augflow(&["pull", "--json"]);
+    assert_eq!(decoy.checksum(), before, "the decoy home changed");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("is a symbolic link"), "{stdout}");
     let pulled = parse_run(&output);
     assert_eq!(pulled.code, 1, "{}", pulled.stderr);
     assert_eq!(pulled.with_status("failed"), names(&["evil"]));
-    assert_eq!(decoy.checksum(), before, "the decoy home changed");
 }
