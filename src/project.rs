@@ -244,7 +244,8 @@ impl RemoteConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoreSection {
-    /// Relative paths are relative to the config file.
+    /// Relative paths are relative to the config file; `~/…` is the user's home, so
+    /// several projects can share one store (`path = "~/.cache/augflow"`).
     path: Option<PathBuf>,
 }
 
@@ -255,7 +256,7 @@ impl Project {
         let config = read_config(root)?;
         let store_dir = match (store_flag, &config.store.path) {
             (Some(path), _) => absolute_from(&std::env::current_dir().unwrap_or_default(), path),
-            (None, Some(path)) => absolute_from(root, path),
+            (None, Some(path)) => absolute_from(root, &crate::fsutil::expand_home(path)),
             (None, None) => state_dir.join("store"),
         };
         let user = user::load_user_config()?;
