@@ -14,7 +14,9 @@
 #   TORCH_PYTHON    a python with torch (+ torchvision) for CUDA; else a venv under
 #                   ~/.cache/augflow-bench/torch-gpu-venv, filled from PyPI on first use
 #   BENCH_BUDGET_S  seconds per Burn measurement (default 45)
-#   BACKENDS        Burn backends to compare (default: "cuda wgpu")
+#   BURN_CUDA=1     also measure Burn's CUDA backend: builds with `--features cuda`, whose
+#                   build script downloads an LLVM bundle (needs network; not in this
+#                   workplace, where Burn runs on the GPU through wgpu/Vulkan only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +28,12 @@ out_md=bench/gpu_results.md
 $check && out_md="$scratch/gpu_check.md" # never overwrite a GPU run's table
 profile="${PROFILE:-release}"
 $check && profile="${PROFILE:-dev}"
-backends=(${BACKENDS:-cuda wgpu})
+backends=(wgpu)
+features=()
+if [[ "${BURN_CUDA:-}" == 1 ]]; then
+    backends=(cuda wgpu)
+    features=(--features cuda)
+fi
 export BENCH_BUDGET_S="${BENCH_BUDGET_S:-45}"
 threads="$(nproc)"
 
@@ -36,13 +43,6 @@ classifier_sizes=224
 classifier_batches=8,32
 generator_cases=(ddpm64 ddpm128 gan64)
 torch_device=cuda
-if $check; then
-    backends=(cpu)
-    classifier_models=small_cnn
-    classifier_sizes=32
-    classifier_batches=2
-    torch_device=cpu
-fi
 
 step() { printf '\n== %s\n' "$*" >&2; }
 fail() { echo "bench/gpu.sh: $*" >&2; exit 1; }
@@ -51,13 +51,27 @@ record() { printf '{"check":"%s","result":"%s"}\n' "$1" "$2" >> "$results"; }
 step "plan"
 cat >&2 <<EOF
   machine:      $(nproc) cores; GPU: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "none visible (nvidia-smi)")
-  build:        ${AUGFLOW_BIN:-cargo build --profile $profile --bin augflow}; bench harnesses with --profile $profile
+  build:        ${AUGFLOW_BIN:-cargo build -p augflow -p augflow-stages --profile $profile --bins --benches ${features[*]}}
   classifiers:  Burn ${backends[*]} and PyTorch $torch_device: $classifier_models at ${classifier_sizes} px, batch $classifier_batches, 3 channels
   generators:   Burn ${backends[*]} and PyTorch $torch_device: ${generator_cases[*]} (train step; DDIM-20 / GAN sampling images/s)
   memory:       one classifier trained 20 times in one process (stages/tests/memory_flat.rs on ${backends[0]})
   end to end:   augflow run pipelines/quickstart.yaml --backend ${backends[0]} -j 4 (a copy in a temp folder)
-  output:       $out_md
+  output:       bench/gpu_results.md
 EOF
+if [[ "${BURN_CUDA:-}" != 1 ]]; then
+    echo "  Burn cuda:    not measured (BURN_CUDA=1 builds it, where Burn's LLVM bundle can be downloaded)" >&2
+    record "Burn cuda" "not built: BURN_CUDA=1 needs network at build time (Burn's LLVM bundle)"
+fi
+if $check; then
+    # One tiny step of each harness on the CPU, with the same scripts and arguments.
+    backends=(cpu)
+    classifier_models=small_cnn
+    classifier_sizes=32
+    classifier_batches=2
+    torch_device=cpu
+    echo "  --check:      the same steps on the CPU (small_cnn, 32 px, batch 2, one step),"\
+        "generator cases parsed only, the quickstart as --dry-run; table: $out_md" >&2
+fi
 
 step "checks"
 for script in bench/torch/train_step.py bench/torch/generator_step.py bench/torch/gpu_table.py \
@@ -98,18 +112,26 @@ step "build"
 if [[ -n "${AUGFLOW_BIN:-}" ]]; then
     bin="$AUGFLOW_BIN"
 else
-    cargo build --profile "$profile" --locked --bin augflow >&2
+    # The binary and the bench harnesses in one build (one feature set for Burn).
+    cargo build -p augflow -p augflow-stages --profile "$profile" --locked --bins --benches \
+        "${features[@]}" >&2
     target="${CARGO_TARGET_DIR:-target}"
     bin="$target/$([[ "$profile" == dev ]] && echo debug || echo "$profile")/augflow"
 fi
 [[ -x "$bin" ]] || fail "no augflow binary at $bin"
 "$bin" --version >&2
-bench() { cargo bench -p augflow-stages --profile "$profile" --bench "$@"; }
+# Both packages are named so that features unify as in the workspace build (naming only
+# augflow-stages would rebuild Burn with another feature set).
+bench() {
+    local name=$1
+    shift
+    cargo bench -p augflow -p augflow-stages --profile "$profile" "${features[@]}" --bench "$name" -- "$@"
+}
 
 step "classifier training step (Burn)"
 BENCH_MODELS="$classifier_models" BENCH_SIZES="$classifier_sizes" BENCH_BATCHES="$classifier_batches" \
     BENCH_CHANNELS=3 BENCH_STEPS="$($check && echo 1 || echo 10)" \
-    bench train_step -- "${backends[@]}" | tee -a "$results"
+    bench train_step "${backends[@]}" | tee -a "$results"
 
 if [[ -n "$python" ]]; then
     step "classifier training step (PyTorch $torch_device)"
@@ -127,7 +149,7 @@ if $check; then
     done
 else
     step "generators (Burn)"
-    bench generator_step -- "${backends[@]}" "${generator_cases[@]}" | tee -a "$results"
+    bench generator_step "${backends[@]}" "${generator_cases[@]}" | tee -a "$results"
     if [[ -n "$python" ]]; then
         step "generators (PyTorch cuda)"
         "$python" bench/torch/generator_step.py --device cuda --threads "$threads" \
@@ -137,9 +159,9 @@ fi
 
 step "memory across 20 trainings in one process (${backends[0]})"
 if $check; then
-    echo "skipped by --check (cargo nextest run -p augflow-stages --test memory_flat runs it on the CPU)" >&2
+    echo "skipped by --check (cargo nextest run -p augflow -p augflow-stages --test memory_flat runs it on the CPU)" >&2
     record "memory, 20 trainings" "not run by --check"
-elif AUGFLOW_TEST_BACKEND="${backends[0]}" cargo test -p augflow-stages --profile "$profile" \
+elif AUGFLOW_TEST_BACKEND="${backends[0]}" cargo test -p augflow -p augflow-stages --profile "$profile" "${features[@]}" \
     --test memory_flat -- --nocapture 2> >(tee "$results.memory" >&2); then
     record "memory, 20 trainings (${backends[0]})" "flat: $(grep -m1 'reserved MiB' "$results.memory" | tr -d '"' || echo 'see log')"
 else
@@ -152,7 +174,7 @@ cp -r pipelines "$project/"
 rm -rf "$project/pipelines/.augflow" "$project/pipelines/report"
 if $check; then
     # The plan only: what would run, and that the backend flag is understood.
-    "$bin" run "$project/pipelines/quickstart.yaml" --dry-run --backend cpu >&2
+    "$bin" run "$project/pipelines/quickstart.yaml" --dry-run --backend cpu | tail -1 >&2
     record "quickstart" "dry run only (--check)"
 else
     started=$(date +%s)
