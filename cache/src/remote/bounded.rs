@@ -86,7 +86,9 @@ pub(crate) fn copy_bounded(
     timeout: Duration,
 ) -> Result<u64, Bounded> {
     let deadline = Instant::now() + timeout;
-    let mut buf = vec![0u8; CHUNK.min(usize::try_from(max).unwrap_or(CHUNK) + 1).max(1)];
+    // One byte past the cap is enough to tell it was passed.
+    let cap = usize::try_from(max).unwrap_or(CHUNK).saturating_add(1);
+    let mut buf = vec![0u8; CHUNK.min(cap)];
     let mut total = 0u64;
     loop {
         check_going(total, max, deadline, timeout)?;
