@@ -14,7 +14,7 @@ use super::node_error::NodeError;
 use super::record::{NodeRecord, RECORD_FORMAT, write_record};
 use super::shell::run_shell;
 use super::typed::{publish_dir, run_typed};
-use augflow_cache::remote::{TransferError, pull_action, push_action};
+use augflow_cache::remote::{TransferError, pull_action_expecting, push_action};
 
 use crate::fsutil::check_beneath;
 use crate::hash::StageKey;
@@ -147,7 +147,17 @@ fn try_remote(
     let Some(link) = engine.remote.as_ref().filter(|link| link.usable()) else {
         return Ok(None);
     };
-    let entry = match pull_action(link.remote.as_ref(), engine.store, &key, link.parallel) {
+    // An entry naming other outputs than this node declares is refused before it reaches
+    // the local store: a miss, never a node that fails on every run.
+    let expected = engine.output_paths(node).into_keys().collect();
+    let pulled = pull_action_expecting(
+        link.remote.as_ref(),
+        engine.store,
+        &key,
+        link.parallel,
+        &expected,
+    );
+    let entry = match pulled {
         Ok(Some(entry)) => entry,
         Ok(None) => return Ok(None),
         Err(err @ (TransferError::Tampered { .. } | TransferError::MissingBlob { .. })) => {
