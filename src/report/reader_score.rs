@@ -30,12 +30,15 @@ struct Answer {
     guess: Option<String>,
 }
 
+/// One image's answer: the rating 1–5 and whether the reader called it real.
+pub type ItemAnswer = (Option<u8>, Option<bool>);
+
 /// One reader's checked answers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reader {
     pub name: String,
-    /// Item id → (rating 1–5, guessed real).
-    pub answers: BTreeMap<String, (Option<u8>, Option<bool>)>,
+    /// Item id → answer.
+    pub answers: BTreeMap<String, ItemAnswer>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -231,7 +234,7 @@ pub fn score(key: &Key, readers: &[Reader]) -> ReaderScores {
             })
         })
         .collect();
-    let counts = |category: &dyn Fn(&(Option<u8>, Option<bool>)) -> usize, k: usize| {
+    let counts = |category: &dyn Fn(&ItemAnswer) -> usize, k: usize| {
         complete
             .iter()
             .map(|id| {

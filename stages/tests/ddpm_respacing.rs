@@ -74,8 +74,10 @@ fn every_ancestral_step_matches_diffusers_step() {
             let prev = timesteps.get(step.index + 1).copied();
             assert_eq!(prev.map_or(-1, |p| p as i64), step.prev_t, "t={}", step.t);
             let coeffs = sched.ancestral_step(step.t, prev);
-            for i in 0..step.x.len() {
-                let ours = coeffs.apply(step.x[i], step.eps[i], step.noise[i]);
+            assert_eq!(step.x.len(), step.prev_sample.len());
+            let inputs = step.x.iter().zip(&step.eps).zip(&step.noise);
+            for (i, ((&x, &eps), &noise)) in inputs.enumerate() {
+                let ours = coeffs.apply(x, eps, noise);
                 let want = step.prev_sample[i];
                 // The reference upcasts diffusers' tables to float64 (its betas come from a
                 // float32 linspace): agreement to ~4e-7.

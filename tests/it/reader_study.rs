@@ -123,9 +123,9 @@ fn readers_answer_the_page_in_chromium_and_the_scores_match_the_key() {
 
     // Expected numbers from the key and the two patterns, computed here.
     let rating_a = |k: usize| (k % 5 + 1) as f64;
-    let rating_b = |k: usize| if k % 2 == 0 { 4.0 } else { 2.0 };
-    let real_a = |k: usize| k % 2 == 0;
-    let real_b = |k: usize| k % 3 == 0;
+    let rating_b = |k: usize| if k.is_multiple_of(2) { 4.0 } else { 2.0 };
+    let real_a = |k: usize| k.is_multiple_of(2);
+    let real_b = |k: usize| k.is_multiple_of(3);
     for source in ["real", "gan", "ddpm"] {
         let ks: Vec<usize> = (0..items.len())
             .filter(|&k| items[k]["source"] == source)

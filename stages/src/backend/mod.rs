@@ -117,9 +117,9 @@ pub fn wgpu_adapters() -> &'static [AdapterSummary] {
 }
 
 fn probe_adapters() -> Vec<AdapterSummary> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
-    // Without a display, probing OpenGL makes EGL print "error: XDG_RUNTIME_DIR is invalid
-    // or not set" on the terminal; compute needs no display, so GL is only probed with one.
+    // Without a display, OpenGL's EGL prints errors on the terminal ("XDG_RUNTIME_DIR is
+    // invalid or not set", "eglInitialize ... failed to load driver") as soon as the
+    // instance exists; compute needs no display, so GL is only set up with one.
     let has_display = ["WAYLAND_DISPLAY", "DISPLAY"]
         .iter()
         .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
@@ -129,6 +129,9 @@ fn probe_adapters() -> Vec<AdapterSummary> {
         tracing::debug!("no display: probing wgpu adapters without OpenGL");
         wgpu::Backends::all() - wgpu::Backends::GL
     };
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
+    descriptor.backends = backends;
+    let instance = wgpu::Instance::new(descriptor);
     let adapters = block_on(instance.enumerate_adapters(backends));
     let mut out: Vec<AdapterSummary> = adapters
         .iter()
