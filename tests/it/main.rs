@@ -31,5 +31,5 @@ mod slurm;
 mod store_integrity;
 mod store_trust;
 mod typed;
-mod watch;
 mod untrusted_paths;
+mod watch;
