@@ -3,6 +3,9 @@
 //! A pipeline file (YAML) declares typed and shell stages; [`spec`] parses and expands it,
 //! [`graph`] validates it as a DAG, [`hash`] derives each node's key, [`runner`] runs what
 //! misses the content-addressed store of `augflow-cache`. [`cli`] is a thin layer on top.
+//!
+//! Keys are computed in one place: `runner::key` turns a node and the digests of what it
+//! reads into a [`hash::StageKey`]; `docs/caching.md` lists every field.
 
 pub mod cli;
 pub mod fsutil;
