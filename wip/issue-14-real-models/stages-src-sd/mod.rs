@@ -1,0 +1,24 @@
+//! Stable Diffusion v1.x, read from the diffusers folder layout as published
+//! (`tokenizer/`, `text_encoder/`, `vae/`, `unet/`, `scheduler/`).
+//!
+//! - [`tokenizer`]: CLIP's byte-level BPE tokenizer from `vocab.json` + `merges.txt`.
+//! - [`clip`]: CLIP's text encoder from `text_encoder/config.json` + `model.safetensors`.
+//! - [`vae`]: `AutoencoderKL` from `vae/config.json`.
+//! - [`unet`]: `UNet2DConditionModel` from `unet/config.json` (SD v2.x and SDXL refused).
+//! - [`scheduler`]: the beta schedule, PNDM and DDIM as diffusers has them for SD v1.x.
+//! - [`weights`]: loading transformers/diffusers-named safetensors into Burn modules, every
+//!   tensor checked.
+
+mod blocks;
+pub mod clip;
+mod files;
+pub mod scheduler;
+pub mod tokenizer;
+pub mod unet;
+pub mod vae;
+pub mod weights;
+
+pub use clip::{ClipTextConfig, ClipTextModel};
+pub use tokenizer::ClipTokenizer;
+pub use unet::{UNet2DCondition, UNetConfig};
+pub use vae::{AutoencoderKl, VaeConfig};
