@@ -31,7 +31,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(all(test, unix))]
-mod tests {
+mod umask_tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
