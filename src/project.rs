@@ -323,12 +323,12 @@ impl Project {
     }
 }
 
+/// `path` made absolute against `base` (itself made absolute against the current folder),
+/// so that the same folder is spelled the same way whether the pipeline was named as
+/// `augflow.yaml` (an empty base) or `./augflow.yaml`: trust records compare these.
 fn absolute_from(base: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    }
+    let joined = base.join(path);
+    std::path::absolute(&joined).unwrap_or(joined)
 }
 
 fn read_config(root: &Path) -> Result<ConfigFile, ProjectError> {

@@ -314,10 +314,11 @@ pub fn remote_command(command: &RemoteCommand, store_flag: Option<&std::path::Pa
 
 fn trust(name: &str, pipeline: Option<&std::path::Path>) -> u8 {
     let pipeline = pipeline.unwrap_or(std::path::Path::new(super::DEFAULT_PIPELINE));
-    let root = match pipeline.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    // The same root the loader derives (`spec::load`), so relative paths in the remote's
+    // definition resolve, and are recorded, exactly as `run` and `pull` will see them.
+    let root = pipeline
+        .parent()
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
     let project = match Project::open(&root, None) {
         Ok(project) => project,
         Err(err) => {

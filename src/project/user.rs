@@ -112,6 +112,13 @@ struct TrustRecord {
 }
 
 fn record_for(root: &Path, name: &str, config: &RemoteConfig) -> TrustRecord {
+    // An empty root is the current folder (`augflow.yaml` has the parent ""), which
+    // `canonicalize` would refuse.
+    let root = if root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root
+    };
     let project = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     // Cannot fail: plain strings, paths and enums.
     let json = serde_json::to_vec(config).expect("remote config serializes");

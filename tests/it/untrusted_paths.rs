@@ -128,6 +128,14 @@ fn restoring_from_the_store_never_writes_through_a_symlink() {
     assert_eq!(result.with_status("failed"), names(&["evil"]));
 }
 
+/// The user's own config folder for `project`, trusting the project's remote `team`.
+fn trust_team(project: &mut TestProject) {
+    let config = project.path(".user-config").display().to_string();
+    project.env.push(("AUGFLOW_CONFIG_DIR".into(), config));
+    let trusted = project.augflow(&["remote", "trust", "team"]);
+    assert!(trusted.status.success(), "{trusted:?}");
+}
+
 #[test]
 fn pull_never_writes_through_a_symlink() {
     let decoy = DecoyHome::new();
@@ -135,14 +143,17 @@ fn pull_never_writes_through_a_symlink() {
     let remote = tempfile::tempdir().expect("temp dir");
     let toml = dir_remote_toml(remote.path());
 
-    let attacker = TestProject::new(EVIL);
+    let mut attacker = TestProject::new(EVIL);
     attacker.write("augflow.toml", &toml);
+    trust_team(&mut attacker);
     attacker.run(&[]).assert_ok();
     let pushed = attacker.augflow(&["push"]);
     assert!(pushed.status.success(), "{pushed:?}");
 
-    let victim = TestProject::new(EVIL);
+    let mut victim = TestProject::new(EVIL);
     victim.write("augflow.toml", &toml);
+    // The victim trusts the remote: the attack is the branch's outputs, not its config.
+    trust_team(&mut victim);
     symlink_evil_to(&victim, &decoy);
     let output = victim.augflow(&["pull", "--json"]);
     assert_eq!(decoy.checksum(), before, "the decoy home changed");

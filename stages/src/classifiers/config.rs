@@ -307,7 +307,11 @@ mod tests {
             cfg,
             TrainClassifierConfig::new(Architecture::EfficientNetB1)
         );
-        assert_eq!(cfg.augment.max_rotate_deg, 5.0);
+        assert_eq!(cfg.augment.max_rotate_deg, 10.0);
+        assert!(
+            !cfg.augment.hflip,
+            "radiographs are never mirrored by default"
+        );
         cfg.validate().unwrap();
 
         let err = serde_json::from_str::<TrainClassifierConfig>(
