@@ -150,7 +150,9 @@ impl StatCache {
         if meta.is_dir() {
             Ok(Artifact::dir(&self.tree_manifest(path)?))
         } else if meta.is_file() {
-            let (digest, size) = self.digest_file(path)?;
+            // The metadata just read is the stamp: no second stat.
+            let abs = std::path::absolute(path).at("resolve", path)?;
+            let (digest, size) = self.digest_with_meta(&abs, &meta)?;
             Ok(Artifact::File {
                 digest,
                 size,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, Once};
 
 use augflow_cache::{Artifact, CacheError, StatCache, Store};
 
@@ -32,6 +32,8 @@ pub struct Engine<'a> {
     /// `run --retries N`: extra attempts for out-of-memory kills (and Slurm node failures)
     /// of every node; a stage's own `retries` also covers its ordinary failures.
     pub retries: u32,
+    /// The project is recorded in the store once per invocation, not once per node.
+    project_registered: Once,
 }
 
 impl<'a> Engine<'a> {
@@ -54,7 +56,26 @@ impl<'a> Engine<'a> {
             execute: true,
             gpus: GpuSettings::default(),
             retries: 0,
+            project_registered: Once::new(),
         }
+    }
+
+    /// Records the project in the store, so that gc from any project sharing the store keeps
+    /// what this one uses. Best effort: a failure is logged, never fails a node.
+    pub fn register_project(&self) {
+        self.project_registered.call_once(|| {
+            let records = self.project.node_records_dir();
+            let registered = std::path::absolute(&records)
+                .map_err(|e| CacheError::Io {
+                    op: "resolve",
+                    path: records.clone(),
+                    source: e,
+                })
+                .and_then(|dir| self.store.register_project(&dir));
+            if let Err(err) = registered {
+                tracing::warn!("failed to register the project with the store: {err}");
+            }
+        });
     }
 
     /// Content digest of a workspace path, through the stat cache.

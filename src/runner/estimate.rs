@@ -21,6 +21,16 @@ pub fn run_estimates(engine: &Engine<'_>, nodes: &[NodeIndex]) -> BTreeMap<Strin
     if !has_history {
         return BTreeMap::new();
     }
+    // Plan first: a no-op run (nothing stale) must not read every node's history.
+    let stale: Vec<NodeIndex> = plan(engine, nodes)
+        .into_iter()
+        .zip(nodes)
+        .filter(|(p, _)| matches!(p.state, NodeState::Stale { .. }))
+        .map(|(_, &index)| index)
+        .collect();
+    if stale.is_empty() {
+        return BTreeMap::new();
+    }
     let recorded: Vec<(&NodeSpec, u64)> = engine
         .graph
         .order
@@ -36,11 +46,9 @@ pub fn run_estimates(engine: &Engine<'_>, nodes: &[NodeIndex]) -> BTreeMap<Strin
             .collect();
         (!picked.is_empty()).then(|| picked.iter().sum::<u64>() / picked.len() as u64)
     };
-    plan(engine, nodes)
+    stale
         .into_iter()
-        .zip(nodes)
-        .filter(|(p, _)| matches!(p.state, NodeState::Stale { .. }))
-        .filter_map(|(_, &index)| {
+        .filter_map(|index| {
             let node = engine.graph.node(index);
             let own = recorded
                 .iter()

@@ -59,10 +59,10 @@ pub fn plan_with(
             .filter(|(dep, _)| stale.get(dep).copied().unwrap_or(false))
             .map(|(dep, _)| graph.node(dep).name.clone())
             .collect();
-        let plan = if stale_deps.is_empty() {
+        let (plan, entry) = if stale_deps.is_empty() {
             plan_one(engine, index, &cached_outputs)
         } else {
-            NodePlan {
+            let plan = NodePlan {
                 stage: node.name.clone(),
                 state: NodeState::Stale {
                     reasons: stale_deps
@@ -73,15 +73,12 @@ pub fn plan_with(
                 key: None,
                 key_digest: None,
                 key_fields: None,
-            }
+            };
+            (plan, None)
         };
         stale.insert(index, matches!(plan.state, NodeState::Stale { .. }));
         plans.push(plan);
-        let cached_key = plans
-            .last()
-            .and_then(|p| p.key_digest)
-            .filter(|_| !stale[&index]);
-        if let Some(Ok(Some(entry))) = cached_key.map(|key| engine.store.get_action(&key)) {
+        if let Some(entry) = entry {
             on_cached(index, &entry);
             cached_outputs.insert(node.name.clone(), entry.outputs);
         }
@@ -89,18 +86,23 @@ pub fn plan_with(
     plans
 }
 
+/// The node's plan, with its action entry when the key is in the store (read once here,
+/// since the plan of its dependents needs the entry's outputs).
 fn plan_one(
     engine: &Engine<'_>,
     index: NodeIndex,
     cached_outputs: &HashMap<String, BTreeMap<String, Artifact>>,
-) -> NodePlan {
+) -> (NodePlan, Option<ActionEntry>) {
     let node = engine.graph.node(index);
-    let stale = |reasons: Vec<String>, fields: Option<StageKey>| NodePlan {
-        stage: node.name.clone(),
-        state: NodeState::Stale { reasons },
-        key: fields.as_ref().map(|k| k.digest().to_hex()),
-        key_digest: fields.as_ref().map(StageKey::digest),
-        key_fields: fields,
+    let stale = |reasons: Vec<String>, fields: Option<StageKey>| {
+        let plan = NodePlan {
+            stage: node.name.clone(),
+            state: NodeState::Stale { reasons },
+            key: fields.as_ref().map(|k| k.digest().to_hex()),
+            key_digest: fields.as_ref().map(StageKey::digest),
+            key_fields: fields,
+        };
+        (plan, None)
     };
     let fields = match compute_key(engine, node, |name| cached_outputs.get(name)) {
         Ok(fields) => fields,
@@ -136,13 +138,14 @@ fn plan_one(
     } else {
         NodeState::Restore
     };
-    NodePlan {
+    let plan = NodePlan {
         stage: node.name.clone(),
         state,
         key: Some(key.to_hex()),
         key_digest: Some(key),
         key_fields: Some(fields),
-    }
+    };
+    (plan, Some(entry))
 }
 
 fn outputs_match(

@@ -409,18 +409,7 @@ fn record(
             source,
         )
     })?;
-    // A store shared by several projects: gc from any of them keeps what this one uses.
-    let records = engine.project.node_records_dir();
-    if let Err(err) = std::path::absolute(&records)
-        .map_err(|e| CacheError::Io {
-            op: "resolve",
-            path: records.clone(),
-            source: e,
-        })
-        .and_then(|dir| engine.store.register_project(&dir))
-    {
-        tracing::warn!("failed to register the project with the store: {err}");
-    }
+    engine.register_project();
     Ok(())
 }
 
