@@ -23,6 +23,8 @@ pub struct Project {
     pub state_dir: PathBuf,
     /// The content-addressed store (may be shared between projects and people).
     pub store_dir: PathBuf,
+    /// `[store] shared = "group"`: the store is created (or converted) for a Unix group.
+    pub store_shared: SharedMode,
     /// Remote caches declared in `augflow.toml` or the user's config, by name.
     pub remotes: BTreeMap<String, RemoteConfig>,
     /// Where each remote was declared: a project's are used only once trusted.
@@ -247,9 +249,20 @@ struct StoreSection {
     /// Relative paths are relative to the config file; `~/…` is the user's home, so
     /// several projects can share one store (`path = "~/.cache/augflow"`).
     path: Option<PathBuf>,
+    /// `"group"`: folders group-writable, metadata group-writable, whoever writes them.
+    #[serde(default)]
+    shared: SharedMode,
 }
 
 impl Project {
+    /// Opens (creating if needed) the project's store, shared by a group if so configured.
+    pub fn open_store(&self) -> Result<augflow_cache::Store, augflow_cache::CacheError> {
+        match self.store_shared {
+            SharedMode::User => augflow_cache::Store::open(&self.store_dir),
+            SharedMode::Group => augflow_cache::Store::open_group_shared(&self.store_dir),
+        }
+    }
+
     /// `store_flag` is `--store` or `AUGFLOW_STORE` (clap reads both); it wins over the file.
     pub fn open(root: &Path, store_flag: Option<&Path>) -> Result<Project, ProjectError> {
         let state_dir = root.join(".augflow");
@@ -293,6 +306,7 @@ impl Project {
             root: root.to_path_buf(),
             state_dir,
             store_dir,
+            store_shared: config.store.shared,
             remotes,
             remote_origins,
             default_remote,

@@ -39,7 +39,7 @@ pub fn load(pipeline: Option<&Path>, store: Option<&Path>) -> Result<Loaded, u8>
 }
 
 pub fn open_store(project: &Project) -> Result<Store, u8> {
-    Store::open(&project.store_dir).map_err(|err| {
+    project.open_store().map_err(|err| {
         report_error(&err);
         exit::ENVIRONMENT
     })

@@ -144,3 +144,31 @@ fn concurrent_runs_from_two_projects_build_a_shared_key_once() {
     assert_eq!(a.read("out.txt"), "done\n");
     assert_eq!(b.read("out.txt"), "done\n");
 }
+
+/// `[store] shared = "group"` (DVC's `cache.shared`): the store's folders become setgid and
+/// group-writable and its entries group-writable, and the mode sticks to the store for a
+/// second project that does not ask for it.
+#[test]
+fn a_group_shared_store_stays_group_writable_for_every_project() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).expect("stat").permissions().mode() & 0o7777;
+    let store = tempfile::tempdir().expect("temp dir");
+    let a = TestProject::new(A);
+    a.write(
+        "augflow.toml",
+        &format!(
+            "[store]\npath = \"{}\"\nshared = \"group\"\n",
+            store.path().display()
+        ),
+    );
+    let b = sharing(store.path(), B);
+    a.run(&[]).assert_ok();
+    b.run(&[]).assert_ok();
+    assert_eq!(mode(store.path()), 0o2775);
+    let entries: Vec<PathBuf> = files_under(&store.path().join("ac"));
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for entry in &entries {
+        assert_eq!(mode(entry), 0o664, "{}", entry.display());
+        assert_eq!(mode(entry.parent().expect("shard")), 0o2775);
+    }
+}

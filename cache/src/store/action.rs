@@ -4,12 +4,11 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use super::{ACTIONS, Store, create_parent, read_dir_names};
+use super::{ACTIONS, Store, read_dir_names};
 use crate::action::{ACTION_FORMAT, ActionEntry};
 use crate::atomic;
 use crate::digest::Digest;
 use crate::error::CacheError;
-use crate::meta;
 
 impl Store {
     /// The entry for `key`, or None. An entry that does not parse, has another format, or
@@ -45,8 +44,8 @@ impl Store {
         let path = self.action_path(key);
         // Cannot fail: string keys, derived impls and serde_json values only.
         let bytes = serde_json::to_vec_pretty(entry).expect("action entry serializes to json");
-        create_parent(&path)?;
-        atomic::write_atomic(&self.tmp_dir(), &path, &bytes, meta::FILE_MODE)
+        self.create_store_parent(&path)?;
+        atomic::write_atomic(&self.tmp_dir(), &path, &bytes, self.metadata_mode())
     }
 
     /// Removes the entry for `key`, if any.

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use tempfile::NamedTempFile;
 
-use super::{Store, create_parent};
+use super::Store;
 use crate::atomic;
 use crate::digest::Digest;
 use crate::error::{CacheError, IoContext};
@@ -40,8 +40,7 @@ impl Store {
 
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<Digest, CacheError> {
         let digest = Digest::of_bytes(bytes);
-        if self.has_blob(&digest) {
-            self.touch_blob(&digest);
+        if self.has_blob(&digest) && self.touch_blob(&digest) {
             return Ok(digest);
         }
         let mut tmp = atomic::temp_in(&self.tmp_dir())?;
@@ -113,25 +112,32 @@ impl Store {
 
     /// Moves a complete temp file into `objects/`, unless the blob is already there.
     fn publish_blob(&self, tmp: NamedTempFile, digest: &Digest) -> Result<(), CacheError> {
-        if self.has_blob(digest) {
-            // Same content by definition; the temp is deleted on drop.
-            self.touch_blob(digest);
+        // Same content by definition; the temp is deleted on drop. A teammate's blob that
+        // cannot be marked as used is replaced by ours instead (group-shared stores).
+        if self.has_blob(digest) && self.touch_blob(digest) {
             return Ok(());
         }
         let dest = self.blob_path(digest);
-        create_parent(&dest)?;
+        self.create_store_parent(&dest)?;
         // A concurrent writer of the same blob may rename first: renaming over it is
         // harmless since both files have the same content.
         atomic::persist(tmp, &dest, meta::BLOB_MODE)
     }
 
     /// Marks an existing blob as recently used, so a concurrent gc's grace period protects
-    /// it until the action entry that needs it is published. Best effort.
-    fn touch_blob(&self, d: &Digest) {
+    /// it until the action entry that needs it is published. False only when a group-shared
+    /// store's blob belongs to another user (only its owner may set its time): the caller
+    /// then writes its own copy. Otherwise best effort.
+    fn touch_blob(&self, d: &Digest) -> bool {
         let path = self.blob_path(d);
         let result = File::open(&path).and_then(|f| f.set_modified(SystemTime::now()));
-        if let Err(e) = result {
-            tracing::debug!(path = %path.display(), error = %e, "could not refresh blob mtime");
+        match result {
+            Ok(()) => true,
+            Err(e) if self.group && e.kind() == io::ErrorKind::PermissionDenied => false,
+            Err(e) => {
+                tracing::debug!(path = %path.display(), error = %e, "could not refresh blob mtime");
+                true
+            }
         }
     }
 }

@@ -40,8 +40,28 @@ impl Store {
             return;
         }
         let result = File::open(&path).and_then(|f| f.set_modified(SystemTime::now()));
-        if let Err(e) = result {
-            tracing::debug!(path = %path.display(), error = %e, "could not mark entry as used");
+        match result {
+            // A teammate's entry in a group-shared store: only its owner may set its time,
+            // so the same bytes are written again, as ours.
+            Err(e) if self.group && e.kind() == std::io::ErrorKind::PermissionDenied => {
+                let rewritten = std::fs::read(&path)
+                    .map_err(|e| CacheError::io("read action entry", &path, e))
+                    .and_then(|bytes| {
+                        crate::atomic::write_atomic(
+                            &self.tmp_dir(),
+                            &path,
+                            &bytes,
+                            self.metadata_mode(),
+                        )
+                    });
+                if let Err(e) = rewritten {
+                    tracing::debug!(path = %path.display(), error = %e, "could not mark entry as used");
+                }
+            }
+            Err(e) => {
+                tracing::debug!(path = %path.display(), error = %e, "could not mark entry as used");
+            }
+            Ok(()) => {}
         }
     }
 

@@ -3,7 +3,7 @@
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
-use super::{Store, create_parent};
+use super::Store;
 use crate::digest::Digest;
 use crate::error::{CacheError, IoContext};
 
@@ -43,7 +43,7 @@ impl Store {
     /// let a third process lock a fresh file at the same path.
     fn open_lock_file(&self, key: &Digest) -> Result<(File, PathBuf), CacheError> {
         let path = self.lock_path(key);
-        create_parent(&path)?;
+        self.create_store_parent(&path)?;
         let file = File::options()
             .read(true)
             .write(true)
@@ -51,6 +51,7 @@ impl Store {
             .truncate(false)
             .open(&path)
             .at("open lock file", &path)?;
+        self.share_lock_file(&path);
         Ok((file, path))
     }
 }

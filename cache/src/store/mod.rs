@@ -9,6 +9,7 @@ mod gc;
 mod lock;
 mod materialize;
 mod projects;
+mod shared;
 
 use std::fs;
 use std::io;
@@ -41,21 +42,47 @@ const PROJECTS: &str = "projects";
 #[derive(Clone, Debug)]
 pub struct Store {
     root: PathBuf,
+    /// Shared by the users of one Unix group (see `shared.rs`).
+    group: bool,
 }
 
 impl Store {
-    /// Opens the store at `root`, creating it if needed.
+    /// Opens the store at `root`, creating it if needed. A store created shared by a group
+    /// ([`Store::open_group_shared`]) stays shared whoever opens it.
     pub fn open(root: &Path) -> Result<Store, CacheError> {
+        Store::open_with(root, false)
+    }
+
+    /// Opens the store at `root` for the users of one Unix group: folders group-writable
+    /// and setgid, metadata group-writable, whatever each user's umask. A new store is
+    /// created so; an existing one of this user's is converted (its root marks the mode).
+    pub fn open_group_shared(root: &Path) -> Result<Store, CacheError> {
+        Store::open_with(root, true)
+    }
+
+    fn open_with(root: &Path, group: bool) -> Result<Store, CacheError> {
         // Absolute, so a later change of working directory does not move the store.
         let root = std::path::absolute(root).at("resolve", root)?;
         fs::create_dir_all(&root).at("create store directory", &root)?;
-        let store = Store { root };
+        if group {
+            shared::set_group_mode(&root, shared::GROUP_DIR_MODE)?;
+        }
+        let group = group || shared::is_group_root(&root);
+        let store = Store { root, group };
         store.check_format()?;
         for dir in [OBJECTS, ACTIONS, TMP, QUARANTINE, LOCKS, PROJECTS] {
             let path = store.root.join(dir);
-            fs::create_dir_all(&path).at("create store directory", &path)?;
+            store.create_store_dir(&path)?;
+            if store.group {
+                shared::set_group_mode(&path, shared::GROUP_DIR_MODE)?;
+            }
         }
         Ok(store)
+    }
+
+    /// True when the store is shared by a Unix group.
+    pub fn is_group_shared(&self) -> bool {
+        self.group
     }
 
     pub fn root(&self) -> &Path {
@@ -106,7 +133,7 @@ impl Store {
                     });
                 }
                 // Two processes creating the store at once both write the same bytes.
-                atomic::write_atomic(&self.root, &path, expected.as_bytes(), meta::FILE_MODE)
+                atomic::write_atomic(&self.root, &path, expected.as_bytes(), self.metadata_mode())
             }
             Err(e) => Err(CacheError::io("read", &path, e)),
         }

@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use super::{PROJECTS, Store, read_dir_names};
 use crate::atomic;
 use crate::digest::Digest;
-use crate::error::{CacheError, IoContext};
-use crate::meta;
+use crate::error::CacheError;
 
 /// Longest registered path read back (a path longer than PATH_MAX is not a real one).
 const MAX_PATH_BYTES: u64 = 4096;
@@ -28,12 +27,12 @@ impl Store {
             return Ok(());
         }
         let folder = self.root.join(PROJECTS);
-        fs::create_dir_all(&folder).at("create store directory", &folder)?;
+        self.create_store_dir(&folder)?;
         atomic::write_atomic(
             &self.tmp_dir(),
             &path,
             dir.as_os_str().as_bytes(),
-            meta::FILE_MODE,
+            self.metadata_mode(),
         )
     }
 
