@@ -104,6 +104,19 @@ pub fn run_with(
         share: args.gpu_share as usize,
     };
     engine.retries = args.retries;
+    {
+        let cancel = cancel.clone();
+        // Before the remote is opened: contacting it may hang too. Only the first
+        // registration succeeds; a library caller may have its own.
+        let _ = ctrlc::set_handler(move || {
+            // A second Ctrl-C leaves at once, whatever is still blocked.
+            if cancel.is_cancelled() {
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+            augflow_cache::remote::interrupt_transfers();
+            cancel.cancel();
+        });
+    }
     let mut remote_warning = None;
     match select_remote(&loaded.project, &args.remote) {
         Err(code) => return code,
@@ -118,18 +131,6 @@ pub fn run_with(
     }
     if args.dry_run {
         return status::print_plan(&engine, &targets, args.json, false);
-    }
-    {
-        let cancel = cancel.clone();
-        // Only the first registration succeeds; a library caller may have its own.
-        let _ = ctrlc::set_handler(move || {
-            // A second Ctrl-C leaves at once, whatever is still blocked.
-            if cancel.is_cancelled() {
-                std::process::exit(i32::from(exit::INTERRUPTED));
-            }
-            augflow_cache::remote::interrupt_transfers();
-            cancel.cancel();
-        });
     }
     let options = RunOptions {
         targets,

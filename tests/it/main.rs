@@ -11,6 +11,7 @@ mod diffusion;
 mod generate;
 mod gpus;
 mod incremental;
+mod interrupt;
 mod lineage;
 mod matrix;
 mod metrics;
