@@ -295,3 +295,37 @@ fn location(value: &str) -> Option<RemoteConfig> {
         writers: Default::default(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    fn jobs(args: &[&str]) -> Result<usize, clap::Error> {
+        let cli = Cli::try_parse_from(args)?;
+        Ok(match cli.command {
+            Command::Run(run) => run.jobs.jobs.get(),
+            Command::Report(report) => report.jobs.jobs.get(),
+            Command::Pull(pull) => pull.jobs.jobs.get(),
+            other => unreachable!("not a command with -j: {other:?}"),
+        })
+    }
+
+    #[test]
+    fn jobs_default_per_command_and_zero_is_refused() {
+        assert_eq!(jobs(&["augflow", "run"]).ok(), Some(1));
+        assert_eq!(jobs(&["augflow", "report"]).ok(), Some(1));
+        assert_eq!(jobs(&["augflow", "pull"]).ok(), Some(8));
+        assert_eq!(jobs(&["augflow", "pull", "-j", "3"]).ok(), Some(3));
+        assert_eq!(jobs(&["augflow", "run", "--jobs", "4"]).ok(), Some(4));
+        for bad in ["0", "many", "1.5"] {
+            let err = jobs(&["augflow", "run", "-j", bad]).err();
+            assert_eq!(
+                err.map(|e| e.kind()),
+                Some(clap::error::ErrorKind::ValueValidation),
+                "-j {bad}"
+            );
+        }
+    }
+}
