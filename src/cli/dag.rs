@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::exit;
-use super::load::load;
+use super::error::CliError;
+use super::session::load;
 use crate::graph::{to_dot, to_text};
 
 #[derive(Debug, Args)]
@@ -17,16 +17,13 @@ pub struct DagArgs {
     pub dot: bool,
 }
 
-pub fn run(args: &DagArgs) -> u8 {
-    let loaded = match load(args.pipeline.as_deref(), None) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+pub fn run(args: &DagArgs) -> Result<(), CliError> {
+    let loaded = load(args.pipeline.as_deref(), None)?;
     let text = if args.dot {
         to_dot(&loaded.graph)
     } else {
         to_text(&loaded.graph)
     };
     print!("{text}");
-    exit::OK
+    Ok(())
 }

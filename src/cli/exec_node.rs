@@ -1,16 +1,15 @@
 //! `augflow exec-node` (hidden): one node inside a Slurm job. It verifies its inputs
 //! against the store, runs the node, and writes a result file the runner reads.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::exit;
-use super::load::{load, open_store};
-use super::remote::{RemoteArgs, select_remote};
+use super::error::CliError;
+use super::session::{RemoteArgs, Session};
 use crate::kinds::BackendRequest;
 use crate::runner::slurm::exec_node;
-use crate::runner::{CancelToken, Engine, NodeError};
+use crate::runner::{CancelToken, NodeError};
 
 #[derive(Debug, Args)]
 pub struct ExecNodeArgs {
@@ -25,39 +24,20 @@ pub struct ExecNodeArgs {
     pub backend: BackendRequest,
 }
 
-pub fn run(args: &ExecNodeArgs, store: Option<&std::path::Path>) -> u8 {
-    let loaded = match load(args.pipeline.as_deref(), store) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let store = match open_store(&loaded.project) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let Some(index) = loaded.graph.find(&args.node) else {
-        eprintln!(
-            "error: failed to find node `{}` in {}",
+pub fn run(args: &ExecNodeArgs, store: Option<&Path>) -> Result<(), CliError> {
+    let session = Session::open(args.pipeline.as_deref(), store)?;
+    let index = session.graph.find(&args.node).ok_or_else(|| {
+        CliError::invalid(format!(
+            "find node `{}` in {}",
             args.node,
-            loaded.graph.pipeline.file.display()
-        );
-        return exit::INVALID;
-    };
+            session.graph.pipeline.file.display()
+        ))
+    })?;
     let cancel = CancelToken::new();
-    let mut engine = Engine::new(
-        &loaded.graph,
-        &loaded.project,
-        &store,
-        &loaded.registry,
-        cancel.clone(),
-    );
+    let mut engine = session.engine(cancel.clone());
     engine.backend = args.backend;
-    match select_remote(&loaded.project, &args.remote) {
-        Err(code) => return code,
-        Ok(None) => {}
-        Ok(Some((_, Ok(link)))) => engine.remote = Some(link),
-        Ok(Some((name, Err(err)))) => {
-            eprintln!("warning: remote `{name}` is unavailable; going on without it: {err}");
-        }
+    if let Some(warning) = session.attach_remote(&mut engine, &args.remote)? {
+        eprintln!("warning: {warning}");
     }
     {
         // scancel sends SIGTERM: stop the node's command and publish nothing.
@@ -75,12 +55,13 @@ pub fn run(args: &ExecNodeArgs, store: Option<&std::path::Path>) -> u8 {
                 args.node,
                 result.duration_ms as f64 / 1000.0
             );
-            exit::OK
+            Ok(())
         }
-        Err(NodeError::Cancelled) => exit::INTERRUPTED,
-        Err(err) => {
-            eprintln!("error: failed to run node `{}`: {}", args.node, err.chain());
-            exit::NODE_FAILED
-        }
+        Err(NodeError::Cancelled) => Err(CliError::Interrupted),
+        Err(err) => Err(CliError::failed(format!(
+            "run node `{}`: {}",
+            args.node,
+            err.chain()
+        ))),
     }
 }

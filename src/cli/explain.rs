@@ -1,12 +1,12 @@
 //! `augflow explain NODE`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::exit;
-use super::load::{load, open_store};
-use crate::runner::{CancelToken, Engine, NodeState, explain};
+use super::error::CliError;
+use super::session::load;
+use crate::runner::{CancelToken, NodeState, explain};
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -19,35 +19,16 @@ pub struct ExplainArgs {
     pub json: bool,
 }
 
-pub fn run(args: &ExplainArgs, store: Option<&std::path::Path>) -> u8 {
-    let loaded = match load(args.pipeline.as_deref(), store) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let Some(target) = loaded.graph.find(&args.node) else {
-        eprintln!(
-            "error: failed to explain `{}`: no node has that name (see `augflow dag`)",
-            args.node
-        );
-        return exit::INVALID;
-    };
-    let store = match open_store(&loaded.project) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let engine = Engine::new(
-        &loaded.graph,
-        &loaded.project,
-        &store,
-        &loaded.registry,
-        CancelToken::new(),
-    );
-    let explanation = explain(&engine, target);
+pub fn run(args: &ExplainArgs, store: Option<&Path>) -> Result<(), CliError> {
+    let loaded = load(args.pipeline.as_deref(), store)?;
+    let target = loaded.node(&args.node, "explain")?;
+    let session = loaded.open_store()?;
+    let explanation = explain(&session.engine(CancelToken::new()), target);
     if args.json {
         if let Ok(text) = serde_json::to_string_pretty(&explanation) {
             println!("{text}");
         }
-        return exit::OK;
+        return Ok(());
     }
     println!("{}", explanation.stage);
     match &explanation.plan.state {
@@ -79,5 +60,5 @@ pub fn run(args: &ExplainArgs, store: Option<&std::path::Path>) -> u8 {
             }
         }
     }
-    exit::OK
+    Ok(())
 }

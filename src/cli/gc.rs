@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::exit;
-use super::load::{load, open_store};
-use crate::runner::{CancelToken, Engine, NodeState, plan, recorded_keys};
+use super::error::CliError;
+use super::session::{RemoteArgs, load, select_remote};
+use crate::runner::{CancelToken, NodeState, plan, recorded_keys};
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
@@ -33,7 +33,7 @@ pub struct GcArgs {
     pub max_size: Option<u64>,
 }
 
-pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
+pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> Result<(), CliError> {
     let pipelines: Vec<Option<PathBuf>> = if args.pipelines.is_empty() {
         vec![None]
     } else {
@@ -44,105 +44,71 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
     let mut store_dir: Option<PathBuf> = None;
     let mut remote_link = None;
     for pipeline in &pipelines {
-        let loaded = match load(pipeline.as_deref(), store_flag) {
-            Ok(loaded) => loaded,
-            Err(code) => return code,
-        };
+        let loaded = load(pipeline.as_deref(), store_flag)?;
         if let Some(first) = store_dir
             .as_ref()
             .filter(|first| *first != &loaded.project.store_dir)
         {
-            eprintln!(
-                "error: failed to gc: pipelines use different stores ({} and {})",
+            return Err(CliError::invalid(format!(
+                "gc: pipelines use different stores ({} and {})",
                 first.display(),
                 loaded.project.store_dir.display()
-            );
-            return exit::INVALID;
+            )));
         }
         store_dir = Some(loaded.project.store_dir.clone());
         named_projects.extend(std::path::absolute(loaded.project.node_records_dir()).ok());
         if let (Some(name), None) = (&args.remote, &remote_link) {
-            let selection = super::remote::RemoteArgs {
+            let selection = RemoteArgs {
                 remote: Some(name.clone()),
                 no_remote: false,
             };
-            match super::remote::select_remote(&loaded.project, &selection) {
-                Ok(Some((_, Ok(link)))) => remote_link = Some(link),
-                Ok(Some((name, Err(err)))) => {
-                    eprintln!("error: failed to open remote `{name}`: {err}");
-                    return exit::ENVIRONMENT;
+            match select_remote(&loaded.project, &selection)? {
+                Some((_, Ok(link))) => remote_link = Some(link),
+                Some((name, Err(err))) => {
+                    return Err(CliError::environment(format!(
+                        "open remote `{name}`: {err}"
+                    )));
                 }
-                Ok(None) => {}
-                Err(code) => return code,
+                None => {}
             }
         }
-        let store = match open_store(&loaded.project) {
-            Ok(store) => store,
-            Err(code) => return code,
-        };
+        let session = loaded.open_store()?;
         if !args.dry_run {
-            remove_stale_scratch(&loaded.project.tmp_dir(), args.grace);
+            remove_stale_scratch(&session.project.tmp_dir(), args.grace);
         }
-        let engine = Engine::new(
-            &loaded.graph,
-            &loaded.project,
-            &store,
-            &loaded.registry,
-            CancelToken::new(),
-        );
-        for node_plan in plan(&engine, &loaded.graph.order) {
+        let engine = session.engine(CancelToken::new());
+        for node_plan in plan(&engine, &session.graph.order) {
             if matches!(node_plan.state, NodeState::UpToDate | NodeState::Restore) {
                 keep.extend(node_plan.key_digest);
             }
         }
     }
     let Some(store_dir) = store_dir else {
-        return exit::OK;
+        return Ok(());
+    };
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
     };
     if let Some(link) = remote_link {
-        return match augflow_cache::remote::gc_remote(
-            link.remote.as_ref(),
-            &keep,
-            args.grace,
-            args.dry_run,
-        ) {
-            Ok(report) => {
-                let verb = if args.dry_run {
-                    "would remove"
-                } else {
-                    "removed"
-                };
-                println!(
-                    "remote `{}`: {verb} {} action entries, {} blobs ({} bytes); kept {} entries, {} blobs",
-                    link.name,
-                    report.actions_removed,
-                    report.blobs_removed,
-                    report.bytes_freed,
-                    report.kept_actions,
-                    report.kept_blobs
-                );
-                exit::OK
-            }
-            Err(err) => {
-                super::report_error(&err);
-                exit::ENVIRONMENT
-            }
-        };
+        let report =
+            augflow_cache::remote::gc_remote(link.remote.as_ref(), &keep, args.grace, args.dry_run)
+                .map_err(CliError::environment)?;
+        println!(
+            "remote `{}`: {verb} {} action entries, {} blobs ({} bytes); kept {} entries, {} blobs",
+            link.name,
+            report.actions_removed,
+            report.blobs_removed,
+            report.bytes_freed,
+            report.kept_actions,
+            report.kept_blobs
+        );
+        return Ok(());
     }
-    let store = match augflow_cache::Store::open(&store_dir) {
-        Ok(store) => store,
-        Err(err) => {
-            super::report_error(&err);
-            return exit::ENVIRONMENT;
-        }
-    };
-    let others = match keep_other_projects(&store, &named_projects, args.dry_run) {
-        Ok(others) => others,
-        Err(err) => {
-            super::report_error(&err);
-            return exit::ENVIRONMENT;
-        }
-    };
+    let store = augflow_cache::Store::open(&store_dir).map_err(CliError::environment)?;
+    let others = keep_other_projects(&store, &named_projects, args.dry_run)
+        .map_err(CliError::environment)?;
     if others.projects > 0 {
         println!(
             "keeping {} entries last used by {} other project(s) sharing this store",
@@ -151,39 +117,27 @@ pub fn run(args: &GcArgs, store_flag: Option<&std::path::Path>) -> u8 {
         );
     }
     keep.extend(others.keys);
-    let result = match args.max_size {
+    let report = match args.max_size {
         Some(max) => store.evict_to_size(&keep, args.grace, max, args.dry_run),
         None => store.gc(&keep, args.grace, args.dry_run),
-    };
-    match result {
-        Ok(report) => {
-            let verb = if args.dry_run {
-                "would remove"
-            } else {
-                "removed"
-            };
-            println!(
-                "{verb} {} action entries, {} blobs ({} bytes), {} temp files; kept {} entries, {} blobs",
-                report.actions_removed,
-                report.blobs_removed,
-                report.bytes_freed,
-                report.temps_removed,
-                report.kept_actions,
-                report.kept_blobs
-            );
-            if let Some(max) = args.max_size.filter(|max| report.bytes_left > *max) {
-                println!(
-                    "the store still holds {} bytes, above --max-size {max}: the rest is needed or used within --grace",
-                    report.bytes_left
-                );
-            }
-            exit::OK
-        }
-        Err(err) => {
-            super::report_error(&err);
-            exit::ENVIRONMENT
-        }
     }
+    .map_err(CliError::environment)?;
+    println!(
+        "{verb} {} action entries, {} blobs ({} bytes), {} temp files; kept {} entries, {} blobs",
+        report.actions_removed,
+        report.blobs_removed,
+        report.bytes_freed,
+        report.temps_removed,
+        report.kept_actions,
+        report.kept_blobs
+    );
+    if let Some(max) = args.max_size.filter(|max| report.bytes_left > *max) {
+        println!(
+            "the store still holds {} bytes, above --max-size {max}: the rest is needed or used within --grace",
+            report.bytes_left
+        );
+    }
+    Ok(())
 }
 
 struct OtherProjects {
@@ -237,15 +191,21 @@ fn remove_stale_scratch(tmp: &std::path::Path, grace: Duration) {
     }
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+/// `90s` → (90, "s"); `example` completes the error, e.g. "a duration like 90s".
+fn number_and_unit<'t>(text: &'t str, example: &str) -> Result<(u64, &'t str), String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number
+    let number = number
         .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 90s, 30m, 12h or 7d"))?;
+        .map_err(|_| format!("`{text}` is not {example}"))?;
+    Ok((number, unit))
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = number_and_unit(text, "a duration like 90s, 30m, 12h or 7d")?;
     let factor = match unit {
         "" | "s" => 1,
         "m" => 60,
@@ -258,14 +218,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// `500M`, `50G`, `1T`, `2048` (bytes): binary units, as `du -h` prints them.
 fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size like 500M, 50G or 1T"))?;
+    let (number, unit) = number_and_unit(text, "a size like 500M, 50G or 1T")?;
     let shift = match unit.trim_end_matches(['B', 'b']) {
         "" => 0,
         "K" | "k" => 10,
@@ -276,7 +229,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
     };
     number
         .checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("`{text}` is too large"))
+        .ok_or_else(|| format!("`{}` is too large", text.trim()))
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use clap::Args;
 use petgraph::graph::NodeIndex;
 use serde_json::json;
 
-use super::load::{load, open_store};
-use super::{exit, report_error};
+use super::error::CliError;
+use super::session::Session;
 use crate::runner::{
     CancelToken, Engine, LineageNode, NodeState, StoreIndex, UsedBy, plan, read_record,
 };
@@ -35,37 +35,12 @@ struct Start {
     stale: bool,
 }
 
-pub fn run(args: &LineageArgs, store_flag: Option<&Path>) -> u8 {
-    let loaded = match load(args.pipeline.as_deref(), store_flag) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let store = match open_store(&loaded.project) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let engine = Engine::new(
-        &loaded.graph,
-        &loaded.project,
-        &store,
-        &loaded.registry,
-        CancelToken::new(),
-    );
-    let index = match StoreIndex::build(&store, &engine) {
-        Ok(index) => index,
-        Err(err) => {
-            report_error(&err);
-            return exit::ENVIRONMENT;
-        }
-    };
-    let start = match find_start(&engine, &index, &args.target) {
-        Ok(start) => start,
-        Err((code, message)) => {
-            eprintln!("error: failed to trace `{}`: {message}", args.target);
-            return code;
-        }
-    };
-    let pipeline = loaded.graph.pipeline.file.display().to_string();
+pub fn run(args: &LineageArgs, store_flag: Option<&Path>) -> Result<(), CliError> {
+    let session = Session::open(args.pipeline.as_deref(), store_flag)?;
+    let engine = session.engine(CancelToken::new());
+    let index = StoreIndex::build(&session.store, &engine).map_err(CliError::environment)?;
+    let start = find_start(&engine, &index, &args.target)?;
+    let pipeline = session.graph.pipeline.file.display().to_string();
     if args.used_by {
         let users = index.used_by(&start.key);
         if args.json {
@@ -77,14 +52,13 @@ pub fn run(args: &LineageArgs, store_flag: Option<&Path>) -> u8 {
         } else {
             print_used_by(&users, &pipeline, &start);
         }
-        return exit::OK;
+        return Ok(());
     }
     let Some(chain) = index.lineage(&start.key) else {
-        eprintln!(
-            "error: failed to trace `{}`: its entry left the store",
-            args.target
-        );
-        return exit::ENVIRONMENT;
+        return Err(CliError::environment(untraced(
+            &args.target,
+            "its entry left the store",
+        )));
     };
     if args.json {
         let value = json!({"key": start.key.to_hex(), "stale": start.stale, "lineage": chain});
@@ -100,40 +74,42 @@ pub fn run(args: &LineageArgs, store_flag: Option<&Path>) -> u8 {
         render_chain(&chain, 0, &pipeline, &mut out);
         print!("{out}");
     }
-    exit::OK
+    Ok(())
+}
+
+fn untraced(target: &str, why: impl std::fmt::Display) -> String {
+    format!("trace `{target}`: {why}")
 }
 
 /// A node name first, then a path inside a node's outputs, then any file whose content
 /// some entry produced.
-fn find_start(
-    engine: &Engine<'_>,
-    index: &StoreIndex,
-    target: &str,
-) -> Result<Start, (u8, String)> {
+fn find_start(engine: &Engine<'_>, index: &StoreIndex, target: &str) -> Result<Start, CliError> {
     let graph = engine.graph;
     if let Some(node) = graph.find(target) {
-        return start_of_node(engine, index, node);
+        return start_of_node(engine, index, node, target);
     }
     let matrix = graph.resolve_target(target);
     if let Some(&first) = matrix.first() {
         let example = &graph.node(first).name;
-        return Err((
-            exit::INVALID,
+        return Err(CliError::invalid(untraced(
+            target,
             format!("`{target}` is a matrix stage; name one of its nodes, e.g. `{example}`"),
-        ));
+        )));
     }
     let cwd = std::env::current_dir().unwrap_or_default();
     let path = std::path::absolute(cwd.join(target)).unwrap_or_else(|_| cwd.join(target));
     for &node in &graph.order {
         let outputs = engine.output_paths(graph.node(node));
         if outputs.values().any(|out| path.starts_with(out)) {
-            return start_of_node(engine, index, node);
+            return start_of_node(engine, index, node, target);
         }
     }
     if path.is_file() || path.is_dir() {
         let digest = engine
             .digest_path(&path)
-            .map_err(|err| (exit::ENVIRONMENT, format!("cannot hash it: {err}")))?
+            .map_err(|err| {
+                CliError::environment(untraced(target, format!("cannot hash it: {err}")))
+            })?
             .digest();
         if let Some(found) = index.producers_of(&digest).first() {
             return Ok(Start {
@@ -141,22 +117,23 @@ fn find_start(
                 stale: false,
             });
         }
-        return Err((
-            exit::NODE_FAILED,
-            "no entry of the store produced this content".into(),
-        ));
+        return Err(CliError::failed(untraced(
+            target,
+            "no entry of the store produced this content",
+        )));
     }
-    Err((
-        exit::INVALID,
-        "no node has that name and no such path exists (see `augflow dag`)".into(),
-    ))
+    Err(CliError::invalid(untraced(
+        target,
+        "no node has that name and no such path exists (see `augflow dag`)",
+    )))
 }
 
 fn start_of_node(
     engine: &Engine<'_>,
     index: &StoreIndex,
     node: NodeIndex,
-) -> Result<Start, (u8, String)> {
+    target: &str,
+) -> Result<Start, CliError> {
     let spec = engine.graph.node(node);
     let plans = plan(engine, &engine.graph.with_ancestors(&[node]));
     let current = plans
@@ -173,10 +150,10 @@ fn start_of_node(
             key: record.key,
             stale: true,
         }),
-        _ => Err((
-            exit::NODE_FAILED,
+        _ => Err(CliError::failed(untraced(
+            target,
             format!("`{}` has no result in the store (run it first)", spec.name),
-        )),
+        ))),
     }
 }
 

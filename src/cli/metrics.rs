@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::load::{Loaded, load, open_store};
+use super::error::CliError;
 use super::metrics_view::{Format, View, diff_json, diff_table, groups_table, rows_table};
-use super::{exit, report_error};
+use super::session::Session;
 use crate::runner::{
-    CancelToken, Engine, MetricsRow, checkout_at, collect_rows, group_rows, metrics_nodes, plan,
+    CancelToken, MetricsRow, checkout_at, collect_rows, group_rows, metrics_nodes, plan,
     plan_at_rev,
 };
 
@@ -48,21 +48,19 @@ pub struct MetricsArgs {
     pub json: bool,
 }
 
-pub fn run(args: &MetricsArgs, store_flag: Option<&Path>) -> u8 {
-    let loaded = match load(args.pipeline.as_deref(), store_flag) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+pub fn run(args: &MetricsArgs, store_flag: Option<&Path>) -> Result<(), CliError> {
+    let session = Session::open(args.pipeline.as_deref(), store_flag)?;
     if let Some(stage) = &args.stage
-        && !loaded
+        && !session
             .graph
             .pipeline
             .nodes
             .iter()
             .any(|n| &n.stage == stage)
     {
-        eprintln!("error: failed to select stage `{stage}`: the pipeline has no such stage");
-        return exit::INVALID;
+        return Err(CliError::invalid(format!(
+            "select stage `{stage}`: the pipeline has no such stage"
+        )));
     }
     let view = View {
         format: Format::from_flags(args.md, args.csv, args.json),
@@ -70,17 +68,12 @@ pub fn run(args: &MetricsArgs, store_flag: Option<&Path>) -> u8 {
     };
     let stage = args.stage.as_deref();
     let rows = match &args.rev {
-        Some(rev) => rows_at(&loaded, rev, stage),
-        None => rows_now(&loaded, stage),
+        Some(rev) => rows_at(&session, rev, stage)?,
+        None => rows_now(&session, stage),
     };
-    let base = args
-        .diff
-        .as_deref()
-        .map(|rev| (rev, rows_at(&loaded, rev, stage)));
-    let (rows, base) = match (rows, base) {
-        (Ok(rows), None) => (rows, None),
-        (Ok(rows), Some((rev, Ok(base)))) => (rows, Some((rev, base))),
-        (Err(code), _) | (_, Some((_, Err(code)))) => return code,
+    let base = match args.diff.as_deref() {
+        Some(rev) => Some((rev, rows_at(&session, rev, stage)?)),
+        None => None,
     };
     warn_problems(&rows);
     if view.format == Format::Json && args.by.is_empty() {
@@ -92,22 +85,16 @@ pub fn run(args: &MetricsArgs, store_flag: Option<&Path>) -> u8 {
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
-        return exit::OK;
+        return Ok(());
     }
     let mut table = if !args.by.is_empty() {
-        let groups = match group_rows(&rows, &args.by) {
-            Ok(groups) => groups,
-            Err(err) => {
-                report_error(&err);
-                return exit::INVALID;
-            }
-        };
+        let groups = group_rows(&rows, &args.by).map_err(CliError::invalid)?;
         if view.format == Format::Json {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&groups).unwrap_or_default()
             );
-            return exit::OK;
+            return Ok(());
         }
         groups_table(&groups, &args.by, &view)
     } else if let Some((rev, base)) = &base {
@@ -115,47 +102,30 @@ pub fn run(args: &MetricsArgs, store_flag: Option<&Path>) -> u8 {
     } else {
         rows_table(&rows, &view)
     };
-    if let Some(column) = &args.sort
-        && let Err(err) = table.sort_by(column, args.desc)
-    {
-        report_error(&err);
-        return exit::INVALID;
+    if let Some(column) = &args.sort {
+        table
+            .sort_by(column, args.desc)
+            .map_err(CliError::invalid)?;
     }
     print!("{}", view.render(&table));
-    exit::OK
+    Ok(())
 }
 
 /// Rows of the working tree: stale nodes show their last run, marked.
-fn rows_now(loaded: &Loaded, stage: Option<&str>) -> Result<Vec<MetricsRow>, u8> {
-    let store = open_store(&loaded.project)?;
-    let engine = Engine::new(
-        &loaded.graph,
-        &loaded.project,
-        &store,
-        &loaded.registry,
-        CancelToken::new(),
-    );
+fn rows_now(session: &Session, stage: Option<&str>) -> Vec<MetricsRow> {
+    let engine = session.engine(CancelToken::new());
     let nodes = metrics_nodes(&engine, stage);
-    let plans = plan(&engine, &loaded.graph.with_ancestors(&nodes));
-    Ok(collect_rows(&engine, &plans, &nodes, true))
+    let plans = plan(&engine, &session.graph.with_ancestors(&nodes));
+    collect_rows(&engine, &plans, &nodes, true)
 }
 
 /// Rows of the pipeline at `rev`: its files from git, its keys, this project's store.
-fn rows_at(loaded: &Loaded, rev: &str, stage: Option<&str>) -> Result<Vec<MetricsRow>, u8> {
-    let checkout = checkout_at(&loaded.graph.pipeline.file, rev, &loaded.project.tmp_dir())
-        .map_err(|err| {
-            report_error(&err);
-            exit::INVALID
-        })?;
-    let at_rev = load(Some(&checkout.pipeline), Some(&loaded.project.store_dir))?;
-    let store = open_store(&at_rev.project)?;
-    let engine = Engine::new(
-        &at_rev.graph,
-        &at_rev.project,
-        &store,
-        &at_rev.registry,
-        CancelToken::new(),
-    );
+fn rows_at(session: &Session, rev: &str, stage: Option<&str>) -> Result<Vec<MetricsRow>, CliError> {
+    let project = &session.project;
+    let checkout = checkout_at(&session.graph.pipeline.file, rev, &project.tmp_dir())
+        .map_err(CliError::invalid)?;
+    let at_rev = Session::open(Some(&checkout.pipeline), Some(&project.store_dir))?;
+    let engine = at_rev.engine(CancelToken::new());
     let nodes = metrics_nodes(&engine, stage);
     let plans = plan_at_rev(&engine, &at_rev.graph.with_ancestors(&nodes));
     Ok(collect_rows(&engine, &plans, &nodes, false))

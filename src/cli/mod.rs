@@ -1,12 +1,13 @@
 //! The `augflow` command line: parse arguments, call the library, map outcomes to exit
-//! codes. No pipeline logic lives here.
+//! codes. No pipeline logic lives here. Every subcommand returns `Result<(), CliError>`;
+//! only [`main`] prints an error and picks the exit code.
 
 mod dag;
+mod error;
 mod exec_node;
 mod explain;
 mod gc;
 mod lineage;
-mod load;
 mod metrics;
 mod metrics_view;
 mod remote;
@@ -14,6 +15,7 @@ mod render;
 mod report;
 mod run;
 mod schema;
+mod session;
 mod show;
 mod status;
 mod table;
@@ -103,24 +105,33 @@ pub fn main() -> ExitCode {
     }
     init_tracing();
     init_diagnostics();
-    let code = match cli.command {
-        Command::Run(args) => run::run(&args, cli.store.as_deref()),
-        Command::Status(args) => status::run(&args, cli.store.as_deref()),
-        Command::Explain(args) => explain::run(&args, cli.store.as_deref()),
+    let store = cli.store.as_deref();
+    let outcome = match cli.command {
+        Command::Run(args) if args.watch => watch::run(&args, store),
+        Command::Run(args) => run::run(&args, store),
+        Command::Status(args) => status::run(&args, store),
+        Command::Explain(args) => explain::run(&args, store),
         Command::Dag(args) => dag::run(&args),
-        Command::Gc(args) => gc::run(&args, cli.store.as_deref()),
-        Command::Push(args) => remote::push(&args, cli.store.as_deref()),
-        Command::Pull(args) => remote::pull(&args, cli.store.as_deref()),
-        Command::Remote(command) => remote::remote_command(&command, cli.store.as_deref()),
-        Command::Show(args) => show::run(&args, cli.store.as_deref()),
-        Command::Metrics(args) => metrics::run(&args, cli.store.as_deref()),
-        Command::Lineage(args) => lineage::run(&args, cli.store.as_deref()),
-        Command::Report(args) => report::run(&args, cli.store.as_deref()),
+        Command::Gc(args) => gc::run(&args, store),
+        Command::Push(args) => remote::push(&args, store),
+        Command::Pull(args) => remote::pull(&args, store),
+        Command::Remote(command) => remote::remote_command(&command, store),
+        Command::Show(args) => show::run(&args, store),
+        Command::Metrics(args) => metrics::run(&args, store),
+        Command::Lineage(args) => lineage::run(&args, store),
+        Command::Report(args) => report::run(&args, store),
         Command::Schema => schema::run(),
         Command::Hash { paths } => schema::hash(&paths),
-        Command::ExecNode(args) => exec_node::run(&args, cli.store.as_deref()),
+        Command::ExecNode(args) => exec_node::run(&args, store),
     };
-    ExitCode::from(code)
+    match outcome {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(err) => {
+            let code = err.process_exit_code();
+            err.print();
+            ExitCode::from(code)
+        }
+    }
 }
 
 /// Read-only commands piped into `head` end like `cat` does: quietly, instead of
@@ -159,15 +170,4 @@ fn init_diagnostics() {
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(miette::MietteHandlerOpts::new().width(width).build())
     }));
-}
-
-/// Prints an error chain to stderr, the one place besides renderers that prints.
-pub(crate) fn report_error(err: &dyn std::error::Error) {
-    let mut text = format!("error: failed to {err}");
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!("\n  caused by: {cause}"));
-        source = cause.source();
-    }
-    eprintln!("{text}");
 }

@@ -1,6 +1,6 @@
 //! Three consumers of runner events: JSON lines, plain lines, an indicatif progress view.
 
-use std::io::Write;
+use std::io::{IsTerminal, Stderr, Stdout, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,27 +11,82 @@ pub trait Renderer {
     fn handle(&mut self, event: &Event);
 }
 
-/// One JSON object per line on stdout (`--json`).
-pub struct JsonRenderer;
-
-impl Renderer for JsonRenderer {
+impl<R: Renderer + ?Sized> Renderer for Box<R> {
     fn handle(&mut self, event: &Event) {
-        if let Ok(line) = serde_json::to_string(event) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+        (**self).handle(event);
+    }
+}
+
+/// The renderer of a run: JSON lines with `--json`, else a progress bar on a terminal and
+/// plain lines in logs and pipes.
+pub fn for_run(json: bool) -> Box<dyn Renderer> {
+    if json {
+        Box::new(JsonRenderer::stdout())
+    } else if std::io::stderr().is_terminal() {
+        Box::new(ProgressRenderer::new())
+    } else {
+        Box::new(PlainRenderer::stderr())
+    }
+}
+
+/// One JSON object per line (`--json`, on stdout), flushed at once for readers that
+/// follow the run.
+pub struct JsonRenderer<W: Write = Stdout> {
+    out: W,
+}
+
+impl JsonRenderer {
+    pub fn stdout() -> JsonRenderer {
+        JsonRenderer {
+            out: std::io::stdout(),
         }
     }
 }
 
-/// Plain lines on stderr, for logs and pipes.
-pub struct PlainRenderer;
+impl<W: Write> Renderer for JsonRenderer<W> {
+    fn handle(&mut self, event: &Event) {
+        if let Ok(line) = serde_json::to_string(event) {
+            let _ = writeln!(self.out, "{line}");
+            let _ = self.out.flush();
+        }
+    }
+}
 
-impl Renderer for PlainRenderer {
+/// Plain lines (on stderr), for logs and pipes.
+pub struct PlainRenderer<W: Write = Stderr> {
+    out: W,
+}
+
+impl PlainRenderer {
+    pub fn stderr() -> PlainRenderer {
+        PlainRenderer {
+            out: std::io::stderr(),
+        }
+    }
+}
+
+impl<W: Write> Renderer for PlainRenderer<W> {
     fn handle(&mut self, event: &Event) {
         if let Some(line) = plain_line(event, true) {
-            eprintln!("{line}");
+            let _ = writeln!(self.out, "{line}");
         }
+    }
+}
+
+/// Leaves out the nodes that were simply reused from the store (`run --watch` prints only
+/// what changed).
+pub struct OnlyChanges<R: Renderer>(pub R);
+
+impl<R: Renderer> Renderer for OnlyChanges<R> {
+    fn handle(&mut self, event: &Event) {
+        if let Event::NodeFinished {
+            status: NodeStatus::Cached,
+            ..
+        } = event
+        {
+            return;
+        }
+        self.0.handle(event);
     }
 }
 
@@ -262,3 +317,7 @@ fn human(secs: u64) -> String {
         _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
     }
 }
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;

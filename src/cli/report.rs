@@ -1,5 +1,5 @@
-//! `augflow report`: brings the pipeline's `report.study` nodes up to date (like `run
-//! --target`), then writes `report/` beside the pipeline: the report with the run's
+//! `augflow report`: brings the pipeline's `report.study` nodes up to date through the
+//! runner (as `run --target` would), then writes `report/` beside the pipeline: the report with the run's
 //! provenance added (pipeline digest, every node's key, device, durations), and its tables.
 //! Provenance lives outside the content-addressed artifact because durations differ on
 //! every machine.
@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::exit;
-use super::load::{load, open_store};
-use super::run::{RunArgs, run as run_command};
+use super::error::CliError;
+use super::render;
+use super::session::{JobsArgs, RemoteArgs, Session, run_nodes};
 use crate::graph::PipelineGraph;
 use crate::project::Project;
 use crate::report::PROVENANCE_MARKER;
 use crate::report::render::escape;
-use crate::runner::{CancelToken, Engine, read_record};
+use crate::runner::{CancelToken, RunOptions, read_record};
 use crate::spec::Action;
 
 /// The folder, beside the pipeline, that `augflow report` writes.
@@ -26,9 +26,8 @@ pub const REPORT_DIR: &str = "report";
 pub struct ReportArgs {
     /// Pipeline file (default: augflow.yaml).
     pub pipeline: Option<PathBuf>,
-    /// Nodes to run at once while bringing the report up to date.
-    #[arg(short = 'j', long = "jobs", default_value_t = 1)]
-    pub jobs: usize,
+    #[command(flatten)]
+    pub jobs: JobsArgs,
     /// Compute backend of ML stages.
     #[arg(long, value_enum, env = "AUGFLOW_BACKEND", default_value_t = crate::kinds::BackendRequest::Auto)]
     pub backend: crate::kinds::BackendRequest,
@@ -36,66 +35,47 @@ pub struct ReportArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub remote: super::remote::RemoteArgs,
+    pub remote: RemoteArgs,
 }
 
-pub fn run(args: &ReportArgs, store_flag: Option<&Path>) -> u8 {
-    let loaded = match load(args.pipeline.as_deref(), store_flag) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let reports: Vec<String> = loaded
+pub fn run(args: &ReportArgs, store_flag: Option<&Path>) -> Result<(), CliError> {
+    let session = Session::open(args.pipeline.as_deref(), store_flag)?;
+    let reports: Vec<String> = session
         .graph
         .order
         .iter()
-        .map(|&i| loaded.graph.node(i))
+        .map(|&i| session.graph.node(i))
         .filter(|n| matches!(&n.action, Action::Typed(t) if t.kind == "report.study"))
         .map(|n| n.name.clone())
         .collect();
     if reports.is_empty() {
-        eprintln!(
-            "error: failed to report: {} has no `report.study` stage",
-            loaded.graph.pipeline.file.display()
-        );
-        return exit::INVALID;
+        return Err(CliError::invalid(format!(
+            "report: {} has no `report.study` stage",
+            session.graph.pipeline.file.display()
+        )));
     }
-    let run_args = RunArgs {
-        pipeline: args.pipeline.clone(),
-        targets: reports.clone(),
-        jobs: args.jobs,
-        dry_run: false,
+    let mut engine = session.engine(CancelToken::new());
+    engine.backend = args.backend;
+    let remote_warning = session.attach_remote(&mut engine, &args.remote)?;
+    let options = RunOptions {
+        targets: session.targets(&reports)?,
+        jobs: args.jobs.jobs.get(),
         keep_going: false,
-        json: args.json,
-        remote: args.remote.clone(),
-        backend: args.backend,
-        executor: None,
-        watch: false,
-        gpus: None,
-        gpu_share: 1,
-        retries: 0,
+        executor: session.project.executor.default,
     };
-    let code = run_command(&run_args, store_flag);
-    if code != exit::OK {
-        return code;
-    }
-    let store = match open_store(&loaded.project) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let engine = Engine::new(
-        &loaded.graph,
-        &loaded.project,
-        &store,
-        &loaded.registry,
-        CancelToken::new(),
-    );
-    let provenance = provenance(&loaded.graph, &loaded.project, &store);
-    let root = loaded.graph.pipeline.root.join(REPORT_DIR);
+    run_nodes(
+        &engine,
+        &options,
+        remote_warning,
+        &mut render::for_run(args.json),
+    )?;
+    let provenance = provenance(&session.graph, &session.project, &session.store);
+    let root = session.graph.pipeline.root.join(REPORT_DIR);
     for name in &reports {
-        let Some(index) = loaded.graph.find(name) else {
+        let Some(index) = session.graph.find(name) else {
             continue;
         };
-        let node = loaded.graph.node(index);
+        let node = session.graph.node(index);
         let Some(source) = engine.output_paths(node).get("report").cloned() else {
             continue;
         };
@@ -104,18 +84,14 @@ pub fn run(args: &ReportArgs, store_flag: Option<&Path>) -> u8 {
         } else {
             root.join(name)
         };
-        if let Err(err) = publish(&source, &target, &provenance) {
-            eprintln!(
-                "error: failed to write the report to {}: {err}",
-                target.display()
-            );
-            return exit::ENVIRONMENT;
-        }
+        publish(&source, &target, &provenance).map_err(|err| {
+            CliError::environment(format!("write the report to {}: {err}", target.display()))
+        })?;
         if !args.json {
             println!("{}", target.join("index.html").display());
         }
     }
-    exit::OK
+    Ok(())
 }
 
 fn publish(source: &Path, target: &Path, provenance: &str) -> std::io::Result<()> {

@@ -1,29 +1,20 @@
 //! `augflow schema`, and the hidden `augflow hash`.
 
-use super::exit;
+use std::path::PathBuf;
 
-pub fn run() -> u8 {
-    match serde_json::to_string_pretty(&crate::spec::json_schema()) {
-        Ok(text) => {
-            println!("{text}");
-            exit::OK
-        }
-        Err(err) => {
-            super::report_error(&err);
-            exit::ENVIRONMENT
-        }
-    }
+use super::error::CliError;
+
+pub fn run() -> Result<(), CliError> {
+    let text =
+        serde_json::to_string_pretty(&crate::spec::json_schema()).map_err(CliError::environment)?;
+    println!("{text}");
+    Ok(())
 }
 
-pub fn hash(paths: &[std::path::PathBuf]) -> u8 {
+pub fn hash(paths: &[PathBuf]) -> Result<(), CliError> {
     for path in paths {
-        match augflow_cache::hash_file(path) {
-            Ok((digest, _)) => println!("{digest}  {}", path.display()),
-            Err(err) => {
-                super::report_error(&err);
-                return exit::ENVIRONMENT;
-            }
-        }
+        let (digest, _) = augflow_cache::hash_file(path).map_err(CliError::environment)?;
+        println!("{digest}  {}", path.display());
     }
-    exit::OK
+    Ok(())
 }

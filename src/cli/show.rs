@@ -1,11 +1,11 @@
 //! `augflow show NODE`: where the outputs are and what the node recorded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::exit;
-use super::load::{load, open_store};
+use super::error::CliError;
+use super::session::load;
 use crate::kinds::ArtifactType;
 use crate::runner::{CancelToken, Engine, StoreIndex, UsedBy, read_record};
 use crate::spec::Action;
@@ -21,34 +21,16 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
-    let loaded = match load(args.pipeline.as_deref(), store_flag) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let Some(index) = loaded.graph.find(&args.node) else {
-        eprintln!(
-            "error: failed to show `{}`: no node has that name (see `augflow dag`)",
-            args.node
-        );
-        return exit::INVALID;
-    };
-    let store = match open_store(&loaded.project) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let engine = Engine::new(
-        &loaded.graph,
-        &loaded.project,
-        &store,
-        &loaded.registry,
-        CancelToken::new(),
-    );
-    let node = loaded.graph.node(index);
-    let record = read_record(&loaded.project, &node.name);
+pub fn run(args: &ShowArgs, store_flag: Option<&Path>) -> Result<(), CliError> {
+    let loaded = load(args.pipeline.as_deref(), store_flag)?;
+    let index = loaded.node(&args.node, "show")?;
+    let session = loaded.open_store()?;
+    let engine = session.engine(CancelToken::new());
+    let node = session.graph.node(index);
+    let record = read_record(&session.project, &node.name);
     let entry = record
         .as_ref()
-        .and_then(|r| store.get_action(&r.key).ok().flatten());
+        .and_then(|r| session.store.get_action(&r.key).ok().flatten());
     let outputs = engine.output_paths(node);
     let metrics = metrics_files(&engine, node);
     let metrics_values: serde_json::Map<String, serde_json::Value> = metrics
@@ -76,7 +58,7 @@ pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
         if let Ok(text) = serde_json::to_string_pretty(&value) {
             println!("{text}");
         }
-        return exit::OK;
+        return Ok(());
     }
     println!("{} [{}]", node.name, node.kind_label());
     match &record {
@@ -109,7 +91,7 @@ pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
     if record.is_some() {
         let names: Vec<String> = used_by
             .iter()
-            .map(|u| user_label(u, &loaded.graph.pipeline.file))
+            .map(|u| user_label(u, &session.graph.pipeline.file))
             .collect();
         match names.is_empty() {
             true => println!("  used by: nothing in the store"),
@@ -126,7 +108,7 @@ pub fn run(args: &ShowArgs, store_flag: Option<&std::path::Path>) -> u8 {
             }
         }
     }
-    exit::OK
+    Ok(())
 }
 
 /// The signer verified when the entry was pulled from a signed remote

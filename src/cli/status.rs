@@ -1,12 +1,12 @@
 //! `augflow status` (and the body of `run --dry-run`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use petgraph::graph::NodeIndex;
 
-use super::exit;
-use super::load::{load, open_store};
+use super::error::CliError;
+use super::session::Session;
 use crate::runner::{CancelToken, Engine, NodeState, plan, selected_nodes};
 
 #[derive(Debug, Args)]
@@ -21,32 +21,23 @@ pub struct StatusArgs {
     pub check: bool,
 }
 
-pub fn run(args: &StatusArgs, store: Option<&std::path::Path>) -> u8 {
-    let loaded = match load(args.pipeline.as_deref(), store) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let store = match open_store(&loaded.project) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let engine = Engine::new(
-        &loaded.graph,
-        &loaded.project,
-        &store,
-        &loaded.registry,
-        CancelToken::new(),
-    );
-    print_plan(&engine, &[], args.json, args.check)
+pub fn run(args: &StatusArgs, store: Option<&Path>) -> Result<(), CliError> {
+    let session = Session::open(args.pipeline.as_deref(), store)?;
+    print_plan(
+        &session.engine(CancelToken::new()),
+        &[],
+        args.json,
+        args.check,
+    )
 }
 
-/// Prints each node's planned state; with `fail_if_stale`, returns 1 when any is stale.
+/// Prints each node's planned state; with `fail_if_stale`, fails when any is stale.
 pub fn print_plan(
     engine: &Engine<'_>,
     targets: &[NodeIndex],
     json: bool,
     fail_if_stale: bool,
-) -> u8 {
+) -> Result<(), CliError> {
     let nodes = selected_nodes(engine, targets);
     let plans = plan(engine, &nodes);
     let mut stale = 0;
@@ -78,8 +69,8 @@ pub fn print_plan(
         println!("{} node(s), {stale} stale", plans.len());
     }
     if fail_if_stale && stale > 0 {
-        exit::NODE_FAILED
+        Err(CliError::Stale)
     } else {
-        exit::OK
+        Ok(())
     }
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use notify::{EventKind, RecursiveMode, Watcher};
 
-use super::exit;
-use super::load::pipeline_path;
+use super::error::CliError;
 use super::run::{RunArgs, run_with};
+use super::session::{cancel_on_ctrl_c, pipeline_path};
 use crate::kinds::{Registry, path_params_of};
 use crate::project::CONFIG_FILE;
 use crate::runner::CancelToken;
@@ -24,38 +24,31 @@ const TICK: Duration = Duration::from_millis(50);
 
 type Events = Receiver<notify::Result<notify::Event>>;
 
-pub fn run(args: &RunArgs, store: Option<&Path>) -> u8 {
+pub fn run(args: &RunArgs, store: Option<&Path>) -> Result<(), CliError> {
     let cancel = CancelToken::new();
-    {
-        let cancel = cancel.clone();
-        let _ = ctrlc::set_handler(move || cancel.cancel());
-    }
+    cancel_on_ctrl_c(&cancel);
     let pipeline = pipeline_path(args.pipeline.as_deref());
     let Some(pipeline) = std::fs::canonicalize(&pipeline).ok() else {
-        eprintln!(
-            "error: failed to watch {}: it does not exist",
+        return Err(CliError::invalid(format!(
+            "watch {}: it does not exist",
             pipeline.display()
-        );
-        return exit::INVALID;
+        )));
     };
     let root = pipeline.parent().unwrap_or(Path::new("/")).to_path_buf();
     let (sender, events) = channel();
     // The watcher starts before the first run, so a save during that run is not lost.
-    let mut watcher = match notify::recommended_watcher(sender) {
-        Ok(watcher) => watcher,
-        Err(err) => {
-            eprintln!("error: failed to start watching files: {err}");
-            return exit::ENVIRONMENT;
-        }
-    };
-    if let Err(err) = watcher.watch(&root, RecursiveMode::Recursive) {
-        eprintln!("error: failed to watch {}: {err}", root.display());
-        return exit::ENVIRONMENT;
-    }
+    let mut watcher = notify::recommended_watcher(sender)
+        .map_err(|err| CliError::environment(format!("start watching files: {err}")))?;
+    watcher
+        .watch(&root, RecursiveMode::Recursive)
+        .map_err(|err| CliError::environment(format!("watch {}: {err}", root.display())))?;
     loop {
-        run_with(args, store, &cancel, true);
+        // A failed run (a broken pipeline, a failed node) is shown and watched again.
+        if let Err(err) = run_with(args, store, &cancel, true) {
+            err.print();
+        }
         if cancel.is_cancelled() {
-            return exit::INTERRUPTED;
+            return Err(CliError::Interrupted);
         }
         let watched = Watched::read(&pipeline, &root);
         if !args.json {
@@ -65,7 +58,7 @@ pub fn run(args: &RunArgs, store: Option<&Path>) -> u8 {
             );
         }
         let Some(changed) = wait_for_change(&events, &watched, &cancel) else {
-            return exit::INTERRUPTED;
+            return Err(CliError::Interrupted);
         };
         let changed: Vec<String> = changed
             .iter()

@@ -21,6 +21,7 @@ mod schedule;
 mod shell;
 pub mod slurm;
 mod supervise;
+pub mod transfer;
 mod typed;
 
 pub use at_rev::{RevCheckout, RevError, checkout_at, plan_at_rev};
