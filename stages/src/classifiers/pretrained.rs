@@ -267,7 +267,7 @@ fn f16_to_f32(h: u16) -> f32 {
 }
 
 /// Writes tensors as an f32 safetensors file, in name order.
-fn serialize(tensors: &BTreeMap<String, RawTensor>) -> Vec<u8> {
+pub(crate) fn serialize(tensors: &BTreeMap<String, RawTensor>) -> Vec<u8> {
     let mut header = Map::new();
     let mut offset = 0usize;
     for (name, tensor) in tensors {

@@ -15,10 +15,12 @@ mod files;
 pub mod scheduler;
 pub mod tokenizer;
 pub mod unet;
+mod unet_config;
 pub mod vae;
 pub mod weights;
 
 pub use clip::{ClipTextConfig, ClipTextModel};
 pub use tokenizer::ClipTokenizer;
-pub use unet::{UNet2DCondition, UNetConfig};
+pub use unet::UNet2DCondition;
+pub use unet_config::UNetConfig;
 pub use vae::{AutoencoderKl, VaeConfig};
