@@ -126,6 +126,9 @@ pub enum StageError {
     /// A model folder's file (tokenizer, config) is unusable; `reason` names the problem.
     #[error("read model file {path}: {reason}")]
     InvalidModelFile { path: PathBuf, reason: String },
+    /// A model folder lacks parts or holds a model family we do not implement.
+    #[error("open model folder {path}: {reason}")]
+    InvalidModelFolder { path: PathBuf, reason: String },
     #[error("parse {path}")]
     ParseJson {
         path: PathBuf,

@@ -6,12 +6,14 @@
 //! - [`vae`]: `AutoencoderKL` from `vae/config.json`.
 //! - [`unet`]: `UNet2DConditionModel` from `unet/config.json` (SD v2.x and SDXL refused).
 //! - [`scheduler`]: the beta schedule, PNDM and DDIM as diffusers has them for SD v1.x.
+//! - [`folder`]: the whole folder, checked before any weights are read.
 //! - [`weights`]: loading transformers/diffusers-named safetensors into Burn modules, every
 //!   tensor checked.
 
 mod blocks;
 pub mod clip;
 mod files;
+pub mod folder;
 pub mod scheduler;
 pub mod tokenizer;
 pub mod unet;
@@ -20,6 +22,7 @@ pub mod vae;
 pub mod weights;
 
 pub use clip::{ClipTextConfig, ClipTextModel};
+pub use folder::{SdConfigs, SdFolder, StableDiffusion};
 pub use tokenizer::ClipTokenizer;
 pub use unet::UNet2DCondition;
 pub use unet_config::UNetConfig;
