@@ -59,10 +59,12 @@ PROMPTS = [f"An x-ray image of the lung with {c}" for c in CLASSES[1:]] + [
     "numbers 3.14159 and 1,000,000 and 42nd",
     "UPPERCASE ÉCOLE ÀÉÎÕÜ",
     " ".join(["long prompt words"] * 40),
+    "A chest X-ray (PA view) at 512x512px, 16-bit",
 ]
 # Text the merges are learnt from: the prompts' words dominate, so most of them become
-# one or two tokens, as real words do in CLIP's vocabulary.
-CORPUS = " ".join(PROMPTS[:6] * 5 + PROMPTS[6:-1] + ["the chest lung radiograph scan of a patient"] * 3)
+# one or two tokens, as real words do in CLIP's vocabulary. Not the last two prompts (the
+# long one would dominate; the last tests words the merges never saw).
+CORPUS = " ".join(PROMPTS[:6] * 5 + PROMPTS[6:18] + ["the chest lung radiograph scan of a patient"] * 3)
 
 
 def bytes_to_unicode():

@@ -123,6 +123,12 @@ pub enum StageError {
     SaveWeights { path: PathBuf, reason: String },
     #[error("load weights from {path}: {reason}")]
     LoadWeights { path: PathBuf, reason: String },
+    /// A model folder's file (tokenizer, config) is unusable; `reason` names the problem.
+    #[error("read model file {path}: {reason}")]
+    InvalidModelFile { path: PathBuf, reason: String },
+    /// A model folder lacks parts or holds a model family we do not implement.
+    #[error("open model folder {path}: {reason}")]
+    InvalidModelFolder { path: PathBuf, reason: String },
     #[error("parse {path}")]
     ParseJson {
         path: PathBuf,

@@ -17,6 +17,8 @@
 //!   training images, with checkpoints chosen on held-out real training images, and
 //!   sampling N images per class.
 //! - [`synthetic`]: merging synthetic images into a training set and scoring their quality.
+//! - [`sd`]: Stable Diffusion v1.x from the diffusers folder layout: tokenizer, text
+//!   encoder, VAE, U-Net and samplers, each proven against diffusers/transformers.
 //! - [`backend`]: the one place that picks Burn's device (wgpu on a real GPU, else CPU).
 
 pub mod backend;
@@ -26,6 +28,7 @@ pub mod generators;
 pub mod image_set;
 pub mod metrics;
 pub mod phantom;
+pub mod sd;
 pub mod split;
 pub mod synthetic;
 

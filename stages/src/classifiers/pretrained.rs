@@ -25,7 +25,7 @@ pub(crate) struct RawTensor {
 
 /// Loads the backbone weights in `path` into `model`. Every backbone tensor of the model
 /// must be present; only the head may be left at its initial values.
-pub(super) fn load_pretrained(
+pub fn load_pretrained(
     model: Classifier,
     architecture: Architecture,
     in_channels: usize,
@@ -55,9 +55,11 @@ pub(super) fn load_pretrained(
         }
         renamed.insert(target, tensor);
     }
+    // No validation inside burn-store: it would stop at the first shape mismatch; the
+    // check below reports every mismatch, missing and unused tensor at once.
     let mut store = SafetensorsStore::from_bytes(Some(serialize(&renamed)))
         .skip_enum_variants(true)
-        .validate(true)
+        .validate(false)
         .allow_partial(true);
     if !ours {
         store = store.with_from_adapter(PyTorchToBurnAdapter);
@@ -181,7 +183,12 @@ fn sum_input_channels(tensor: RawTensor, in_channels: usize) -> Result<RawTensor
 /// Parses a safetensors file (8-byte little-endian header length, JSON header, data).
 /// Float tensors only (F32, F16, BF16 widened to f32); integer ones are skipped.
 pub(crate) fn parse(bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, String> {
-    let too_short = || "the file is too short for a safetensors header".to_owned();
+    let too_short = || {
+        format!(
+            "the file is truncated or not safetensors: {} bytes, too short for the header it announces",
+            bytes.len()
+        )
+    };
     let len_bytes: [u8; 8] = bytes
         .get(..8)
         .ok_or_else(too_short)?
@@ -209,13 +216,18 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, String>
             .ok_or_else(bad)?;
         let offsets = info["data_offsets"].as_array().ok_or_else(bad)?;
         let (start, end) = match offsets.as_slice() {
-            [a, b] => (
+            [a, b] if a.as_u64() <= b.as_u64() => (
                 a.as_u64().ok_or_else(bad)? as usize,
                 b.as_u64().ok_or_else(bad)? as usize,
             ),
             _ => return Err(bad()),
         };
-        let raw = data.get(start..end).ok_or_else(bad)?;
+        let raw = data.get(start..end).ok_or_else(|| {
+            format!(
+                "the file is truncated: tensor {name} needs data bytes {start}..{end}, only {} are there",
+                data.len()
+            )
+        })?;
         let values: Vec<f32> = match dtype {
             "F32" => raw
                 .chunks_exact(4)
@@ -265,7 +277,7 @@ fn f16_to_f32(h: u16) -> f32 {
 }
 
 /// Writes tensors as an f32 safetensors file, in name order.
-fn serialize(tensors: &BTreeMap<String, RawTensor>) -> Vec<u8> {
+pub(crate) fn serialize(tensors: &BTreeMap<String, RawTensor>) -> Vec<u8> {
     let mut header = Map::new();
     let mut offset = 0usize;
     for (name, tensor) in tensors {

@@ -14,14 +14,16 @@ use crate::StageError;
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
-fn fnv1a64(text: &str) -> u64 {
+/// FNV-1a 64 of `text`: seeds [`unit_value`] per tensor name.
+pub fn fnv1a64(text: &str) -> u64 {
     text.bytes().fold(0xCBF2_9CE4_8422_2325, |h, byte| {
         (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01B3)
     })
 }
 
 /// Element `index` of tensor `name` in [-1, 1): splitmix64 seeded by the name's hash.
-fn unit_value(hash: u64, index: u64) -> f64 {
+/// Shared by every formula fill (the timm and Stable Diffusion parity tests too).
+pub fn unit_value(hash: u64, index: u64) -> f64 {
     let mut z = hash.wrapping_add((index + 1).wrapping_mul(GOLDEN));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

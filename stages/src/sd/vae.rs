@@ -44,6 +44,8 @@ pub struct VaeConfig {
     #[serde(default = "silu_name")]
     pub act_fn: String,
     pub latent_channels: usize,
+    /// SD v1-4's published config omits it: diffusers' default.
+    #[serde(default = "thirty_two")]
     pub norm_num_groups: usize,
     #[serde(default = "sd1_scaling")]
     pub scaling_factor: f64,
@@ -57,6 +59,10 @@ pub struct VaeConfig {
 
 fn silu_name() -> String {
     "silu".to_owned()
+}
+
+fn thirty_two() -> usize {
+    32
 }
 
 fn sd1_scaling() -> f64 {

@@ -190,7 +190,8 @@ fn parse_merges(path: &Path, text: &str) -> Result<HashMap<(String, String), usi
     let lines = text
         .lines()
         .enumerate()
-        .filter(|(i, line)| !(*i == 0 && line.starts_with("#version")) && !line.is_empty());
+        .filter(|(i, line)| *i != 0 || !line.starts_with("#version"))
+        .filter(|(_, line)| !line.is_empty());
     for (i, line) in lines {
         let mut parts = line.split(' ');
         let (Some(left), Some(right), None) = (parts.next(), parts.next(), parts.next()) else {

@@ -12,8 +12,11 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Deserialize;
 
 use super::files::{invalid, read_json_value};
-use super::weights::{Naming, load_torch_file};
+use super::weights::{Naming, load_torch_tensors, read_torch_file};
 use crate::StageError;
+
+/// The module level published checkpoints name their tensors under.
+const PREFIX: &str = "text_model.";
 
 /// The fields of `text_encoder/config.json` the model is built from.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
@@ -208,7 +211,16 @@ impl ClipTextModel {
             ignored: &["text_model.embeddings.position_ids"],
             ..Naming::default()
         };
-        load_torch_file(Self::new(config, device), path, &naming)
+        // transformers 5 writes the names without the `text_model.` level that every
+        // published checkpoint has: accept both.
+        let mut tensors = read_torch_file(path)?;
+        if !tensors.keys().any(|name| name.starts_with(PREFIX)) {
+            tensors = tensors
+                .into_iter()
+                .map(|(name, tensor)| (format!("{PREFIX}{name}"), tensor))
+                .collect();
+        }
+        load_torch_tensors(Self::new(config, device), tensors, path, &naming)
     }
 
     /// `last_hidden_state` [b, n, hidden] for token rows of equal length n (at most

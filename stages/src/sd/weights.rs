@@ -126,15 +126,19 @@ pub(crate) fn load_torch_file<M: Module>(
     path: &Path,
     naming: &Naming,
 ) -> Result<M, StageError> {
+    load_torch_tensors(module, read_torch_file(path)?, path, naming)
+}
+
+/// The float tensors of the safetensors file at `path`, widened to f32.
+pub(crate) fn read_torch_file(path: &Path) -> Result<BTreeMap<String, RawTensor>, StageError> {
     let bytes = fs::read(path).map_err(|source| StageError::Read {
         path: path.to_owned(),
         source,
     })?;
-    let tensors = parse(&bytes).map_err(|reason| StageError::LoadWeights {
+    parse(&bytes).map_err(|reason| StageError::LoadWeights {
         path: path.to_owned(),
         reason,
-    })?;
-    load_torch_tensors(module, tensors, path, naming)
+    })
 }
 
 /// [`load_torch_file`] on tensors already read from `path`.
