@@ -112,6 +112,14 @@ impl RunLedger {
         self.finished.contains_key(&index)
     }
 
+    /// Whether `index` ended with its outputs available (executed, cached or restored).
+    pub fn succeeded(&self, index: NodeIndex) -> bool {
+        matches!(
+            self.finished.get(&index),
+            Some(NodeStatus::Executed | NodeStatus::Cached | NodeStatus::Restored)
+        )
+    }
+
     /// The first dependency of `index` that failed or was skipped: `index` cannot run.
     pub fn failed_dependency(&self, engine: &Engine<'_>, index: NodeIndex) -> Option<String> {
         engine
@@ -137,17 +145,18 @@ impl RunLedger {
             if self.is_finished(index) {
                 continue;
             }
-            let reason = self.failed_dependency(engine, index).map_or_else(
-                || "the run stopped before this node".to_owned(),
-                |dep| format!("dependency `{dep}` did not complete"),
-            );
-            self.finish(
-                engine,
-                index,
-                Outcome::new(NodeStatus::Skipped).message(reason),
-                emit,
-            );
+            self.skip(engine, index, emit);
         }
+    }
+
+    /// Ends `index` as skipped, naming the dependency that did not complete if one did not.
+    pub fn skip(&mut self, engine: &Engine<'_>, index: NodeIndex, emit: &mut dyn FnMut(&Event)) {
+        let reason = self.failed_dependency(engine, index).map_or_else(
+            || "the run stopped before this node".to_owned(),
+            |dep| format!("dependency `{dep}` did not complete"),
+        );
+        let outcome = Outcome::new(NodeStatus::Skipped).message(reason);
+        self.finish(engine, index, outcome, emit);
     }
 
     /// The run's summary, with its duration and whether Ctrl-C ended it.

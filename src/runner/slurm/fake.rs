@@ -39,6 +39,8 @@ struct FakeState {
     held: Vec<String>,
     /// Ctrl-C arrives once this node's job is running.
     interrupt: Option<(String, CancelToken)>,
+    /// `--requeue` is ignored, as on a cluster where requeueing is off.
+    no_requeue: bool,
 }
 
 struct FakeJob {
@@ -70,6 +72,10 @@ impl<'r> FakeCluster<'r> {
         queue.extend(ends);
     }
 
+    pub fn no_requeue(&self) {
+        self.state.borrow_mut().no_requeue = true;
+    }
+
     pub fn hold(&self, node: &str) {
         self.state.borrow_mut().held.push(node.to_owned());
     }
@@ -89,6 +95,11 @@ impl<'r> FakeCluster<'r> {
 
     pub fn cancelled(&self) -> Vec<String> {
         self.state.borrow().cancelled.clone()
+    }
+
+    /// The most jobs pending or running at once.
+    pub fn peak_queued(&self) -> usize {
+        self.state.borrow().peak_queued
     }
 
     /// Nodes whose jobs are still pending or running.
@@ -136,10 +147,11 @@ impl<'r> FakeCluster<'r> {
                 None => ("FAILED", Some("NonZeroExitCode".to_owned())),
             };
             let mut state = self.state.borrow_mut();
+            let no_requeue = state.no_requeue;
             let Some(job) = state.jobs.get_mut(&id) else {
                 continue;
             };
-            if job.requeue && matches!(end, "NODE_FAIL" | "PREEMPTED") {
+            if job.requeue && !no_requeue && matches!(end, "NODE_FAIL" | "PREEMPTED") {
                 // Slurm requeues it in place: same id, dependents stay valid.
                 job.state = "PENDING";
                 job.reason = Some("BeginTime".to_owned());

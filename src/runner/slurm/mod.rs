@@ -25,6 +25,7 @@ mod fake;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,9 @@ pub use state::{JobResult, jobs_path};
 
 /// Default seconds between two `squeue` polls.
 const DEFAULT_POLL_SECONDS: f64 = 2.0;
+/// Default cap on the jobs of one run queued or running at once: half of a common
+/// `MaxSubmitJobs` of 1,000 per user, leaving room for the user's other work.
+pub const DEFAULT_MAX_QUEUED: usize = 500;
 
 /// A node whose job is queued or running.
 struct Active {
@@ -63,6 +67,13 @@ struct SlurmRun<'e, 'a> {
     ledger: RunLedger,
     produced: HashMap<String, BTreeMap<String, Artifact>>,
     active: BTreeMap<NodeIndex, Active>,
+    /// Misses not submitted yet, in topological order.
+    pending: BTreeSet<(usize, NodeIndex)>,
+    max_queued: usize,
+    /// Attempts so far of nodes the runner submitted again (absent: one).
+    attempts: HashMap<NodeIndex, u32>,
+    /// What jobs are submitted for (see `submit::pipeline_fingerprint`).
+    fingerprint: String,
     jobs: JobsFile,
     jobs_dirty: bool,
     stop: bool,
@@ -99,13 +110,22 @@ pub fn run_slurm_with(
         ledger: RunLedger::new(),
         produced: HashMap::new(),
         active: BTreeMap::new(),
+        pending: BTreeSet::new(),
+        max_queued: engine
+            .project
+            .executor
+            .slurm
+            .max_queued
+            .map_or(DEFAULT_MAX_QUEUED, NonZeroUsize::get),
+        attempts: HashMap::new(),
+        fingerprint: submit::pipeline_fingerprint(engine),
         jobs: read_jobs(&jobs_path(engine.project)),
         jobs_dirty: false,
         stop: false,
     };
     run.jobs.format = JOBS_FORMAT;
     let misses = run.reuse_hits(nodes, emit);
-    run.submit(&misses, emit);
+    run.adopt_or_queue(&misses, emit);
     run.poll(emit);
     run.save_jobs(emit);
     run.ledger.skip_unfinished(engine, nodes, emit);
@@ -136,7 +156,13 @@ impl SlurmRun<'_, '_> {
     }
 
     fn finish(&mut self, index: NodeIndex, outcome: Outcome, emit: &mut dyn FnMut(&Event)) {
-        self.ledger.finish(self.engine, index, outcome, emit);
+        let attempts = self.attempts.get(&index).copied().unwrap_or(1);
+        self.ledger
+            .finish(self.engine, index, outcome.attempts(attempts), emit);
+    }
+
+    fn skip(&mut self, index: NodeIndex, emit: &mut dyn FnMut(&Event)) {
+        self.ledger.skip(self.engine, index, emit);
     }
 
     fn forget_job(&mut self, index: NodeIndex) {

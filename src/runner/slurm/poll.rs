@@ -14,14 +14,30 @@ use crate::runner::events::{Event, NodeStatus};
 use crate::runner::ledger::Outcome;
 use crate::runner::node_error::NodeError;
 use crate::runner::process::restore_node;
+use crate::runner::retry::{self, Cause};
 
 /// Consecutive failed polls after which the runner gives up on its jobs.
 const MAX_QUERY_FAILURES: u32 = 30;
 /// Lines of a failed job's log quoted in its failure message.
 const LOG_TAIL_LINES: usize = 20;
 
+/// Whether a job's end may be retried, and as what: a job lost with its machine or
+/// killed for memory is a resource failure (`run --retries` covers it), its command's
+/// failure or time limit the stage's own (only the stage's `retries:` covers it).
+/// Cancellations and unmet dependencies never are.
+fn retry_cause(info: &JobInfo) -> Option<Cause> {
+    match info.state.as_str() {
+        "NODE_FAIL" | "PREEMPTED" | "BOOT_FAIL" | "OUT_OF_MEMORY" => {
+            Some(Cause::Resources(info.state.clone()))
+        }
+        "FAILED" | "TIMEOUT" => Some(Cause::Stage(info.state.clone())),
+        _ => None,
+    }
+}
+
 impl SlurmRun<'_, '_> {
-    /// Follows the jobs until none is queued or running.
+    /// Submits and follows the jobs until none is queued or running and none can be
+    /// submitted.
     pub(super) fn poll(&mut self, emit: &mut dyn FnMut(&Event)) {
         let interval = Duration::from_secs_f64(
             self.config
@@ -30,9 +46,15 @@ impl SlurmRun<'_, '_> {
                 .max(0.05),
         );
         let mut query_failures = 0u32;
-        while !self.active.is_empty() {
+        loop {
+            if !self.halted() {
+                self.submit_ready(emit);
+            }
             if self.halted() {
                 self.cancel_all(emit);
+                return;
+            }
+            if self.active.is_empty() {
                 return;
             }
             let ids: Vec<String> = self.active.values().map(|a| a.job.clone()).collect();
@@ -111,6 +133,9 @@ impl SlurmRun<'_, '_> {
                 Some(Phase::Queued | Phase::Running) => {}
                 Some(Phase::Completed) => self.complete(index, emit),
                 Some(Phase::Failed) => {
+                    if info.is_some_and(|info| self.submit_again(index, info, emit)) {
+                        continue;
+                    }
                     let info = info.map_or_else(String::new, |info| {
                         let reason = info
                             .reason
@@ -189,8 +214,9 @@ impl SlurmRun<'_, '_> {
             return;
         };
         if self.blocked(index) {
-            // Cancelled by Slurm because a dependency failed: reported as skipped later.
+            // Cancelled by Slurm because a dependency failed.
             self.forget_job(index);
+            self.skip(index, emit);
             return;
         }
         let node = self.engine.graph.node(index);
@@ -227,21 +253,71 @@ impl SlurmRun<'_, '_> {
             self.stop = true;
             return;
         }
-        let doomed = self.active_descendants(index);
+        // Slurm cancels them anyway (--kill-on-invalid-dep); this is immediate.
+        for index in self.cancel_descendants(index, emit) {
+            self.forget_job(index);
+            self.skip(index, emit);
+        }
+    }
+
+    /// Cancels the jobs of the nodes downstream of `index` (their `afterok` can no longer
+    /// be met); returns those nodes, in topological order.
+    fn cancel_descendants(
+        &mut self,
+        index: NodeIndex,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Vec<NodeIndex> {
+        let mut doomed = self.active_descendants(index);
+        doomed.sort_by_key(|index| self.position[index]);
         let ids: Vec<String> = doomed
             .iter()
             .filter_map(|i| self.active.remove(i).map(|a| a.job))
             .collect();
-        // Slurm cancels them anyway (--kill-on-invalid-dep); this is immediate.
         if let Err(err) = self.client.cancel(&ids) {
             emit(&Event::Warning {
                 stage: None,
-                message: format!("failed to cancel the jobs of skipped nodes: {err}"),
+                message: format!("failed to cancel jobs {}: {err}", ids.join(", ")),
             });
         }
-        for index in doomed {
-            self.forget_job(index);
+        doomed
+    }
+
+    /// A job lost with its machine (`NODE_FAIL`, `PREEMPTED`…), or failed by the node's
+    /// own error, that the node's retries cover: the node is submitted again, and so are
+    /// its dependents, whose jobs waited on the lost one. Slurm's own `--requeue` keeps
+    /// the job id and is tried first; this covers clusters that end the job instead.
+    fn submit_again(
+        &mut self,
+        index: NodeIndex,
+        info: &JobInfo,
+        emit: &mut dyn FnMut(&Event),
+    ) -> bool {
+        let Some(cause) = retry_cause(info) else {
+            return false;
+        };
+        let node = self.engine.graph.node(index);
+        let attempt = self.attempts.get(&index).copied().unwrap_or(1);
+        if attempt >= retry::allowed_attempts(node, self.engine.retries, &cause) || self.halted() {
+            return false;
         }
+        let Some(lost) = self.active.remove(&index) else {
+            return false;
+        };
+        let stage = node.name.clone();
+        tracing::info!(node = %stage, job = %lost.job, state = %info.state, "submitting again");
+        let mut again = self.cancel_descendants(index, emit);
+        again.push(index);
+        for node in again {
+            self.forget_job(node);
+            self.pending.insert((self.position[&node], node));
+        }
+        self.attempts.insert(index, attempt + 1);
+        emit(&Event::NodeRetrying {
+            stage,
+            attempt: attempt + 1,
+            reason: format!("job {} ended {}", lost.job, info.state),
+        });
+        true
     }
 
     /// Nodes downstream of `index` whose jobs are queued or running.

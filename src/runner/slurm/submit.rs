@@ -69,12 +69,12 @@ impl SlurmRun<'_, '_> {
         misses
     }
 
-    /// Submits each missed node (or adopts the job an earlier run left queued or running).
-    pub(super) fn submit(&mut self, misses: &[NodeIndex], emit: &mut dyn FnMut(&Event)) {
+    /// Adopts the jobs an earlier run left queued or running for `misses`, cancels the
+    /// outdated ones, and queues every other miss for submission.
+    pub(super) fn adopt_or_queue(&mut self, misses: &[NodeIndex], emit: &mut dyn FnMut(&Event)) {
         if misses.is_empty() {
             return;
         }
-        let fingerprint = pipeline_fingerprint(self.engine);
         let recorded: Vec<String> = misses
             .iter()
             .filter_map(|&i| self.jobs.nodes.get(&self.engine.graph.node(i).name))
@@ -92,15 +92,7 @@ impl SlurmRun<'_, '_> {
                 return;
             }
         };
-        let mut adopted: HashSet<NodeIndex> = HashSet::new();
         for &index in misses {
-            if self.halted() {
-                return;
-            }
-            if self.blocked(index) {
-                continue;
-            }
-            let deps = self.deps(index);
             let name = self.engine.graph.node(index).name.clone();
             let previous_live = self
                 .jobs
@@ -111,13 +103,13 @@ impl SlurmRun<'_, '_> {
                         .is_some_and(|info| matches!(info.phase(), Phase::Queued | Phase::Running))
                 })
                 .cloned();
-            let deps_adopted = deps
-                .iter()
-                .filter(|dep| self.active.contains_key(dep))
-                .all(|dep| adopted.contains(dep));
             if let Some(record) = previous_live {
-                if record.pipeline == fingerprint && deps_adopted {
-                    adopted.insert(index);
+                // Its job waits on its inputs' old jobs: those must be adopted too.
+                let inputs_adopted = self
+                    .deps(index)
+                    .iter()
+                    .all(|dep| self.ledger.succeeded(*dep) || self.active.contains_key(dep));
+                if record.pipeline == self.fingerprint && inputs_adopted {
                     self.adopt(index, record, emit);
                     continue;
                 }
@@ -129,11 +121,38 @@ impl SlurmRun<'_, '_> {
                     });
                 }
             }
+            self.pending.insert((self.position[&index], index));
+        }
+    }
+
+    /// Submits pending nodes in topological order while fewer than `max_queued` jobs of
+    /// the run are queued or running. A node waits until each input is done or has a job
+    /// to name in `--dependency=afterok:`; one whose input failed is skipped.
+    pub(super) fn submit_ready(&mut self, emit: &mut dyn FnMut(&Event)) {
+        let candidates: Vec<(usize, NodeIndex)> = self.pending.iter().copied().collect();
+        for (position, index) in candidates {
+            if self.halted() || self.active.len() >= self.max_queued {
+                return;
+            }
+            if self.blocked(index) {
+                self.pending.remove(&(position, index));
+                self.skip(index, emit);
+                continue;
+            }
+            let deps = self.deps(index);
+            if deps
+                .iter()
+                .any(|dep| !self.ledger.succeeded(*dep) && !self.active.contains_key(dep))
+            {
+                continue;
+            }
+            self.pending.remove(&(position, index));
             let after_ok: Vec<String> = deps
                 .iter()
                 .filter_map(|dep| self.active.get(dep).map(|active| active.job.clone()))
                 .collect();
-            match self.submit_one(index, after_ok, &fingerprint) {
+            let name = self.engine.graph.node(index).name.clone();
+            match self.submit_one(index, after_ok) {
                 Ok(record) => {
                     emit(&Event::NodeSubmitted {
                         stage: name.clone(),
@@ -176,12 +195,7 @@ impl SlurmRun<'_, '_> {
         );
     }
 
-    fn submit_one(
-        &self,
-        index: NodeIndex,
-        after_ok: Vec<String>,
-        fingerprint: &str,
-    ) -> Result<JobRecord, SlurmError> {
+    fn submit_one(&self, index: NodeIndex, after_ok: Vec<String>) -> Result<JobRecord, SlurmError> {
         let engine = self.engine;
         let project = engine.project;
         let node = engine.graph.node(index);
@@ -210,7 +224,7 @@ impl SlurmRun<'_, '_> {
         tracing::debug!(node = %node.name, %job, "submitted");
         Ok(JobRecord {
             job,
-            pipeline: fingerprint.to_owned(),
+            pipeline: self.fingerprint.clone(),
             log,
             submitted_unix: unix_now(),
         })

@@ -314,3 +314,106 @@ fn with_retries_slurm_requeues_a_job_lost_with_its_node_in_place() {
     expected.insert("lost".to_owned(), NodeStatus::Failed);
     assert_eq!(statuses(&events), expected);
 }
+
+fn finished_attempts(events: &[Event], node: &str) -> Option<u32> {
+    events.iter().find_map(|event| match event {
+        Event::NodeFinished {
+            stage, attempts, ..
+        } if stage == node => *attempts,
+        _ => None,
+    })
+}
+
+#[test]
+fn a_job_the_cluster_ends_with_node_fail_is_submitted_again_with_its_dependents() {
+    let h = Harness::new(LOST, CONFIG);
+    let mut engine = h.engine();
+    engine.retries = 1;
+    let fake = FakeCluster::new(1, run_nodes(&engine));
+    fake.no_requeue();
+    fake.script("lost", &["NODE_FAIL"]);
+    let (summary, events) = run(&engine, &fake, false);
+    assert_eq!(
+        statuses(&events),
+        all(NodeStatus::Executed, &["lost", "next"])
+    );
+    assert_eq!(summary.executed, 2);
+    assert_eq!(fake.submitted(), ["lost", "next", "lost", "next"]);
+    // `next` waited on the lost job: its first job was cancelled, not left pending.
+    assert!(fake.cancelled().contains(&fake.jobs_of("next")[0]));
+    assert_eq!(fake.live(), Vec::<String>::new());
+    assert_eq!(finished_attempts(&events, "lost"), Some(2));
+    assert_eq!(finished_attempts(&events, "next"), None);
+    assert!(events.iter().any(|event| matches!(
+        event,
+        Event::NodeRetrying { stage, attempt: 2, reason } if stage == "lost" && reason.contains("NODE_FAIL")
+    )));
+    assert_eq!(h.read("next.txt"), "1\n");
+
+    // Retries run out: two lost jobs with one retry fail the node after 2 attempts.
+    let h = Harness::new(LOST, CONFIG);
+    let mut engine = h.engine();
+    engine.retries = 1;
+    let fake = FakeCluster::new(1, run_nodes(&engine));
+    fake.no_requeue();
+    fake.script("lost", &["PREEMPTED", "NODE_FAIL"]);
+    let (_, events) = run(&engine, &fake, false);
+    assert_eq!(statuses(&events)["lost"], NodeStatus::Failed);
+    assert_eq!(finished_attempts(&events, "lost"), Some(2));
+
+    // `run --retries` covers lost machines, not the stage's own failure.
+    let h = Harness::new(LOST, CONFIG);
+    let mut engine = h.engine();
+    engine.retries = 3;
+    let fake = FakeCluster::new(1, run_nodes(&engine));
+    fake.script("lost", &["FAILED"]);
+    let (_, events) = run(&engine, &fake, false);
+    assert_eq!(statuses(&events)["lost"], NodeStatus::Failed);
+    assert_eq!(fake.submitted(), ["lost", "next"]);
+}
+
+#[test]
+fn never_more_than_max_queued_jobs_and_the_whole_grid_finishes() {
+    let values: Vec<String> = (0..25).map(|i| i.to_string()).collect();
+    let axis = values.join(", ");
+    let pipeline = format!(
+        r#"
+stages:
+  cell:
+    matrix:
+      i: [{axis}]
+    cmd: "mkdir -p cells && echo ${{i}} > cells/${{i}}.txt"
+    outs: ["cells/${{i}}.txt"]
+  post:
+    matrix:
+      i: [{axis}]
+    cmd: "mkdir -p posts && cat cells/${{i}}.txt > posts/${{i}}.txt"
+    deps: ["cells/${{i}}.txt"]
+    outs: ["posts/${{i}}.txt"]
+"#
+    );
+    let h = Harness::new(&pipeline, &format!("{CONFIG}max_queued = 7\n"));
+    let engine = h.engine();
+    assert_eq!(engine.graph.order.len(), 50);
+    let fake = FakeCluster::new(3, run_nodes(&engine));
+    let (summary, _) = run(&engine, &fake, false);
+    assert_eq!(summary.executed, 50);
+    assert_eq!(fake.submitted().len(), 50);
+    assert_eq!(fake.peak_queued(), 7);
+    assert_eq!(h.read("posts/24.txt"), "24\n");
+}
+
+#[test]
+fn max_queued_must_be_at_least_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("augflow.toml"),
+        "[executor.slurm]\nmax_queued = 0\n",
+    )
+    .unwrap();
+    let err = Project::open(dir.path(), None).unwrap_err().to_string();
+    assert!(
+        err.contains("augflow.toml") && err.contains("max_queued"),
+        "{err}"
+    );
+}
