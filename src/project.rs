@@ -97,6 +97,10 @@ pub struct SlurmConfig {
     pub sbatch_args: Vec<String>,
     /// Seconds between two `squeue` polls (default 2).
     pub poll_seconds: Option<f64>,
+    /// Most jobs of one run queued or running at once (default 500); further nodes are
+    /// submitted as earlier jobs end, so a large grid stays under the cluster's
+    /// `MaxSubmitJobs`.
+    pub max_queued: Option<std::num::NonZeroUsize>,
     /// The `augflow` binary jobs run (default: this one); it must be reachable from the
     /// compute nodes. Relative paths start at the config file.
     pub augflow_bin: Option<PathBuf>,

@@ -8,6 +8,7 @@ mod estimate;
 mod events;
 pub mod gpus;
 mod key;
+mod ledger;
 mod lineage;
 mod metrics;
 mod metrics_group;

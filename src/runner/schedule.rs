@@ -12,6 +12,7 @@ use petgraph::graph::NodeIndex;
 use super::engine::Engine;
 use super::events::{Event, NodeStatus, RunSummary};
 use super::gpus::{Fit, GpuState, Placement};
+use super::ledger::{Outcome, RunLedger};
 use super::node_error::NodeError;
 use super::process::{NodeDone, NodeSignal, process_node_placed};
 use super::retry;
@@ -44,7 +45,6 @@ pub fn run_schedule(
     schedule: &Schedule,
     emit: &mut dyn FnMut(&Event),
 ) -> RunSummary {
-    let started = Instant::now();
     let graph = engine.graph;
     let selected: BTreeSet<NodeIndex> = schedule.nodes.iter().copied().collect();
     let mut waiting_on: HashMap<NodeIndex, usize> = schedule
@@ -73,9 +73,8 @@ pub fn run_schedule(
         .filter(|n| waiting_on[n] == 0)
         .map(|&n| (position[&n], n))
         .collect();
-    let mut finished: HashMap<NodeIndex, NodeStatus> = HashMap::new();
+    let mut ledger = RunLedger::new();
     let produced: Produced = Arc::default();
-    let mut summary = RunSummary::default();
     let mut stop = false;
 
     let mut gpus = GpuState::default();
@@ -120,17 +119,8 @@ pub fn run_schedule(
                 let assigned = match assigned {
                     Ok(assigned) => assigned,
                     Err(message) => {
-                        emit(&finished_event(
-                            engine,
-                            next,
-                            NodeStatus::Failed,
-                            None,
-                            0,
-                            Some(message),
-                            1,
-                        ));
-                        summary.count(NodeStatus::Failed);
-                        finished.insert(next, NodeStatus::Failed);
+                        let outcome = Outcome::failed(message).log(shell_log(engine, next));
+                        ledger.finish(engine, next, outcome, emit);
                         stop |= !schedule.keep_going;
                         continue;
                     }
@@ -166,7 +156,7 @@ pub fn run_schedule(
                         gpus.give_back(&assigned);
                     }
                     let node = graph.node(index);
-                    let status = match result {
+                    let outcome = match result {
                         Ok(done) => {
                             for message in &done.warnings {
                                 emit(&Event::Warning {
@@ -177,15 +167,6 @@ pub fn run_schedule(
                             if let Ok(mut map) = produced.lock() {
                                 map.insert(node.name.clone(), Arc::new(done.outputs));
                             }
-                            emit(&finished_event(
-                                engine,
-                                index,
-                                done.status,
-                                Some(done.key.to_hex()),
-                                millis,
-                                None,
-                                attempts,
-                            ));
                             for dependent in graph.dependents(index) {
                                 if let Some(count) = waiting_on.get_mut(&dependent) {
                                     *count -= 1;
@@ -194,22 +175,11 @@ pub fn run_schedule(
                                     }
                                 }
                             }
-                            done.status
+                            Outcome::new(done.status).key(done.key.to_hex())
                         }
-                        Err(NodeError::NotCached) => {
-                            // `pull`: nothing to restore is not a failure of the node.
-                            let message = "not in the local store nor on the remote".to_owned();
-                            emit(&finished_event(
-                                engine,
-                                index,
-                                NodeStatus::Skipped,
-                                None,
-                                millis,
-                                Some(message),
-                                attempts,
-                            ));
-                            NodeStatus::Skipped
-                        }
+                        // `pull`: nothing to restore is not a failure of the node.
+                        Err(NodeError::NotCached) => Outcome::new(NodeStatus::Skipped)
+                            .message("not in the local store nor on the remote".to_owned()),
                         Err(err) => {
                             if !matches!(err, NodeError::Cancelled) && !schedule.keep_going {
                                 stop = true;
@@ -219,49 +189,19 @@ pub fn run_schedule(
                             } else {
                                 err.chain()
                             };
-                            emit(&finished_event(
-                                engine,
-                                index,
-                                NodeStatus::Failed,
-                                None,
-                                millis,
-                                Some(message),
-                                attempts,
-                            ));
-                            NodeStatus::Failed
+                            Outcome::failed(message).log(shell_log(engine, index))
                         }
                     };
-                    summary.count(status);
-                    finished.insert(index, status);
+                    let outcome = outcome.millis(millis).attempts(attempts);
+                    ledger.finish(engine, index, outcome, emit);
                 }
             }
         }
         drop(job_tx);
     });
 
-    for &index in &schedule.nodes {
-        if finished.contains_key(&index) {
-            continue;
-        }
-        let reason = first_failed_dependency(engine, index, &finished).map_or_else(
-            || "the run stopped before this node".to_owned(),
-            |dep| format!("dependency `{dep}` did not complete"),
-        );
-        emit(&finished_event(
-            engine,
-            index,
-            NodeStatus::Skipped,
-            None,
-            0,
-            Some(reason),
-            1,
-        ));
-        finished.insert(index, NodeStatus::Skipped);
-        summary.count(NodeStatus::Skipped);
-    }
-    summary.interrupted = engine.cancel.is_cancelled();
-    summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    summary
+    ledger.skip_unfinished(engine, &schedule.nodes, emit);
+    ledger.into_summary(engine)
 }
 
 fn worker(
@@ -337,44 +277,9 @@ fn worker(
     }
 }
 
-fn finished_event(
-    engine: &Engine<'_>,
-    index: NodeIndex,
-    status: NodeStatus,
-    key: Option<String>,
-    duration_ms: u64,
-    message: Option<String>,
-    attempts: u32,
-) -> Event {
+/// A failed shell node's log, for its `node_finished` event.
+fn shell_log(engine: &Engine<'_>, index: NodeIndex) -> Option<String> {
     let node = engine.graph.node(index);
-    let log = (status == NodeStatus::Failed
-        && matches!(node.action, crate::spec::Action::Shell(_)))
-    .then(|| log_path(engine, &node.name).display().to_string());
-    Event::NodeFinished {
-        stage: node.name.clone(),
-        group: node.stage.clone(),
-        status,
-        key,
-        duration_ms,
-        message,
-        log,
-        attempts: (attempts > 1).then_some(attempts),
-    }
-}
-
-pub(super) fn first_failed_dependency(
-    engine: &Engine<'_>,
-    index: NodeIndex,
-    finished: &HashMap<NodeIndex, NodeStatus>,
-) -> Option<String> {
-    engine
-        .graph
-        .dependencies(index)
-        .find(|(dep, _)| {
-            matches!(
-                finished.get(dep),
-                Some(NodeStatus::Failed | NodeStatus::Skipped)
-            )
-        })
-        .map(|(dep, _)| engine.graph.node(dep).name.clone())
+    matches!(node.action, crate::spec::Action::Shell(_))
+        .then(|| log_path(engine, &node.name).display().to_string())
 }

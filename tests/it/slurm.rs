@@ -90,6 +90,34 @@ stages:
     outs: [side.txt]
 "#;
 
+/// Six independent nodes, for the queue cap.
+const GRID: &str = r#"
+stages:
+  g:
+    matrix:
+      i: [1, 2, 3, 4, 5, 6]
+    cmd: "echo ${i} > g${i}.txt"
+    outs: ["g${i}.txt"]
+"#;
+
+/// The most jobs of a run queued or running at once, as its events tell: a job counts
+/// from `node_submitted` until its node's `node_finished` (Slurm drops it earlier).
+fn peak_in_flight(events: &[serde_json::Value]) -> usize {
+    let (mut now, mut peak) = (0usize, 0usize);
+    let mut submitted = std::collections::BTreeSet::new();
+    for event in events {
+        let stage = event["stage"].as_str().unwrap_or("");
+        if event["event"] == "node_submitted" {
+            submitted.insert(stage.to_owned());
+            now += 1;
+            peak = peak.max(now);
+        } else if event["event"] == "node_finished" && submitted.remove(stage) {
+            now -= 1;
+        }
+    }
+    peak
+}
+
 struct Cluster {
     dir: tempfile::TempDir,
 }
@@ -427,4 +455,16 @@ fn slurm_executor_matches_local_skips_dependents_and_resumes() {
         states.get("augflow:s1").map(String::as_str),
         Some("CANCELLED")
     );
+
+    // 6. A grid larger than `max_queued` is submitted as earlier jobs end.
+    let grid = cluster.project(GRID);
+    grid.write(
+        "augflow.toml",
+        "[executor.slurm]\npoll_seconds = 0.25\nmax_queued = 2\n",
+    );
+    let (result, events) = slurm_run(&grid, &[]);
+    result.assert_ok();
+    assert_eq!(result.executed().len(), 6);
+    assert_eq!(submitted(&events).len(), 6);
+    assert_eq!(peak_in_flight(&events), 2);
 }

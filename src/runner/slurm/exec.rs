@@ -16,6 +16,15 @@ use crate::runner::process::{NodeDone, process_node, restore_node};
 
 /// Runs the node and writes its `JobResult` for the runner (also when it fails).
 pub fn exec_node(engine: &Engine<'_>, index: NodeIndex) -> Result<JobResult, NodeError> {
+    exec_node_as(engine, index, std::env::var("SLURM_JOB_ID").ok())
+}
+
+/// [`exec_node`] as the job `job`.
+pub(super) fn exec_node_as(
+    engine: &Engine<'_>,
+    index: NodeIndex,
+    job: Option<String>,
+) -> Result<JobResult, NodeError> {
     let started = Instant::now();
     let node = engine.graph.node(index);
     let outcome = verify_inputs(engine, index).and_then(|produced| {
@@ -26,7 +35,7 @@ pub fn exec_node(engine: &Engine<'_>, index: NodeIndex) -> Result<JobResult, Nod
             &|_| {}, // progress stays in the job's log; the runner sees states only
         )
     });
-    let result = job_result(&outcome, started);
+    let result = job_result(&outcome, started, job);
     let path = result_path(engine.project, &node.name);
     crate::fsutil::write_json_atomic(&path, &result)
         .map_err(|source| NodeError::io("write the job result", &path, source))?;
@@ -59,9 +68,12 @@ fn verify_inputs(
     Ok(produced)
 }
 
-fn job_result(outcome: &Result<NodeDone, NodeError>, started: Instant) -> JobResult {
+fn job_result(
+    outcome: &Result<NodeDone, NodeError>,
+    started: Instant,
+    job: Option<String>,
+) -> JobResult {
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let job = std::env::var("SLURM_JOB_ID").ok();
     match outcome {
         Ok(done) => JobResult {
             format: RESULT_FORMAT,

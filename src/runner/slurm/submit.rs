@@ -1,0 +1,287 @@
+//! Before any job: reuse what the store or the remote has, adopt the jobs an interrupted
+//! runner left queued, and submit the rest, each with `afterok` on its inputs' jobs.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use petgraph::graph::NodeIndex;
+
+use super::commands::{Phase, SlurmError, Submission};
+use super::state::{self, JobRecord};
+use super::{Active, SlurmRun, error_chain, gres, millis};
+use crate::runner::engine::Engine;
+use crate::runner::events::Event;
+use crate::runner::ledger::Outcome;
+use crate::runner::node_error::NodeError;
+use crate::runner::process::restore_node;
+
+impl SlurmRun<'_, '_> {
+    /// Reuses what the store or the remote has, here; returns the nodes to submit, in order.
+    pub(super) fn reuse_hits(
+        &mut self,
+        nodes: &[NodeIndex],
+        emit: &mut dyn FnMut(&Event),
+    ) -> Vec<NodeIndex> {
+        let mut misses: Vec<NodeIndex> = Vec::new();
+        let mut missed: HashSet<NodeIndex> = HashSet::new();
+        for &index in nodes {
+            if self.halted() {
+                break;
+            }
+            if self.blocked(index) {
+                continue;
+            }
+            // A node downstream of a miss has an unknown key until its inputs exist.
+            if self.deps(index).iter().any(|dep| missed.contains(dep)) {
+                missed.insert(index);
+                misses.push(index);
+                continue;
+            }
+            let started = Instant::now();
+            let node = self.engine.graph.node(index);
+            let produced = &self.produced;
+            match restore_node(self.engine, node, |name| produced.get(name)) {
+                Ok(done) => {
+                    for message in &done.warnings {
+                        emit(&Event::Warning {
+                            stage: Some(node.name.clone()),
+                            message: message.clone(),
+                        });
+                    }
+                    self.produced.insert(node.name.clone(), done.outputs);
+                    let outcome = Outcome::new(done.status)
+                        .key(done.key.to_hex())
+                        .millis(millis(started.elapsed()));
+                    self.finish(index, outcome, emit);
+                    // Done, maybe by a job of an earlier run: nothing to adopt any more.
+                    self.forget_job(index);
+                }
+                Err(NodeError::NotCached) => {
+                    missed.insert(index);
+                    misses.push(index);
+                }
+                Err(err) => {
+                    let ms = millis(started.elapsed());
+                    self.fail(index, err.chain(), ms, None, emit);
+                }
+            }
+        }
+        misses
+    }
+
+    /// Adopts the jobs an earlier run left queued or running for `misses`, cancels the
+    /// outdated ones, and queues every other miss for submission.
+    pub(super) fn adopt_or_queue(&mut self, misses: &[NodeIndex], emit: &mut dyn FnMut(&Event)) {
+        if misses.is_empty() {
+            return;
+        }
+        let recorded: Vec<String> = misses
+            .iter()
+            .filter_map(|&i| self.jobs.nodes.get(&self.engine.graph.node(i).name))
+            .map(|record| record.job.clone())
+            .collect();
+        // Not knowing whether earlier jobs still run must not lead to running nodes twice.
+        let live = match self.client.query(&recorded) {
+            Ok(live) => live,
+            Err(err) => {
+                let message =
+                    format!("cannot tell whether jobs of an earlier run still run: {err}");
+                for &index in misses {
+                    self.fail(index, message.clone(), 0, None, emit);
+                }
+                return;
+            }
+        };
+        for &index in misses {
+            let name = self.engine.graph.node(index).name.clone();
+            let previous_live = self
+                .jobs
+                .nodes
+                .get(&name)
+                .filter(|record| {
+                    live.get(&record.job)
+                        .is_some_and(|info| matches!(info.phase(), Phase::Queued | Phase::Running))
+                })
+                .cloned();
+            if let Some(record) = previous_live {
+                // Its job waits on its inputs' old jobs: those must be adopted too.
+                let inputs_adopted = self
+                    .deps(index)
+                    .iter()
+                    .all(|dep| self.ledger.succeeded(*dep) || self.active.contains_key(dep));
+                if record.pipeline == self.fingerprint && inputs_adopted {
+                    self.adopt(index, record, emit);
+                    continue;
+                }
+                // Queued for another version of the pipeline, or behind a replaced job.
+                if let Err(err) = self.client.cancel(std::slice::from_ref(&record.job)) {
+                    emit(&Event::Warning {
+                        stage: Some(name.clone()),
+                        message: format!("failed to cancel outdated job {}: {err}", record.job),
+                    });
+                }
+            }
+            self.pending.insert((self.position[&index], index));
+        }
+    }
+
+    /// Submits pending nodes in topological order while fewer than `max_queued` jobs of
+    /// the run are queued or running. A node waits until each input is done or has a job
+    /// to name in `--dependency=afterok:`; one whose input failed is skipped.
+    pub(super) fn submit_ready(&mut self, emit: &mut dyn FnMut(&Event)) {
+        let candidates: Vec<(usize, NodeIndex)> = self.pending.iter().copied().collect();
+        for (position, index) in candidates {
+            if self.halted() || self.active.len() >= self.max_queued {
+                return;
+            }
+            if self.blocked(index) {
+                self.pending.remove(&(position, index));
+                self.skip(index, emit);
+                continue;
+            }
+            let deps = self.deps(index);
+            if deps
+                .iter()
+                .any(|dep| !self.ledger.succeeded(*dep) && !self.active.contains_key(dep))
+            {
+                continue;
+            }
+            self.pending.remove(&(position, index));
+            let after_ok: Vec<String> = deps
+                .iter()
+                .filter_map(|dep| self.active.get(dep).map(|active| active.job.clone()))
+                .collect();
+            let name = self.engine.graph.node(index).name.clone();
+            match self.submit_one(index, after_ok) {
+                Ok(record) => {
+                    emit(&Event::NodeSubmitted {
+                        stage: name.clone(),
+                        job: record.job.clone(),
+                        log: record.log.display().to_string(),
+                        adopted: false,
+                    });
+                    self.activate(index, &record);
+                    self.jobs.nodes.insert(name, record);
+                    // Saved after every submission: a runner killed now still knows the job.
+                    self.jobs_dirty = true;
+                    self.save_jobs(emit);
+                }
+                Err(err) => self.fail(index, error_chain(&err), 0, None, emit),
+            }
+        }
+    }
+
+    fn adopt(&mut self, index: NodeIndex, record: JobRecord, emit: &mut dyn FnMut(&Event)) {
+        let stage = self.engine.graph.node(index).name.clone();
+        emit(&Event::NodeSubmitted {
+            stage,
+            job: record.job.clone(),
+            log: record.log.display().to_string(),
+            adopted: true,
+        });
+        self.activate(index, &record);
+    }
+
+    fn activate(&mut self, index: NodeIndex, record: &JobRecord) {
+        self.active.insert(
+            index,
+            Active {
+                job: record.job.clone(),
+                log: record.log.clone(),
+                submitted: Instant::now(),
+                state: None,
+                executing: false,
+            },
+        );
+    }
+
+    fn submit_one(&self, index: NodeIndex, after_ok: Vec<String>) -> Result<JobRecord, SlurmError> {
+        let engine = self.engine;
+        let project = engine.project;
+        let node = engine.graph.node(index);
+        let log = project
+            .slurm_dir()
+            .join("logs")
+            .join(format!("{}.log", node.name));
+        // An old result must never be taken for this job's.
+        let _ = crate::fsutil::remove_path(&state::result_path(project, &node.name));
+        let submission = Submission {
+            job_name: format!("augflow:{}", node.name),
+            workdir: project.root.clone(),
+            log: log.clone(),
+            after_ok,
+            argv: self.job_argv(&node.name)?,
+        };
+        let mut resources = self.config.resources_for(node.kind_label());
+        let uses_device = crate::runner::gpus::uses_device(engine, node);
+        gres::overlay_declared(&mut resources, node.resources, uses_device, engine.backend);
+        // Retries on a cluster: Slurm itself requeues a job lost with its node or
+        // preempted (same job id, so `afterok` dependents stay valid).
+        if node.retries.unwrap_or(0).max(engine.retries) > 0 {
+            resources.extra.push("--requeue".to_owned());
+        }
+        let job = self.client.submit(&resources, &submission)?;
+        tracing::debug!(node = %node.name, %job, "submitted");
+        Ok(JobRecord {
+            job,
+            pipeline: self.fingerprint.clone(),
+            log,
+            submitted_unix: unix_now(),
+        })
+    }
+
+    /// `augflow [--store S] exec-node --node N [--remote R | --no-remote] --backend B PIPELINE`.
+    fn job_argv(&self, node: &str) -> Result<Vec<String>, SlurmError> {
+        let engine = self.engine;
+        let bin = match &self.config.augflow_bin {
+            Some(bin) => bin.clone(),
+            None => std::env::current_exe().map_err(|source| SlurmError::Spawn {
+                command: "augflow (find its own binary)",
+                source,
+            })?,
+        };
+        let mut argv = vec![
+            bin.display().to_string(),
+            "--store".to_owned(),
+            engine.project.store_dir.display().to_string(),
+            "exec-node".to_owned(),
+            "--node".to_owned(),
+            node.to_owned(),
+            "--backend".to_owned(),
+            backend_name(engine.backend).to_owned(),
+        ];
+        match &engine.remote {
+            Some(link) => argv.extend(["--remote".to_owned(), link.name.clone()]),
+            None => argv.push("--no-remote".to_owned()),
+        }
+        argv.push(engine.graph.pipeline.file.display().to_string());
+        Ok(argv)
+    }
+}
+
+/// blake3 of the pipeline file and augflow.toml: what a job was submitted for.
+pub(super) fn pipeline_fingerprint(engine: &Engine<'_>) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(engine.graph.pipeline.source.as_bytes());
+    let config = engine.project.root.join(crate::project::CONFIG_FILE);
+    if let Ok(bytes) = std::fs::read(config) {
+        hasher.update(b"\0augflow.toml\0");
+        hasher.update(&bytes);
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+fn backend_name(backend: crate::kinds::BackendRequest) -> &'static str {
+    match backend {
+        crate::kinds::BackendRequest::Auto => "auto",
+        crate::kinds::BackendRequest::Cuda => "cuda",
+        crate::kinds::BackendRequest::Wgpu => "wgpu",
+        crate::kinds::BackendRequest::Cpu => "cpu",
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
