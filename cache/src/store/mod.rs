@@ -128,6 +128,11 @@ impl Store {
                 // Only a new folder becomes a store: gc deletes what it finds in one, so
                 // adopting `--store ~/Documents` would put the user's files at risk.
                 if !is_new_folder(&self.root)? {
+                    // Another process may have created the store between our read of
+                    // FORMAT and the listing: FORMAT is written before anything else.
+                    if fs::read_to_string(&path).is_ok_and(|found| found == expected) {
+                        return Ok(());
+                    }
                     return Err(CacheError::NotAStore {
                         path: self.root.clone(),
                     });
