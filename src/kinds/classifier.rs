@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ml::{device_for, device_outcome, stage_error, write_json};
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, Progress, StageKind, path_param,
+    ArtifactType, KindContext, KindError, KindOutcome, LegacyKind, Port, Progress, path_param,
     port_dir, typed_params,
 };
 use crate::spec::Value;
@@ -52,7 +52,7 @@ const SCORE_OUTPUTS: &[Port] = &[Port {
     ty: ArtifactType::Metrics,
 }];
 
-impl StageKind for TrainClassifier {
+impl LegacyKind for TrainClassifier {
     fn name(&self) -> &'static str {
         "train.classifier"
     }
@@ -81,9 +81,12 @@ impl StageKind for TrainClassifier {
         config.validate().map_err(|err| err.to_string())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let mut config: TrainClassifierConfig =
-            typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let mut config: TrainClassifierConfig = typed_params(params).map_err(KindError::Params)?;
         if config.pretrained.is_some() {
             // The params hold the pipeline-relative text; the engine resolved (and hashed) it.
             config.pretrained = Some(path_param(ctx, "pretrained")?.clone());
@@ -132,7 +135,7 @@ struct ScoreFile<'a> {
     device: &'a str,
 }
 
-impl StageKind for ScoreClassifier {
+impl LegacyKind for ScoreClassifier {
     fn name(&self) -> &'static str {
         "score.classifier"
     }
@@ -156,7 +159,11 @@ impl StageKind for ScoreClassifier {
         typed_params::<ScoreConfig>(params).map(|_| ())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+    fn run(
+        &self,
+        _params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
         let device = device_for(ctx)?;
         (ctx.progress)(Progress {
             message: "predicting".to_owned(),

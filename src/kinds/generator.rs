@@ -16,7 +16,7 @@ use augflow_stages::synthetic::{
 
 use super::ml::{device_for, device_outcome, stage_error, write_json};
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, Progress, StageKind, path_param,
+    ArtifactType, KindContext, KindError, KindOutcome, LegacyKind, Port, Progress, path_param,
     port_dir, typed_params,
 };
 use crate::spec::Value;
@@ -50,7 +50,7 @@ const QUALITY_INPUTS: &[Port] = &[
 ];
 const METRICS_OUTPUT: &[Port] = &[port("metrics", ArtifactType::Metrics)];
 
-impl StageKind for TrainDdpm {
+impl LegacyKind for TrainDdpm {
     fn name(&self) -> &'static str {
         "train.ddpm"
     }
@@ -75,8 +75,12 @@ impl StageKind for TrainDdpm {
         config.validate().map_err(|err| err.to_string())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: DdpmConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: DdpmConfig = typed_params(params).map_err(KindError::Params)?;
         let device = device_for(ctx)?;
         let report = |event: DdpmProgress| {
             if let DdpmProgress::Step {
@@ -124,7 +128,7 @@ impl StageKind for TrainDdpm {
     }
 }
 
-impl StageKind for TrainGan {
+impl LegacyKind for TrainGan {
     fn name(&self) -> &'static str {
         "train.gan"
     }
@@ -149,8 +153,12 @@ impl StageKind for TrainGan {
         config.validate().map_err(|err| err.to_string())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: GanConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: GanConfig = typed_params(params).map_err(KindError::Params)?;
         let device = device_for(ctx)?;
         let report = |event: GanProgress| {
             if let GanProgress::Step {
@@ -196,7 +204,7 @@ impl StageKind for TrainGan {
     }
 }
 
-impl StageKind for Sample {
+impl LegacyKind for Sample {
     fn name(&self) -> &'static str {
         "sample"
     }
@@ -252,8 +260,12 @@ impl StageKind for Sample {
         }
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: SampleConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: SampleConfig = typed_params(params).map_err(KindError::Params)?;
         let device = device_for(ctx)?;
         let report = |p: SampleProgress| {
             (ctx.progress)(Progress {
@@ -280,7 +292,7 @@ impl StageKind for Sample {
     }
 }
 
-impl StageKind for AugmentMerge {
+impl LegacyKind for AugmentMerge {
     fn name(&self) -> &'static str {
         "augment.merge"
     }
@@ -301,8 +313,12 @@ impl StageKind for AugmentMerge {
         typed_params::<MergeConfig>(params).map(|_| ())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: MergeConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: MergeConfig = typed_params(params).map_err(KindError::Params)?;
         let report = merge_image_sets(
             port_dir(&ctx.inputs, "real")?,
             port_dir(&ctx.inputs, "synthetic")?,
@@ -328,7 +344,7 @@ impl StageKind for AugmentMerge {
     }
 }
 
-impl StageKind for ScoreQuality {
+impl LegacyKind for ScoreQuality {
     fn name(&self) -> &'static str {
         "score.quality"
     }
@@ -385,8 +401,12 @@ impl StageKind for ScoreQuality {
         }
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let mut config: QualityConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let mut config: QualityConfig = typed_params(params).map_err(KindError::Params)?;
         if config.inception_weights.is_some() {
             // The params hold the pipeline-relative text; the engine resolved (and hashed) it.
             config.inception_weights = Some(path_param(ctx, "inception_weights")?.clone());

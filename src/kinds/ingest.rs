@@ -14,7 +14,7 @@ use augflow_stages::data::{
 use serde::de::DeserializeOwned;
 
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, StageKind, path_param, port_dir,
+    ArtifactType, KindContext, KindError, KindOutcome, LegacyKind, Port, path_param, port_dir,
     typed_params,
 };
 use crate::spec::Value;
@@ -35,7 +35,7 @@ const OUTPUTS: &[Port] = &[Port {
     ty: ArtifactType::ImageSet,
 }];
 
-pub fn kinds() -> Vec<Box<dyn StageKind>> {
+pub fn kinds() -> Vec<Box<dyn LegacyKind>> {
     vec![
         Box::new(Ingest::<FolderConfig> {
             name: "dataset.folder",
@@ -64,7 +64,7 @@ pub fn kinds() -> Vec<Box<dyn StageKind>> {
     ]
 }
 
-impl<C: DeserializeOwned + Send + Sync> StageKind for Ingest<C> {
+impl<C: DeserializeOwned + Send + Sync> LegacyKind for Ingest<C> {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -90,8 +90,12 @@ impl<C: DeserializeOwned + Send + Sync> StageKind for Ingest<C> {
         (self.validate)(&config).map_err(|err| err.to_string())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: C = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: C = typed_params(params).map_err(KindError::Params)?;
         let base = path_param(ctx, self.path_params[0])?;
         let summary = (self.load)(&config, base, port_dir(&ctx.outputs, "images")?)?;
         let mut outcome = KindOutcome::default();

@@ -16,7 +16,7 @@ use augflow_stages::generators::latent::{
 
 use super::ml::{device_for, device_outcome, stage_error, write_json};
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, Progress, StageKind, path_param,
+    ArtifactType, KindContext, KindError, KindOutcome, LegacyKind, Port, Progress, path_param,
     port_dir, typed_params,
 };
 use crate::spec::Value;
@@ -108,7 +108,7 @@ fn generator_outcome(
     outcome
 }
 
-impl StageKind for TrainAutoencoder {
+impl LegacyKind for TrainAutoencoder {
     fn name(&self) -> &'static str {
         "train.autoencoder"
     }
@@ -141,8 +141,12 @@ impl StageKind for TrainAutoencoder {
         config.validate().map_err(|err| err.to_string())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: AutoencoderConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: AutoencoderConfig = typed_params(params).map_err(KindError::Params)?;
         let device = device_for(ctx)?;
         let mut dirs = vec![port_dir(&ctx.inputs, "train")?.as_path()];
         if let Some(extra) = ctx.inputs.get("extra") {
@@ -179,7 +183,7 @@ impl StageKind for TrainAutoencoder {
     }
 }
 
-impl StageKind for TrainDiffusionBase {
+impl LegacyKind for TrainDiffusionBase {
     fn name(&self) -> &'static str {
         "train.diffusion_base"
     }
@@ -212,8 +216,12 @@ impl StageKind for TrainDiffusionBase {
         config.validate().map_err(|err| err.to_string())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: DiffusionBaseConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: DiffusionBaseConfig = typed_params(params).map_err(KindError::Params)?;
         let device = device_for(ctx)?;
         let inputs = BaseInputs {
             train: port_dir(&ctx.inputs, "train")?,
@@ -249,7 +257,7 @@ impl StageKind for TrainDiffusionBase {
 /// The three adaptations differ only in config type and stage function.
 macro_rules! adaptation_kind {
     ($kind:ident, $name:literal, $config:ty, $train:path) => {
-        impl StageKind for $kind {
+        impl LegacyKind for $kind {
             fn name(&self) -> &'static str {
                 $name
             }
@@ -274,8 +282,12 @@ macro_rules! adaptation_kind {
                 config.validate().map_err(|err| err.to_string())
             }
 
-            fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-                let config: $config = typed_params(ctx.params).map_err(KindError::Params)?;
+            fn run(
+                &self,
+                params: &BTreeMap<String, Value>,
+                ctx: &KindContext<'_>,
+            ) -> Result<KindOutcome, KindError> {
+                let config: $config = typed_params(params).map_err(KindError::Params)?;
                 let device = device_for(ctx)?;
                 let report = reporter(ctx);
                 let file = $train(
@@ -309,7 +321,7 @@ adaptation_kind!(
     train_dreambooth
 );
 
-impl StageKind for MergeLora {
+impl LegacyKind for MergeLora {
     fn name(&self) -> &'static str {
         "merge.lora"
     }
@@ -334,8 +346,12 @@ impl StageKind for MergeLora {
         config.validate().map_err(|err| err.to_string())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: MergeLoraConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: MergeLoraConfig = typed_params(params).map_err(KindError::Params)?;
         let device = device_for(ctx)?;
         merge_lora(
             &config,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use augflow_stages::phantom::{PhantomConfig, generate_phantom};
 
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, StageKind, port_dir, typed_params,
+    ArtifactType, KindContext, KindError, KindOutcome, LegacyKind, Port, port_dir, typed_params,
 };
 use crate::spec::Value;
 
@@ -16,7 +16,7 @@ const OUTPUTS: &[Port] = &[Port {
     ty: ArtifactType::ImageSet,
 }];
 
-impl StageKind for Phantom {
+impl LegacyKind for Phantom {
     fn name(&self) -> &'static str {
         "dataset.phantom"
     }
@@ -38,8 +38,12 @@ impl StageKind for Phantom {
         config.validate().map_err(|err| err.to_string())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: PhantomConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: PhantomConfig = typed_params(params).map_err(KindError::Params)?;
         let manifest = generate_phantom(&config, ctx.seed, port_dir(&ctx.outputs, "images")?)?;
         let mut outcome = KindOutcome::default();
         outcome

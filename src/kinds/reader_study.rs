@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::ml::write_json;
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, StageKind, gathered, path_param,
+    ArtifactType, KindContext, KindError, KindOutcome, LegacyKind, Port, gathered, path_param,
     port_dir, typed_params,
 };
 use crate::report::reader_page::{Candidate, Key, blind, page};
@@ -80,7 +80,7 @@ fn read_image(dir: &Path, rel: &str) -> Result<Vec<u8>, KindError> {
     std::fs::read(&path).map_err(|source| KindError::Stage(StageError::Read { path, source }))
 }
 
-impl StageKind for ReaderStudyPage {
+impl LegacyKind for ReaderStudyPage {
     fn name(&self) -> &'static str {
         "report.reader_study"
     }
@@ -112,8 +112,12 @@ impl StageKind for ReaderStudyPage {
         Ok(())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: PageConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: PageConfig = typed_params(params).map_err(KindError::Params)?;
         let real_dir = port_dir(&ctx.inputs, "real")?;
         let real = ImageSetManifest::read(real_dir)?;
         let classes = config.classes.clone().unwrap_or(real.classes.clone());
@@ -172,7 +176,7 @@ impl StageKind for ReaderStudyPage {
     }
 }
 
-impl StageKind for ScoreReaderStudy {
+impl LegacyKind for ScoreReaderStudy {
     fn name(&self) -> &'static str {
         "score.reader_study"
     }
@@ -201,7 +205,11 @@ impl StageKind for ScoreReaderStudy {
         Ok(())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+    fn run(
+        &self,
+        _params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
         let responses = path_param(ctx, "responses")?;
         let page_dir = port_dir(&ctx.inputs, "page")?;
         let key_path = page_dir.join(KEY_FILE);

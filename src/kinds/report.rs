@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::ml::write_json;
 use super::{
-    ArtifactType, Gathered, KindContext, KindError, KindOutcome, Port, StageKind, gathered,
+    ArtifactType, Gathered, KindContext, KindError, KindOutcome, LegacyKind, Port, gathered,
     port_dir, typed_params,
 };
 use crate::report::quality_checks::read_quality_check;
@@ -53,7 +53,7 @@ fn default_examples() -> usize {
     6
 }
 
-impl StageKind for ReportStudy {
+impl LegacyKind for ReportStudy {
     fn name(&self) -> &'static str {
         "report.study"
     }
@@ -84,23 +84,27 @@ impl StageKind for ReportStudy {
         typed_params::<ReportConfig>(params).map(|_| ())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: ReportConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let mut runs = read_runs(&gathered(ctx, "scores"), &config.axes, false)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: ReportConfig = typed_params(params).map_err(KindError::Params)?;
+        let mut runs = read_runs(gathered(ctx, "scores"), &config.axes, false)?;
         runs.extend(read_runs(
-            &gathered(ctx, "more_scores"),
+            gathered(ctx, "more_scores"),
             &config.axes,
             false,
         )?);
-        let baseline = read_runs(&gathered(ctx, "baseline"), &config.axes, true)?;
+        let baseline = read_runs(gathered(ctx, "baseline"), &config.axes, true)?;
         let mut quality = BTreeMap::new();
         let mut checks = Vec::new();
         let mut fid_names = std::collections::BTreeSet::new();
         for input in gathered(ctx, "quality") {
             let value = read_json(&input.dir.join("metrics.json"))?;
-            let generator = axis_value(&input, &config.axes.generator);
+            let generator = axis_value(input, &config.axes.generator);
             checks.push(
-                read_quality_check(input.dir, &generator, &value).map_err(KindError::Params)?,
+                read_quality_check(&input.dir, &generator, &value).map_err(KindError::Params)?,
             );
             if let Some(fid) = value["mean_class_fid"].as_f64() {
                 quality.insert(generator, (fid, value["overall"]["kid"]["mean"].as_f64()));
@@ -125,7 +129,7 @@ impl StageKind for ReportStudy {
             study.fid_name = name;
         }
         let samples = match ctx.inputs.get("real") {
-            Some(real) => sample_rows(real, &gathered(ctx, "samples"), &config)?,
+            Some(real) => sample_rows(real, gathered(ctx, "samples"), &config)?,
             None => Vec::new(),
         };
         let dir = port_dir(&ctx.outputs, "report")?;
@@ -144,7 +148,7 @@ impl StageKind for ReportStudy {
     }
 }
 
-fn axis_value(input: &Gathered<'_>, axis: &str) -> String {
+fn axis_value(input: &Gathered, axis: &str) -> String {
     input
         .axes
         .iter()
@@ -152,14 +156,10 @@ fn axis_value(input: &Gathered<'_>, axis: &str) -> String {
         .map_or_else(|| "synthetic".to_owned(), |(_, v)| v.clone())
 }
 
-fn read_runs(
-    inputs: &[Gathered<'_>],
-    axes: &AxisNames,
-    baseline: bool,
-) -> Result<Vec<Run>, KindError> {
+fn read_runs(inputs: &[Gathered], axes: &AxisNames, baseline: bool) -> Result<Vec<Run>, KindError> {
     inputs
         .iter()
-        .map(|input| read_run(input.dir, &input.axes, axes, baseline).map_err(study_error))
+        .map(|input| read_run(&input.dir, &input.axes, axes, baseline).map_err(study_error))
         .collect()
 }
 
@@ -192,7 +192,7 @@ fn write_text(path: &Path, text: &str) -> Result<(), KindError> {
 /// The first `examples` images of each class, real and per generator.
 fn sample_rows(
     real: &Path,
-    samples: &[Gathered<'_>],
+    samples: &[Gathered],
     config: &ReportConfig,
 ) -> Result<Vec<SampleRow>, KindError> {
     let first = |dir: &Path, class: &str| -> Result<Vec<Vec<u8>>, KindError> {
@@ -218,7 +218,7 @@ fn sample_rows(
             for set in samples {
                 synthetic.insert(
                     axis_value(set, &config.axes.generator),
-                    first(set.dir, class)?,
+                    first(&set.dir, class)?,
                 );
             }
             Ok(SampleRow {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use augflow_stages::split::{SplitConfig, split_patient};
 
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, StageKind, port_dir, typed_params,
+    ArtifactType, KindContext, KindError, KindOutcome, LegacyKind, Port, port_dir, typed_params,
 };
 use crate::spec::Value;
 
@@ -36,7 +36,7 @@ const OUTPUTS: &[Port] = &[
     },
 ];
 
-impl StageKind for PatientSplit {
+impl LegacyKind for PatientSplit {
     fn name(&self) -> &'static str {
         "split.patient"
     }
@@ -58,8 +58,12 @@ impl StageKind for PatientSplit {
         config.validate().map_err(|err| err.to_string())
     }
 
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: SplitConfig = typed_params(ctx.params).map_err(KindError::Params)?;
+    fn run(
+        &self,
+        params: &BTreeMap<String, Value>,
+        ctx: &KindContext<'_>,
+    ) -> Result<KindOutcome, KindError> {
+        let config: SplitConfig = typed_params(params).map_err(KindError::Params)?;
         let report = split_patient(
             port_dir(&ctx.inputs, "images")?,
             &config,

@@ -18,9 +18,12 @@
 //!   sampling N images per class.
 //! - [`synthetic`]: merging synthetic images into a training set and scoring their quality.
 //! - [`backend`]: the one place that picks Burn's device (wgpu on a real GPU, else CPU).
+//! - [`config`]: [`StageConfig`], what every stage's config is: parsed once from a
+//!   pipeline's params, validated once.
 
 pub mod backend;
 pub mod classifiers;
+pub mod config;
 pub mod data;
 pub mod generators;
 pub mod image_set;
@@ -33,6 +36,7 @@ mod error;
 mod json_file;
 mod weights;
 
+pub use config::{ConfigError, StageConfig};
 pub use error::StageError;
 
 /// Version of the phantom generator's output.
