@@ -141,14 +141,18 @@ impl Registry {
         let mut registry = Registry {
             kinds: BTreeMap::new(),
         };
+        registry.add(Kind::new(phantom::SPEC, phantom::phantom));
+        registry.add(Kind::new(ingest::FOLDER, ingest::folder));
+        registry.add(Kind::new(ingest::CSV, ingest::csv));
+        registry.add(Kind::new(ingest::KERMANY, ingest::kermany));
+        registry.add(Kind::new(ingest::COVID_CHESTXRAY, ingest::covid_chestxray));
         registry.add(Kind::new(
             image_set_summary::SPEC,
             image_set_summary::summarise,
         ));
+        registry.add(Kind::new(split::SPEC, split::split));
         for kind in [
-            Box::new(phantom::Phantom) as Box<dyn LegacyKind>,
-            Box::new(split::PatientSplit),
-            Box::new(classifier::TrainClassifier),
+            Box::new(classifier::TrainClassifier) as Box<dyn LegacyKind>,
             Box::new(classifier::ScoreClassifier),
             Box::new(generator::TrainDdpm),
             Box::new(generator::TrainGan),
@@ -164,10 +168,7 @@ impl Registry {
             Box::new(report::ReportStudy),
             Box::new(reader_study::ReaderStudyPage),
             Box::new(reader_study::ScoreReaderStudy),
-        ]
-        .into_iter()
-        .chain(ingest::kinds())
-        {
+        ] {
             registry.insert(Box::new(legacy::Legacy::new(kind)));
         }
         registry
