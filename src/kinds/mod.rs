@@ -151,21 +151,39 @@ impl Registry {
             image_set_summary::summarise,
         ));
         registry.add(Kind::new(split::SPEC, split::split));
+        registry.add(Kind::new(classifier::TRAIN, classifier::train));
+        registry.add(Kind::new(classifier::SCORE, classifier::score));
+        registry.add(Kind::new(generator::TRAIN_DDPM, generator::train_ddpm));
+        registry.add(Kind::new(generator::TRAIN_GAN, generator::train_gan));
+        registry.add(
+            Kind::new(generator::SAMPLE, generator::sample)
+                .with_upstream_check(generator::sample_fits_generator),
+        );
+        registry.add(Kind::new(
+            generator::AUGMENT_MERGE,
+            generator::augment_merge,
+        ));
+        registry.add(
+            Kind::new(generator::SCORE_QUALITY, generator::score_quality)
+                .with_inputs_check(generator::quality_inputs),
+        );
+        registry.add(Kind::new(
+            latent::TRAIN_AUTOENCODER,
+            latent::train_autoencoder,
+        ));
+        registry.add(Kind::new(
+            latent::TRAIN_DIFFUSION_BASE,
+            latent::train_diffusion_base,
+        ));
+        registry.add(Kind::new(latent::TRAIN_FINETUNE, latent::train_finetune));
+        registry.add(Kind::new(latent::TRAIN_LORA, latent::train_lora));
+        registry.add(Kind::new(
+            latent::TRAIN_DREAMBOOTH,
+            latent::train_dreambooth,
+        ));
+        registry.add(Kind::new(latent::MERGE_LORA, latent::merge_lora));
         for kind in [
-            Box::new(classifier::TrainClassifier) as Box<dyn LegacyKind>,
-            Box::new(classifier::ScoreClassifier),
-            Box::new(generator::TrainDdpm),
-            Box::new(generator::TrainGan),
-            Box::new(generator::Sample),
-            Box::new(generator::AugmentMerge),
-            Box::new(generator::ScoreQuality),
-            Box::new(latent::TrainAutoencoder),
-            Box::new(latent::TrainDiffusionBase),
-            Box::new(latent::TrainFinetune),
-            Box::new(latent::TrainLora),
-            Box::new(latent::TrainDreambooth),
-            Box::new(latent::MergeLora),
-            Box::new(report::ReportStudy),
+            Box::new(report::ReportStudy) as Box<dyn LegacyKind>,
             Box::new(reader_study::ReaderStudyPage),
             Box::new(reader_study::ScoreReaderStudy),
         ] {
