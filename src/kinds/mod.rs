@@ -12,8 +12,6 @@ mod generator;
 mod image_set_summary;
 mod ingest;
 mod latent;
-mod legacy;
-use legacy::{LegacyKind, typed_params};
 mod ml;
 mod phantom;
 mod reader_study;
@@ -182,22 +180,14 @@ impl Registry {
             latent::train_dreambooth,
         ));
         registry.add(Kind::new(latent::MERGE_LORA, latent::merge_lora));
-        for kind in [
-            Box::new(report::ReportStudy) as Box<dyn LegacyKind>,
-            Box::new(reader_study::ReaderStudyPage),
-            Box::new(reader_study::ScoreReaderStudy),
-        ] {
-            registry.insert(Box::new(legacy::Legacy::new(kind)));
-        }
+        registry.add(Kind::new(report::SPEC, report::report));
+        registry.add(Kind::new(reader_study::PAGE, reader_study::reader_page));
+        registry.add(Kind::new(reader_study::SCORE, reader_study::score_readers));
         registry
     }
 
     fn add<C: StageConfig>(&mut self, kind: Kind<C>) {
-        self.insert(Box::new(kind));
-    }
-
-    fn insert(&mut self, kind: Box<dyn StageKind>) {
-        self.kinds.insert(kind.spec().name, kind);
+        self.kinds.insert(kind.spec().name, Box::new(kind));
     }
 
     pub fn get(&self, name: &str) -> Option<&dyn StageKind> {
