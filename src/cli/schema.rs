@@ -3,7 +3,9 @@
 use super::exit;
 
 pub fn run() -> u8 {
-    match serde_json::to_string_pretty(&crate::spec::json_schema()) {
+    match serde_json::to_string_pretty(&crate::kinds::pipeline_schema(
+        &crate::kinds::Registry::builtin(),
+    )) {
         Ok(text) => {
             println!("{text}");
             exit::OK

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use augflow_stages::StageConfig;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use super::{KindContext, KindError, KindOutcome, Port};
 use crate::spec::Value;
@@ -107,6 +108,8 @@ pub trait StageKind: Send + Sync {
         &self,
         params: &BTreeMap<String, Value>,
     ) -> Result<Box<dyn ConfiguredKind>, String>;
+    /// The JSON Schema of the kind's params: its config type's.
+    fn params_schema(&self, generator: &mut SchemaGenerator) -> Schema;
 }
 
 /// A kind with one node's parsed and validated config.
@@ -125,7 +128,7 @@ pub struct Kind<C> {
     check_upstream: UpstreamCheck<C>,
 }
 
-impl<C: StageConfig> Kind<C> {
+impl<C: StageConfig + JsonSchema> Kind<C> {
     pub fn new(spec: KindSpec, run: RunFn<C>) -> Kind<C> {
         Kind {
             spec,
@@ -150,7 +153,7 @@ impl<C: StageConfig> Kind<C> {
     }
 }
 
-impl<C: StageConfig> StageKind for Kind<C> {
+impl<C: StageConfig + JsonSchema> StageKind for Kind<C> {
     fn spec(&self) -> &KindSpec {
         &self.spec
     }
@@ -165,6 +168,10 @@ impl<C: StageConfig> StageKind for Kind<C> {
             config,
             kind: *self,
         }))
+    }
+
+    fn params_schema(&self, generator: &mut SchemaGenerator) -> Schema {
+        generator.subschema_for::<C>()
     }
 }
 

@@ -75,7 +75,7 @@ pub fn train(
 }
 
 /// `score.classifier` takes no options; an empty config still rejects unknown params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreConfig {}
 

@@ -11,7 +11,7 @@ pub const SPEC: KindSpec = KindSpec::new("summary.image_set", 1)
     .outputs(&[port("metrics", ArtifactType::Metrics)]);
 
 /// No options yet; an empty config still rejects unknown params.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryConfig {}
 

@@ -16,6 +16,8 @@ mod ml;
 mod phantom;
 mod reader_study;
 mod report;
+mod schema;
+pub use schema::pipeline_schema;
 mod split;
 
 use std::collections::BTreeMap;
@@ -186,7 +188,7 @@ impl Registry {
         registry
     }
 
-    fn add<C: StageConfig>(&mut self, kind: Kind<C>) {
+    fn add<C: StageConfig + schemars::JsonSchema>(&mut self, kind: Kind<C>) {
         self.kinds.insert(kind.spec().name, Box::new(kind));
     }
 

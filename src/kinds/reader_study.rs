@@ -37,7 +37,7 @@ const KEY_FILE: &str = "key.json";
 /// Most answers files read from a `responses` folder.
 const MAX_READERS: usize = 100;
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageConfig {
     /// Real images per class on the page.
@@ -82,7 +82,7 @@ fn default_title() -> String {
     "Chest radiograph reader study".to_owned()
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreConfig {
     /// A readers' answers file, or a folder of them (`*.json`, one per reader).

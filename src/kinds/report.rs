@@ -37,7 +37,7 @@ pub const SPEC: KindSpec = KindSpec::new("report.study", 3)
     .optional(&["more_scores", "baseline", "quality", "real", "samples"]);
 
 /// Config of `report.study`.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Debug, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportConfig {
     /// Which matrix axes are the generator, classifier, amount and repeat.
