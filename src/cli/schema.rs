@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use super::error::CliError;
 
 pub fn run() -> Result<(), CliError> {
-    let text =
-        serde_json::to_string_pretty(&crate::spec::json_schema()).map_err(CliError::environment)?;
+    let schema = crate::kinds::pipeline_schema(&crate::kinds::Registry::builtin());
+    let text = serde_json::to_string_pretty(&schema).map_err(CliError::environment)?;
     println!("{text}");
     Ok(())
 }

@@ -154,7 +154,8 @@ fn metrics_files(engine: &Engine<'_>, node: &crate::spec::NodeSpec) -> Vec<(Stri
                 .registry
                 .get(&typed.kind)
                 .map(|kind| {
-                    kind.outputs()
+                    kind.spec()
+                        .outputs
                         .iter()
                         .filter(|port| port.ty == ArtifactType::Metrics)
                         .filter_map(|port| {

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::cycles::find_cycles;
-use super::gather::{expand_gathers, split_gather_name};
+use super::gather::expand_gathers;
+use super::typed::{Lookup, check_typed};
 use super::{EdgeKind, PipelineGraph};
-use crate::kinds::{Registry, path_params_of};
+use crate::kinds::Registry;
 use crate::project::CONFIG_FILE;
 use crate::spec::{
     Action, Diagnostics, Loc, NodeSpec, Parsed, Pipeline, RelPath, SpecErrors, reserved_output,
@@ -52,49 +53,41 @@ pub fn build(parsed: Parsed, registry: &Registry) -> Result<PipelineGraph, SpecE
 
     check_reserved_outputs(&pipeline, &mut diagnostics);
     let producers = collect_outputs(&pipeline.nodes, registry, &mut diagnostics);
+    let lookup = Lookup {
+        nodes: &pipeline.nodes,
+        index: &index,
+        broken: &broken,
+        registry,
+    };
+    let mut typed_nodes = Vec::with_capacity(pipeline.nodes.len());
     for (i, node) in pipeline.nodes.iter().enumerate() {
         let to = NodeIndex::new(i);
         match &node.action {
-            Action::Typed(typed) => {
-                for (from, edge) in typed_edges(
-                    node,
-                    &pipeline.nodes,
-                    &index,
-                    &broken,
-                    registry,
-                    &mut diagnostics,
-                ) {
+            Action::Typed(_) => {
+                let checked = check_typed(node, &lookup, &mut diagnostics);
+                for (from, edge) in checked.edges {
                     graph.add_edge(from, to, edge);
                 }
-                let Some(kind) = registry.get(&typed.kind) else {
-                    continue;
-                };
-                match path_params_of(kind, &typed.params) {
-                    Ok(paths) => {
-                        for path in paths.values() {
-                            for producer in producers.producers_of(path) {
-                                if producer != i {
-                                    let from = NodeIndex::new(producer);
-                                    graph.add_edge(from, to, EdgeKind::Path(path.clone()));
-                                }
-                            }
+                for path in checked.paths.values() {
+                    for producer in producers.producers_of(path) {
+                        if producer != i {
+                            let from = NodeIndex::new(producer);
+                            graph.add_edge(from, to, EdgeKind::Path(path.clone()));
                         }
                     }
-                    Err(message) => diagnostics.push(typed.params_loc, message, "in these params"),
                 }
+                typed_nodes.push(checked.node);
             }
             Action::Shell(shell) => {
                 for dep in &shell.deps {
                     for producer in producers.producers_of(&dep.value) {
                         if producer != i {
-                            graph.add_edge(
-                                NodeIndex::new(producer),
-                                to,
-                                EdgeKind::Path(dep.value.clone()),
-                            );
+                            let from = NodeIndex::new(producer);
+                            graph.add_edge(from, to, EdgeKind::Path(dep.value.clone()));
                         }
                     }
                 }
+                typed_nodes.push(None);
             }
         }
     }
@@ -120,6 +113,7 @@ pub fn build(parsed: Parsed, registry: &Registry) -> Result<PipelineGraph, SpecE
         graph,
         order,
         index,
+        typed: typed_nodes,
     })
 }
 
@@ -198,7 +192,7 @@ fn collect_outputs(
             }
             Action::Typed(typed) => {
                 if let Some(kind) = registry.get(&typed.kind) {
-                    for port in kind.outputs() {
+                    for port in kind.spec().outputs {
                         all.push((typed_output_path(&node.name, port.name), i, typed.kind_loc));
                     }
                 }
@@ -239,179 +233,6 @@ fn collect_outputs(
         }
     }
     OutputPaths { by_path }
-}
-
-/// Checks one typed node's kind, params and inputs; returns its incoming edges.
-fn typed_edges(
-    node: &NodeSpec,
-    nodes: &[NodeSpec],
-    index: &HashMap<String, NodeIndex>,
-    broken: &HashSet<String>,
-    registry: &Registry,
-    diags: &mut Diagnostics,
-) -> Vec<(NodeIndex, EdgeKind)> {
-    let Action::Typed(typed) = &node.action else {
-        return Vec::new();
-    };
-    let Some(kind) = registry.get(&typed.kind) else {
-        let known: Vec<&str> = registry.names().collect();
-        diags.push_with_help(
-            typed.kind_loc,
-            format!("use a known stage kind: `{}` is not one", typed.kind),
-            "unknown kind",
-            Some(format!("known kinds: {}", known.join(", "))),
-        );
-        return Vec::new();
-    };
-    if let Err(message) = kind.check_params(&typed.params) {
-        diags.push(
-            typed.params_loc,
-            format!("use valid params for `{}`: {message}", typed.kind),
-            "in these params",
-        );
-    }
-    let connected: Vec<&str> = typed
-        .inputs
-        .keys()
-        .map(|name| split_gather_name(name).0)
-        .collect();
-    if let Err(message) = kind.check_inputs(&typed.params, &connected) {
-        diags.push(
-            typed.kind_loc,
-            format!("fix the inputs of `{}`: {message}", typed.kind),
-            "these inputs",
-        );
-    }
-    let mut edges = Vec::new();
-    for port in kind.inputs() {
-        let connected = typed
-            .inputs
-            .keys()
-            .any(|name| split_gather_name(name).0 == port.name);
-        if !connected && !kind.optional_inputs().contains(&port.name) {
-            diags.push(
-                typed.kind_loc,
-                format!(
-                    "give `{}` its input `{}` ({})",
-                    typed.kind, port.name, port.ty
-                ),
-                "missing input",
-            );
-        }
-    }
-    for (name, reference) in &typed.inputs {
-        let (port_name, axes) = split_gather_name(name);
-        if axes.is_some() && !kind.gather_inputs().contains(&port_name) {
-            diags.push_with_help(
-                reference.loc,
-                format!(
-                    "connect one artifact to input `{port_name}`: `{}` does not gather `@*` references",
-                    typed.kind
-                ),
-                "gathers many nodes",
-                Some(format!("name one node instead, e.g. `{}.{}`", reference.value.node, reference.value.output)),
-            );
-            continue;
-        }
-        let Some(port) = kind.inputs().iter().find(|p| p.name == port_name) else {
-            let expected: Vec<&str> = kind.inputs().iter().map(|p| p.name).collect();
-            diags.push_with_help(
-                reference.loc,
-                format!(
-                    "remove input `{name}`: `{}` takes no such input",
-                    typed.kind
-                ),
-                "unknown input",
-                Some(format!(
-                    "its inputs: {}",
-                    if expected.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        expected.join(", ")
-                    }
-                )),
-            );
-            continue;
-        };
-        let target = &reference.value;
-        if broken.contains(&target.node) {
-            continue;
-        }
-        let Some(&from) = index.get(&target.node) else {
-            diags.push(
-                reference.loc,
-                format!(
-                    "resolve input `{name}`: no stage or node is named `{}`",
-                    target.node
-                ),
-                "dangling reference",
-            );
-            continue;
-        };
-        let producer = &nodes[from.index()];
-        let Action::Typed(producer_action) = &producer.action else {
-            diags.push_with_help(
-                reference.loc,
-                format!("resolve input `{name}`: `{}` is a shell stage, which has no typed outputs", target.node),
-                "not a typed stage",
-                Some("a shell stage can read a typed output instead, by listing `.augflow/out/<node>/<output>` in its deps"),
-            );
-            continue;
-        };
-        let Some(producer_kind) = registry.get(&producer_action.kind) else {
-            continue;
-        };
-        let Some(out) = producer_kind
-            .outputs()
-            .iter()
-            .find(|p| p.name == target.output)
-        else {
-            let outputs: Vec<&str> = producer_kind.outputs().iter().map(|p| p.name).collect();
-            diags.push_with_help(
-                reference.loc,
-                format!(
-                    "resolve input `{name}`: `{}` has no output `{}`",
-                    target.node, target.output
-                ),
-                "dangling reference",
-                Some(format!(
-                    "outputs of `{}`: {}",
-                    producer_action.kind,
-                    outputs.join(", ")
-                )),
-            );
-            continue;
-        };
-        if out.ty != port.ty {
-            diags.push(
-                reference.loc,
-                format!(
-                    "connect matching types: input `{name}` of `{}` takes {}, but `{target}` is {}",
-                    typed.kind, port.ty, out.ty
-                ),
-                "type mismatch",
-            );
-            continue;
-        }
-        if let Err((param, message)) =
-            kind.check_upstream(&typed.params, port_name, &producer_action.kind)
-        {
-            let loc = typed.param_locs.get(&param).copied();
-            diags.push(
-                loc.unwrap_or(typed.params_loc),
-                format!("use params that apply to `{}`: {message}", target.node),
-                "does not apply here",
-            );
-        }
-        edges.push((
-            from,
-            EdgeKind::Input {
-                name: name.clone(),
-                output: target.output.clone(),
-            },
-        ));
-    }
-    edges
 }
 
 /// Kahn's algorithm taking the earliest-declared ready node first, so runs and listings

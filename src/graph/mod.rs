@@ -5,11 +5,14 @@ mod build;
 mod cycles;
 mod gather;
 mod render;
+mod typed;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use crate::kinds::ConfiguredKind;
 use crate::spec::{NodeSpec, Pipeline, RelPath};
 
 pub use build::{build, typed_output_path};
@@ -33,6 +36,29 @@ pub struct PipelineGraph {
     /// Every node, each after all of its dependencies.
     pub order: Vec<NodeIndex>,
     index: HashMap<String, NodeIndex>,
+    /// What the check made of each typed node (indexed like `pipeline.nodes`).
+    typed: Vec<Option<TypedNode>>,
+}
+
+/// A typed node as the graph check left it, so that key, run and show never parse its
+/// params or resolve its path params again.
+pub struct TypedNode {
+    /// The node's kind, configured with its parsed and validated params.
+    pub kind: Box<dyn ConfiguredKind>,
+    /// Path params, relative to the pipeline's folder (checked like shell `deps`).
+    pub paths: BTreeMap<String, RelPath>,
+    /// The stage's seed, else the pipeline's (a typed node always has one).
+    pub seed: u64,
+}
+
+impl fmt::Debug for TypedNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TypedNode")
+            .field("kind", &self.kind)
+            .field("paths", &self.paths)
+            .field("seed", &self.seed)
+            .finish()
+    }
 }
 
 impl PipelineGraph {
@@ -42,6 +68,13 @@ impl PipelineGraph {
 
     pub fn find(&self, name: &str) -> Option<NodeIndex> {
         self.index.get(name).copied()
+    }
+
+    /// The checked kind, config, path params and seed of `node`, a typed node of this
+    /// graph (`None` for a shell node).
+    pub fn typed(&self, node: &NodeSpec) -> Option<&TypedNode> {
+        let index = self.find(&node.name)?;
+        self.typed.get(self.graph[index])?.as_ref()
     }
 
     /// Nodes named `target`, or all nodes of the stage `target` (a matrix stage).

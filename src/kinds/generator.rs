@@ -1,421 +1,287 @@
 //! The synthetic-data kinds: `train.ddpm` and `train.gan` (train image set → generator),
-//! `sample`
-//! (generator → N images per class), `augment.merge` (real + synthetic → training set)
-//! and `score.quality` (real + synthetic + feature model → quality metrics).
+//! `sample` (generator → N images per class), `augment.merge` (real + synthetic →
+//! training set) and `score.quality` (real + synthetic + feature model → quality metrics).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use augflow_stages::generators::{
-    DdpmConfig, DdpmProgress, GanConfig, GanProgress, GeneratorFamily, SampleConfig,
-    SampleProgress, sample_generator_with_base, train_ddpm, train_gan,
+    self, DdpmConfig, DdpmProgress, GanConfig, GanProgress, GeneratorFamily, SampleConfig,
+    SampleProgress, sample_generator_with_base,
 };
-use augflow_stages::synthetic::{
-    FeatureSpace, MergeConfig, QualityConfig, merge_image_sets, score_quality,
-};
+use augflow_stages::synthetic::{self, FeatureSpace, MergeConfig, QualityConfig, merge_image_sets};
 
 use super::ml::{device_for, device_outcome, stage_error, write_json};
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, Progress, StageKind, path_param,
-    port_dir, typed_params,
+    ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Port, Progress, path_param, port,
+    port_dir,
 };
 use crate::spec::Value;
 
-pub struct TrainDdpm;
-pub struct TrainGan;
-pub struct Sample;
-pub struct AugmentMerge;
-pub struct ScoreQuality;
-
-const fn port(name: &'static str, ty: ArtifactType) -> Port {
-    Port { name, ty }
-}
-
 const TRAIN_INPUTS: &[Port] = &[port("train", ArtifactType::ImageSet)];
 const GENERATOR_OUTPUT: &[Port] = &[port("generator", ArtifactType::Generator)];
-/// `base`: the base generator of a LoRA generator (which holds adapters only).
-const SAMPLE_INPUTS: &[Port] = &[
+
+pub const TRAIN_DDPM: KindSpec = KindSpec::new("train.ddpm", augflow_stages::GENERATOR_VERSION)
+    .inputs(TRAIN_INPUTS)
+    .outputs(GENERATOR_OUTPUT)
+    .on_device();
+
+pub const TRAIN_GAN: KindSpec = KindSpec::new("train.gan", augflow_stages::GENERATOR_VERSION)
+    .inputs(TRAIN_INPUTS)
+    .outputs(GENERATOR_OUTPUT)
+    .on_device();
+
+/// `sample` runs the generators' samplers and, for latent generators, the latent ones
+/// (prompt, guidance, LoRA scale, decoder): bumping either constant changes its key (the
+/// sum only grows). `base`: the base generator of a LoRA generator (which holds adapters
+/// only).
+pub const SAMPLE: KindSpec = KindSpec::new(
+    "sample",
+    augflow_stages::GENERATOR_VERSION + augflow_stages::LATENT_VERSION - 1,
+)
+.inputs(&[
     port("generator", ArtifactType::Generator),
     port("base", ArtifactType::Generator),
-];
-const IMAGES_OUTPUT: &[Port] = &[port("images", ArtifactType::ImageSet)];
-const MERGE_INPUTS: &[Port] = &[
-    port("real", ArtifactType::ImageSet),
-    port("synthetic", ArtifactType::ImageSet),
-];
-const QUALITY_INPUTS: &[Port] = &[
-    port("real", ArtifactType::ImageSet),
-    port("synthetic", ArtifactType::ImageSet),
-    port("features", ArtifactType::Model),
-];
-const METRICS_OUTPUT: &[Port] = &[port("metrics", ArtifactType::Metrics)];
+])
+.outputs(&[port("images", ArtifactType::ImageSet)])
+.optional(&["base"])
+.on_device();
 
-impl StageKind for TrainDdpm {
-    fn name(&self) -> &'static str {
-        "train.ddpm"
-    }
+pub const AUGMENT_MERGE: KindSpec = KindSpec::new("augment.merge", 1)
+    .inputs(&[
+        port("real", ArtifactType::ImageSet),
+        port("synthetic", ArtifactType::ImageSet),
+    ])
+    .outputs(&[port("images", ArtifactType::ImageSet)]);
 
-    fn version(&self) -> u32 {
-        augflow_stages::GENERATOR_VERSION
-    }
-    fn uses_device(&self) -> bool {
-        true
-    }
+/// `features` (the domain feature classifier) is needed with `features: domain` only.
+pub const SCORE_QUALITY: KindSpec = KindSpec::new("score.quality", synthetic::QUALITY_VERSION)
+    .inputs(&[
+        port("real", ArtifactType::ImageSet),
+        port("synthetic", ArtifactType::ImageSet),
+        port("features", ArtifactType::Model),
+    ])
+    .outputs(&[port("metrics", ArtifactType::Metrics)])
+    .optional(&["features"])
+    .path_params(&["inception_weights"])
+    .on_device();
 
-    fn inputs(&self) -> &'static [Port] {
-        TRAIN_INPUTS
-    }
-
-    fn outputs(&self) -> &'static [Port] {
-        GENERATOR_OUTPUT
-    }
-
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
-        let config: DdpmConfig = typed_params(params)?;
-        config.validate().map_err(|err| err.to_string())
-    }
-
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: DdpmConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let device = device_for(ctx)?;
-        let report = |event: DdpmProgress| {
-            if let DdpmProgress::Step {
-                class,
-                class_number,
-                classes,
-                step,
-                steps,
-                loss,
-            } = event
-            {
-                // Every step would flood the renderers; 1% granularity is plenty.
-                if step % (steps / 100).max(1) == 0 || step == steps {
-                    (ctx.progress)(Progress {
-                        message: format!(
-                            "class {class} ({class_number}/{classes}) step {step}/{steps} loss {loss:.4}"
-                        ),
-                        fraction: Some(
-                            ((class_number - 1) * steps + step) as f64 / (classes * steps) as f64,
-                        ),
-                    });
-                }
+pub fn train_ddpm(config: &DdpmConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+    let device = device_for(ctx)?;
+    let report = |event: DdpmProgress| {
+        if let DdpmProgress::Step {
+            class,
+            class_number,
+            classes,
+            step,
+            steps,
+            loss,
+        } = event
+        {
+            // Every step would flood the renderers; 1% granularity is plenty.
+            if step % (steps / 100).max(1) == 0 || step == steps {
+                (ctx.progress)(Progress {
+                    message: format!(
+                        "class {class} ({class_number}/{classes}) step {step}/{steps} loss {loss:.4}"
+                    ),
+                    fraction: Some(
+                        ((class_number - 1) * steps + step) as f64 / (classes * steps) as f64,
+                    ),
+                });
             }
-        };
-        let file = train_ddpm(
-            &config,
-            ctx.seed,
-            port_dir(&ctx.inputs, "train")?,
-            port_dir(&ctx.outputs, "generator")?,
-            &device,
-            &report,
-            ctx.cancel,
-        )
-        .map_err(stage_error)?;
-        let mut outcome = device_outcome(&device);
-        let chosen: serde_json::Map<String, Value> = file
-            .checkpoints
-            .iter()
-            .map(|c| (c.class.clone(), Value::from(c.step)))
-            .collect();
-        outcome
-            .metadata
-            .insert("selected_steps".to_owned(), Value::Object(chosen));
-        Ok(outcome)
-    }
+        }
+    };
+    let file = generators::train_ddpm(
+        config,
+        ctx.seed,
+        port_dir(&ctx.inputs, "train")?,
+        port_dir(&ctx.outputs, "generator")?,
+        &device,
+        &report,
+        ctx.cancel,
+    )
+    .map_err(stage_error)?;
+    let mut outcome = device_outcome(&device);
+    let chosen: serde_json::Map<String, Value> = file
+        .checkpoints
+        .iter()
+        .map(|c| (c.class.clone(), Value::from(c.step)))
+        .collect();
+    outcome
+        .metadata
+        .insert("selected_steps".to_owned(), Value::Object(chosen));
+    Ok(outcome)
 }
 
-impl StageKind for TrainGan {
-    fn name(&self) -> &'static str {
-        "train.gan"
-    }
-
-    fn version(&self) -> u32 {
-        augflow_stages::GENERATOR_VERSION
-    }
-    fn uses_device(&self) -> bool {
-        true
-    }
-
-    fn inputs(&self) -> &'static [Port] {
-        TRAIN_INPUTS
-    }
-
-    fn outputs(&self) -> &'static [Port] {
-        GENERATOR_OUTPUT
-    }
-
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
-        let config: GanConfig = typed_params(params)?;
-        config.validate().map_err(|err| err.to_string())
-    }
-
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: GanConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let device = device_for(ctx)?;
-        let report = |event: GanProgress| {
-            if let GanProgress::Step {
-                step,
-                steps,
-                loss_g,
-                loss_d,
-                p,
-            } = event
-            {
-                // Every step would flood the renderers; 1% granularity is plenty.
-                if step % (steps / 100).max(1) == 0 || step == steps {
-                    (ctx.progress)(Progress {
-                        message: format!(
-                            "step {step}/{steps} loss g {loss_g:.4} d {loss_d:.4} ada p {p:.3}"
-                        ),
-                        fraction: Some(step as f64 / steps as f64),
-                    });
-                }
+pub fn train_gan(config: &GanConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+    let device = device_for(ctx)?;
+    let report = |event: GanProgress| {
+        if let GanProgress::Step {
+            step,
+            steps,
+            loss_g,
+            loss_d,
+            p,
+        } = event
+        {
+            // Every step would flood the renderers; 1% granularity is plenty.
+            if step % (steps / 100).max(1) == 0 || step == steps {
+                (ctx.progress)(Progress {
+                    message: format!(
+                        "step {step}/{steps} loss g {loss_g:.4} d {loss_d:.4} ada p {p:.3}"
+                    ),
+                    fraction: Some(step as f64 / steps as f64),
+                });
             }
-        };
-        let file = train_gan(
-            &config,
-            ctx.seed,
-            port_dir(&ctx.inputs, "train")?,
-            port_dir(&ctx.outputs, "generator")?,
-            &device,
-            &report,
-            ctx.cancel,
-        )
-        .map_err(stage_error)?;
-        let mut outcome = device_outcome(&device);
-        // One network for every class: one selected step and its mean score.
-        if let Some(chosen) = file.checkpoints.first().filter(|c| !c.scores.is_empty()) {
-            outcome
-                .metadata
-                .insert("selected_step".to_owned(), Value::from(chosen.step));
-            outcome
-                .metadata
-                .insert("selection_kid".to_owned(), Value::from(chosen.score));
         }
-        Ok(outcome)
+    };
+    let file = generators::train_gan(
+        config,
+        ctx.seed,
+        port_dir(&ctx.inputs, "train")?,
+        port_dir(&ctx.outputs, "generator")?,
+        &device,
+        &report,
+        ctx.cancel,
+    )
+    .map_err(stage_error)?;
+    let mut outcome = device_outcome(&device);
+    // One network for every class: one selected step and its mean score.
+    if let Some(chosen) = file.checkpoints.first().filter(|c| !c.scores.is_empty()) {
+        outcome
+            .metadata
+            .insert("selected_step".to_owned(), Value::from(chosen.step));
+        outcome
+            .metadata
+            .insert("selection_kid".to_owned(), Value::from(chosen.score));
+    }
+    Ok(outcome)
+}
+
+/// The generator's family is known from the kind that trains it, so a param that does
+/// not apply to it fails before anything runs (the stage checks again at run time).
+pub fn sample_fits_generator(
+    config: &SampleConfig,
+    port: &str,
+    producer_kind: &str,
+) -> Result<(), (String, String)> {
+    let family = match (port, producer_kind) {
+        ("generator", "train.gan") => GeneratorFamily::Gan,
+        ("generator", "train.ddpm") => GeneratorFamily::Ddpm,
+        ("generator", "train.lora") => GeneratorFamily::LatentLora,
+        ("generator", _) => GeneratorFamily::Latent,
+        _ => return Ok(()),
+    };
+    match config.misapplied(family) {
+        Some((param, why)) => Err((param.to_owned(), why)),
+        None => Ok(()),
     }
 }
 
-impl StageKind for Sample {
-    fn name(&self) -> &'static str {
-        "sample"
-    }
-
-    /// `sample` runs the generators' samplers and, for latent generators, the latent
-    /// ones (prompt, guidance, LoRA scale, decoder): bumping either constant changes its
-    /// key (the sum only grows).
-    fn version(&self) -> u32 {
-        augflow_stages::GENERATOR_VERSION + augflow_stages::LATENT_VERSION - 1
-    }
-    fn uses_device(&self) -> bool {
-        true
-    }
-
-    fn inputs(&self) -> &'static [Port] {
-        SAMPLE_INPUTS
-    }
-
-    fn outputs(&self) -> &'static [Port] {
-        IMAGES_OUTPUT
-    }
-
-    fn optional_inputs(&self) -> &'static [&'static str] {
-        &["base"]
-    }
-
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
-        let config: SampleConfig = typed_params(params)?;
-        config.validate().map_err(|err| err.to_string())
-    }
-
-    /// The generator's family is known from the kind that trains it, so a param that does
-    /// not apply to it fails before anything runs (the stage checks again at run time).
-    fn check_upstream(
-        &self,
-        params: &BTreeMap<String, Value>,
-        port: &str,
-        producer_kind: &str,
-    ) -> Result<(), (String, String)> {
-        let family = match (port, producer_kind) {
-            ("generator", "train.gan") => GeneratorFamily::Gan,
-            ("generator", "train.ddpm") => GeneratorFamily::Ddpm,
-            ("generator", "train.lora") => GeneratorFamily::LatentLora,
-            ("generator", _) => GeneratorFamily::Latent,
-            _ => return Ok(()),
-        };
-        let Ok(config) = typed_params::<SampleConfig>(params) else {
-            return Ok(()); // check_params reports it
-        };
-        match config.misapplied(family) {
-            Some((param, why)) => Err((param.to_owned(), why)),
-            None => Ok(()),
-        }
-    }
-
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: SampleConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let device = device_for(ctx)?;
-        let report = |p: SampleProgress| {
-            (ctx.progress)(Progress {
-                message: format!("{}/{} images", p.done, p.total),
-                fraction: Some(p.done as f64 / p.total.max(1) as f64),
-            })
-        };
-        let manifest = sample_generator_with_base(
-            port_dir(&ctx.inputs, "generator")?,
-            ctx.inputs.get("base").map(|dir| dir.as_path()),
-            &config,
-            ctx.seed,
-            port_dir(&ctx.outputs, "images")?,
-            &device,
-            &report,
-            ctx.cancel,
-        )
-        .map_err(stage_error)?;
-        let mut outcome = device_outcome(&device);
-        outcome
-            .metadata
-            .insert("images".to_owned(), Value::from(manifest.images.len()));
-        Ok(outcome)
-    }
-}
-
-impl StageKind for AugmentMerge {
-    fn name(&self) -> &'static str {
-        "augment.merge"
-    }
-
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn inputs(&self) -> &'static [Port] {
-        MERGE_INPUTS
-    }
-
-    fn outputs(&self) -> &'static [Port] {
-        IMAGES_OUTPUT
-    }
-
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
-        typed_params::<MergeConfig>(params).map(|_| ())
-    }
-
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: MergeConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let report = merge_image_sets(
-            port_dir(&ctx.inputs, "real")?,
-            port_dir(&ctx.inputs, "synthetic")?,
-            &config,
-            port_dir(&ctx.outputs, "images")?,
-        )?;
-        let mut outcome = KindOutcome::default();
-        let to_value = |counts: &BTreeMap<String, usize>| {
-            Value::Object(
-                counts
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::from(*v)))
-                    .collect(),
-            )
-        };
-        outcome
-            .metadata
-            .insert("real".to_owned(), to_value(&report.real));
-        outcome
-            .metadata
-            .insert("synthetic".to_owned(), to_value(&report.synthetic));
-        Ok(outcome)
-    }
-}
-
-impl StageKind for ScoreQuality {
-    fn name(&self) -> &'static str {
-        "score.quality"
-    }
-
-    fn version(&self) -> u32 {
-        augflow_stages::synthetic::QUALITY_VERSION
-    }
-    fn uses_device(&self) -> bool {
-        true
-    }
-
-    fn inputs(&self) -> &'static [Port] {
-        QUALITY_INPUTS
-    }
-
-    fn outputs(&self) -> &'static [Port] {
-        METRICS_OUTPUT
-    }
-
-    fn path_params(&self) -> &'static [&'static str] {
-        &["inception_weights"]
-    }
-
-    /// `features` (the domain feature classifier) is needed with `features: domain` only.
-    fn optional_inputs(&self) -> &'static [&'static str] {
-        &["features"]
-    }
-
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
-        let config: QualityConfig = typed_params(params)?;
-        config.validate().map_err(|err| err.to_string())
-    }
-
-    fn check_inputs(
-        &self,
-        params: &BTreeMap<String, Value>,
-        connected: &[&str],
-    ) -> Result<(), String> {
-        let Ok(config) = typed_params::<QualityConfig>(params) else {
-            return Ok(()); // check_params reports it
-        };
-        let has_features = connected.contains(&"features");
-        match config.features {
-            FeatureSpace::Domain if !has_features => Err(
-                "`features: domain` needs input `features` (a classifier trained on the real \
-                 training set); connect one, or set `features: inception` with \
-                 `inception_weights`"
-                    .to_owned(),
-            ),
-            FeatureSpace::Inception if has_features => {
-                Err("`features: inception` does not use input `features`; remove it".to_owned())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let mut config: QualityConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        if config.inception_weights.is_some() {
-            // The params hold the pipeline-relative text; the engine resolved (and hashed) it.
-            config.inception_weights = Some(path_param(ctx, "inception_weights")?.clone());
-        }
-        let device = device_for(ctx)?;
+pub fn sample(config: &SampleConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+    let device = device_for(ctx)?;
+    let report = |p: SampleProgress| {
         (ctx.progress)(Progress {
-            message: format!(
-                "embedding ({} features) and scoring",
-                config.features.as_str()
-            ),
-            fraction: None,
-        });
-        let dir = port_dir(&ctx.outputs, "metrics")?;
-        let report = score_quality(
-            port_dir(&ctx.inputs, "real")?,
-            port_dir(&ctx.inputs, "synthetic")?,
-            ctx.inputs.get("features").map(PathBuf::as_path),
-            &config,
-            ctx.seed,
-            &device,
-            dir,
-        )?;
-        write_json(&dir.join("metrics.json"), &report)?;
-        let mut outcome = device_outcome(&device);
-        if let Some(fid) = report.mean_class_fid {
-            outcome
-                .metadata
-                .insert("mean_class_fid".to_owned(), Value::from(fid));
+            message: format!("{}/{} images", p.done, p.total),
+            fraction: Some(p.done as f64 / p.total.max(1) as f64),
+        })
+    };
+    let manifest = sample_generator_with_base(
+        port_dir(&ctx.inputs, "generator")?,
+        ctx.inputs.get("base").map(|dir| dir.as_path()),
+        config,
+        ctx.seed,
+        port_dir(&ctx.outputs, "images")?,
+        &device,
+        &report,
+        ctx.cancel,
+    )
+    .map_err(stage_error)?;
+    let mut outcome = device_outcome(&device);
+    outcome
+        .metadata
+        .insert("images".to_owned(), Value::from(manifest.images.len()));
+    Ok(outcome)
+}
+
+pub fn augment_merge(
+    config: &MergeConfig,
+    ctx: &KindContext<'_>,
+) -> Result<KindOutcome, KindError> {
+    let report = merge_image_sets(
+        port_dir(&ctx.inputs, "real")?,
+        port_dir(&ctx.inputs, "synthetic")?,
+        config,
+        port_dir(&ctx.outputs, "images")?,
+    )?;
+    let mut outcome = KindOutcome::default();
+    let to_value = |counts: &BTreeMap<String, usize>| {
+        Value::Object(
+            counts
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(*v)))
+                .collect(),
+        )
+    };
+    outcome
+        .metadata
+        .insert("real".to_owned(), to_value(&report.real));
+    outcome
+        .metadata
+        .insert("synthetic".to_owned(), to_value(&report.synthetic));
+    Ok(outcome)
+}
+
+/// `features: domain` needs the `features` input; `features: inception` refuses it.
+pub fn quality_inputs(config: &QualityConfig, connected: &[&str]) -> Result<(), String> {
+    let has_features = connected.contains(&"features");
+    match config.features {
+        FeatureSpace::Domain if !has_features => Err(
+            "`features: domain` needs input `features` (a classifier trained on the real \
+             training set); connect one, or set `features: inception` with \
+             `inception_weights`"
+                .to_owned(),
+        ),
+        FeatureSpace::Inception if has_features => {
+            Err("`features: inception` does not use input `features`; remove it".to_owned())
         }
-        Ok(outcome)
+        _ => Ok(()),
     }
+}
+
+pub fn score_quality(
+    config: &QualityConfig,
+    ctx: &KindContext<'_>,
+) -> Result<KindOutcome, KindError> {
+    let mut config = config.clone();
+    if config.inception_weights.is_some() {
+        // The params hold the pipeline-relative text; the engine resolved (and hashed) it.
+        config.inception_weights = Some(path_param(ctx, "inception_weights")?.clone());
+    }
+    let device = device_for(ctx)?;
+    (ctx.progress)(Progress {
+        message: format!(
+            "embedding ({} features) and scoring",
+            config.features.as_str()
+        ),
+        fraction: None,
+    });
+    let dir = port_dir(&ctx.outputs, "metrics")?;
+    let report = synthetic::score_quality(
+        port_dir(&ctx.inputs, "real")?,
+        port_dir(&ctx.inputs, "synthetic")?,
+        ctx.inputs.get("features").map(PathBuf::as_path),
+        &config,
+        ctx.seed,
+        &device,
+        dir,
+    )?;
+    write_json(&dir.join("metrics.json"), &report)?;
+    let mut outcome = device_outcome(&device);
+    if let Some(fid) = report.mean_class_fid {
+        outcome
+            .metadata
+            .insert("mean_class_fid".to_owned(), Value::from(fid));
+    }
+    Ok(outcome)
 }

@@ -2,7 +2,6 @@
 //! images → a normalised image set. The data path is a path param, so the key holds the
 //! content digest of the whole folder (or CSV) and editing an image reruns the stage.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use augflow_stages::StageError;
@@ -11,100 +10,63 @@ use augflow_stages::data::{
     load_covid_chestxray, load_csv, load_folder, load_kermany,
 };
 
-use serde::de::DeserializeOwned;
-
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, StageKind, path_param, port_dir,
-    typed_params,
+    ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Port, path_param, port, port_dir,
 };
 use crate::spec::Value;
 
-type Load<C> = fn(&C, &Path, &Path) -> Result<IngestSummary, StageError>;
-type Validate<C> = fn(&C) -> Result<(), StageError>;
+const IMAGES_OUTPUT: &[Port] = &[port("images", ArtifactType::ImageSet)];
 
-/// One ingestion kind: its name, the param naming its data, and the loader.
-pub struct Ingest<C> {
-    name: &'static str,
-    path_params: &'static [&'static str],
-    load: Load<C>,
-    validate: Validate<C>,
+/// An ingestion kind: no inputs, one image set, the data named by one path param.
+const fn ingest_spec(name: &'static str, data_param: &'static [&'static str]) -> KindSpec {
+    KindSpec::new(name, augflow_stages::DATA_VERSION)
+        .outputs(IMAGES_OUTPUT)
+        .path_params(data_param)
 }
 
-const OUTPUTS: &[Port] = &[Port {
-    name: "images",
-    ty: ArtifactType::ImageSet,
-}];
+pub const FOLDER: KindSpec = ingest_spec("dataset.folder", &["root"]);
+pub const CSV: KindSpec = ingest_spec("dataset.csv", &["csv"]);
+pub const KERMANY: KindSpec = ingest_spec("dataset.kermany", &["root"]);
+pub const COVID_CHESTXRAY: KindSpec = ingest_spec("dataset.covid_chestxray", &["root"]);
 
-pub fn kinds() -> Vec<Box<dyn StageKind>> {
-    vec![
-        Box::new(Ingest::<FolderConfig> {
-            name: "dataset.folder",
-            path_params: &["root"],
-            load: load_folder,
-            validate: FolderConfig::validate,
-        }),
-        Box::new(Ingest::<CsvConfig> {
-            name: "dataset.csv",
-            path_params: &["csv"],
-            load: load_csv,
-            validate: CsvConfig::validate,
-        }),
-        Box::new(Ingest::<KermanyConfig> {
-            name: "dataset.kermany",
-            path_params: &["root"],
-            load: load_kermany,
-            validate: KermanyConfig::validate,
-        }),
-        Box::new(Ingest::<CovidChestXrayConfig> {
-            name: "dataset.covid_chestxray",
-            path_params: &["root"],
-            load: load_covid_chestxray,
-            validate: CovidChestXrayConfig::validate,
-        }),
-    ]
+pub fn folder(config: &FolderConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+    ingest(ctx, "root", |base, out| load_folder(config, base, out))
 }
 
-impl<C: DeserializeOwned + Send + Sync> StageKind for Ingest<C> {
-    fn name(&self) -> &'static str {
-        self.name
-    }
+pub fn csv(config: &CsvConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+    ingest(ctx, "csv", |base, out| load_csv(config, base, out))
+}
 
-    fn version(&self) -> u32 {
-        augflow_stages::DATA_VERSION
-    }
+pub fn kermany(config: &KermanyConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+    ingest(ctx, "root", |base, out| load_kermany(config, base, out))
+}
 
-    fn inputs(&self) -> &'static [Port] {
-        &[]
-    }
+pub fn covid_chestxray(
+    config: &CovidChestXrayConfig,
+    ctx: &KindContext<'_>,
+) -> Result<KindOutcome, KindError> {
+    ingest(ctx, "root", |base, out| {
+        load_covid_chestxray(config, base, out)
+    })
+}
 
-    fn outputs(&self) -> &'static [Port] {
-        OUTPUTS
+/// Loads the data named by path param `data` into the `images` output.
+fn ingest(
+    ctx: &KindContext<'_>,
+    data: &str,
+    load: impl FnOnce(&Path, &Path) -> Result<IngestSummary, StageError>,
+) -> Result<KindOutcome, KindError> {
+    let summary = load(path_param(ctx, data)?, port_dir(&ctx.outputs, "images")?)?;
+    let mut outcome = KindOutcome::default();
+    outcome.metadata.insert(
+        "images".to_owned(),
+        Value::from(summary.manifest.images.len()),
+    );
+    outcome
+        .metadata
+        .insert("skipped".to_owned(), Value::from(summary.skipped.len()));
+    if let Ok(dropped) = serde_json::to_value(&summary.dropped) {
+        outcome.metadata.insert("dropped".to_owned(), dropped);
     }
-
-    fn path_params(&self) -> &'static [&'static str] {
-        self.path_params
-    }
-
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
-        let config: C = typed_params(params)?;
-        (self.validate)(&config).map_err(|err| err.to_string())
-    }
-
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: C = typed_params(ctx.params).map_err(KindError::Params)?;
-        let base = path_param(ctx, self.path_params[0])?;
-        let summary = (self.load)(&config, base, port_dir(&ctx.outputs, "images")?)?;
-        let mut outcome = KindOutcome::default();
-        outcome.metadata.insert(
-            "images".to_owned(),
-            Value::from(summary.manifest.images.len()),
-        );
-        outcome
-            .metadata
-            .insert("skipped".to_owned(), Value::from(summary.skipped.len()));
-        if let Ok(dropped) = serde_json::to_value(&summary.dropped) {
-            outcome.metadata.insert("dropped".to_owned(), dropped);
-        }
-        Ok(outcome)
-    }
+    Ok(outcome)
 }

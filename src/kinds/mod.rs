@@ -1,7 +1,11 @@
 //! Typed stage kinds: the engine's adapters around the plain functions in `augflow-stages`.
-//! Each kind declares typed input and output ports (checked before anything runs), a
-//! version constant that is part of every key it makes, and how to check its params.
+//! A kind is data plus one function: a [`KindSpec`] (typed input and output ports, checked
+//! before anything runs; a version that is part of every key it makes; optional,
+//! gathering inputs and path params), a [`StageConfig`] its params parse into, and a
+//! function over both, joined by the one generic adapter [`Kind`] (see `adapter.rs`).
 
+mod adapter;
+pub use adapter::{ConfiguredKind, Kind, KindSpec, StageKind};
 mod classifier;
 pub use classifier::PREDICTIONS_FILE;
 mod generator;
@@ -12,12 +16,16 @@ mod ml;
 mod phantom;
 mod reader_study;
 mod report;
+mod schema;
+pub use schema::pipeline_schema;
 mod split;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+
+use augflow_stages::StageConfig;
 
 use crate::spec::Value;
 
@@ -54,11 +62,14 @@ pub struct Port {
     pub ty: ArtifactType,
 }
 
+pub const fn port(name: &'static str, ty: ArtifactType) -> Port {
+    Port { name, ty }
+}
+
 /// Everything a kind gets to run one node.
 pub struct KindContext<'a> {
-    pub params: &'a BTreeMap<String, Value>,
     pub seed: u64,
-    /// Path params (see `StageKind::path_params`) resolved against the pipeline's folder.
+    /// Path params (see `KindSpec::path_params`) resolved against the pipeline's folder.
     pub paths: BTreeMap<String, PathBuf>,
     /// The compute backend the user asked for (`--backend`).
     pub backend: BackendRequest,
@@ -68,6 +79,8 @@ pub struct KindContext<'a> {
     pub progress: &'a (dyn Fn(Progress) + Sync),
     /// Input name → materialised input directory (verified against its digest).
     pub inputs: BTreeMap<String, PathBuf>,
+    /// Gathering input port → its artifacts, in input-name order (see [`gathered`]).
+    pub gathered: BTreeMap<String, Vec<Gathered>>,
     /// Output name → empty directory to fill.
     pub outputs: BTreeMap<String, PathBuf>,
     pub cancel: &'a AtomicBool,
@@ -113,69 +126,9 @@ pub enum KindError {
     Cancelled,
     #[error("find the `{0}` directory the engine should have prepared")]
     MissingPort(String),
-}
-
-pub trait StageKind: Send + Sync {
-    fn name(&self) -> &'static str;
-    /// Bump when the kind's code changes what it produces for the same inputs and params.
-    fn version(&self) -> u32;
-    fn inputs(&self) -> &'static [Port];
-    fn outputs(&self) -> &'static [Port];
-    /// Params that name a file or folder relative to the pipeline file. The engine checks
-    /// them like shell `deps`, puts their content digests into the key, infers edges from
-    /// other stages' outputs, and passes them resolved in `KindContext::paths`.
-    fn path_params(&self) -> &'static [&'static str] {
-        &[]
-    }
-    /// Input ports that gather many artifacts: `<stage>@*.<output>` in the YAML connects
-    /// every node of a matrix stage, each arriving as `<port>[axis=value,…]` (see
-    /// [`gathered`]).
-    fn gather_inputs(&self) -> &'static [&'static str] {
-        &[]
-    }
-    /// Input ports that may be left unconnected.
-    fn optional_inputs(&self) -> &'static [&'static str] {
-        &[]
-    }
-    /// True for kinds that compute on the `--backend` device (training, sampling, scoring
-    /// with a network): on a GPU backend the scheduler gives each such node one GPU unless
-    /// the stage declares `resources.gpus`.
-    fn uses_device(&self) -> bool {
-        false
-    }
-    /// Checks params without running anything (by deserialising the typed config).
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String>;
-    /// Checks which input ports are connected when that depends on the params (e.g. an
-    /// optional input that one mode needs and another refuses). `connected` holds port
-    /// names; required ports and valid params are checked elsewhere.
-    fn check_inputs(
-        &self,
-        _params: &BTreeMap<String, Value>,
-        _connected: &[&str],
-    ) -> Result<(), String> {
-        Ok(())
-    }
-    /// Checks params against the kind of the stage connected to input `port` (a param
-    /// that applies to one generator family only, say). Returns the offending param's name
-    /// and why, so the error points at its line.
-    fn check_upstream(
-        &self,
-        _params: &BTreeMap<String, Value>,
-        _port: &str,
-        _producer_kind: &str,
-    ) -> Result<(), (String, String)> {
-        Ok(())
-    }
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError>;
-}
-
-/// Deserialises params into a kind's typed config (which denies unknown fields).
-pub fn typed_params<T: serde::de::DeserializeOwned>(
-    params: &BTreeMap<String, Value>,
-) -> Result<T, String> {
-    let object: serde_json::Map<String, Value> =
-        params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    serde_json::from_value(Value::Object(object)).map_err(|err| err.to_string())
+    /// Every typed node of a built graph passed its check; this names a bug.
+    #[error("find the checked kind and params of node `{0}`")]
+    Unchecked(String),
 }
 
 pub struct Registry {
@@ -188,33 +141,55 @@ impl Registry {
         let mut registry = Registry {
             kinds: BTreeMap::new(),
         };
-        registry.add(Box::new(phantom::Phantom));
-        registry.add(Box::new(image_set_summary::ImageSetSummary));
-        registry.add(Box::new(split::PatientSplit));
-        registry.add(Box::new(classifier::TrainClassifier));
-        registry.add(Box::new(classifier::ScoreClassifier));
-        registry.add(Box::new(generator::TrainDdpm));
-        registry.add(Box::new(generator::TrainGan));
-        registry.add(Box::new(generator::Sample));
-        registry.add(Box::new(generator::AugmentMerge));
-        registry.add(Box::new(generator::ScoreQuality));
-        registry.add(Box::new(latent::TrainAutoencoder));
-        registry.add(Box::new(latent::TrainDiffusionBase));
-        registry.add(Box::new(latent::TrainFinetune));
-        registry.add(Box::new(latent::TrainLora));
-        registry.add(Box::new(latent::TrainDreambooth));
-        registry.add(Box::new(latent::MergeLora));
-        registry.add(Box::new(report::ReportStudy));
-        registry.add(Box::new(reader_study::ReaderStudyPage));
-        registry.add(Box::new(reader_study::ScoreReaderStudy));
-        for kind in ingest::kinds() {
-            registry.add(kind);
-        }
+        registry.add(Kind::new(phantom::SPEC, phantom::phantom));
+        registry.add(Kind::new(ingest::FOLDER, ingest::folder));
+        registry.add(Kind::new(ingest::CSV, ingest::csv));
+        registry.add(Kind::new(ingest::KERMANY, ingest::kermany));
+        registry.add(Kind::new(ingest::COVID_CHESTXRAY, ingest::covid_chestxray));
+        registry.add(Kind::new(
+            image_set_summary::SPEC,
+            image_set_summary::summarise,
+        ));
+        registry.add(Kind::new(split::SPEC, split::split));
+        registry.add(Kind::new(classifier::TRAIN, classifier::train));
+        registry.add(Kind::new(classifier::SCORE, classifier::score));
+        registry.add(Kind::new(generator::TRAIN_DDPM, generator::train_ddpm));
+        registry.add(Kind::new(generator::TRAIN_GAN, generator::train_gan));
+        registry.add(
+            Kind::new(generator::SAMPLE, generator::sample)
+                .with_upstream_check(generator::sample_fits_generator),
+        );
+        registry.add(Kind::new(
+            generator::AUGMENT_MERGE,
+            generator::augment_merge,
+        ));
+        registry.add(
+            Kind::new(generator::SCORE_QUALITY, generator::score_quality)
+                .with_inputs_check(generator::quality_inputs),
+        );
+        registry.add(Kind::new(
+            latent::TRAIN_AUTOENCODER,
+            latent::train_autoencoder,
+        ));
+        registry.add(Kind::new(
+            latent::TRAIN_DIFFUSION_BASE,
+            latent::train_diffusion_base,
+        ));
+        registry.add(Kind::new(latent::TRAIN_FINETUNE, latent::train_finetune));
+        registry.add(Kind::new(latent::TRAIN_LORA, latent::train_lora));
+        registry.add(Kind::new(
+            latent::TRAIN_DREAMBOOTH,
+            latent::train_dreambooth,
+        ));
+        registry.add(Kind::new(latent::MERGE_LORA, latent::merge_lora));
+        registry.add(Kind::new(report::SPEC, report::report));
+        registry.add(Kind::new(reader_study::PAGE, reader_study::reader_page));
+        registry.add(Kind::new(reader_study::SCORE, reader_study::score_readers));
         registry
     }
 
-    fn add(&mut self, kind: Box<dyn StageKind>) {
-        self.kinds.insert(kind.name(), kind);
+    fn add<C: StageConfig + schemars::JsonSchema>(&mut self, kind: Kind<C>) {
+        self.kinds.insert(kind.spec().name, Box::new(kind));
     }
 
     pub fn get(&self, name: &str) -> Option<&dyn StageKind> {
@@ -239,7 +214,7 @@ pub fn path_params_of(
     params: &BTreeMap<String, Value>,
 ) -> Result<BTreeMap<String, crate::spec::RelPath>, String> {
     let mut paths = BTreeMap::new();
-    for &name in kind.path_params() {
+    for &name in kind.spec().path_params {
         let Some(value) = params.get(name) else {
             continue;
         };
@@ -256,25 +231,16 @@ pub fn path_params_of(
 }
 
 /// One artifact of a gathering input: the matrix axis values of the node that made it,
-/// in declared order, and its materialised directory.
+/// in declared order (none when one node is connected), and its materialised directory.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Gathered<'a> {
+pub struct Gathered {
     pub axes: Vec<(String, String)>,
-    pub dir: &'a PathBuf,
+    pub dir: PathBuf,
 }
 
 /// The artifacts connected to gathering input `port`, in input-name order.
-pub fn gathered<'a>(ctx: &'a KindContext<'_>, port: &str) -> Vec<Gathered<'a>> {
-    ctx.inputs
-        .iter()
-        .filter_map(|(name, dir)| {
-            let (base, axes) = crate::graph::split_gather_name(name);
-            (base == port).then(|| Gathered {
-                axes: axes.unwrap_or_default(),
-                dir,
-            })
-        })
-        .collect()
+pub fn gathered<'a>(ctx: &'a KindContext<'_>, port: &str) -> &'a [Gathered] {
+    ctx.gathered.get(port).map_or(&[], Vec::as_slice)
 }
 
 /// The resolved path of a path param.

@@ -1,50 +1,18 @@
 //! `dataset.phantom`: the embedded default data set, procedural chest-radiograph-like images.
 
-use std::collections::BTreeMap;
-
 use augflow_stages::phantom::{PhantomConfig, generate_phantom};
 
-use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, StageKind, port_dir, typed_params,
-};
+use super::{ArtifactType, KindContext, KindError, KindOutcome, KindSpec, port, port_dir};
 use crate::spec::Value;
 
-pub struct Phantom;
+pub const SPEC: KindSpec = KindSpec::new("dataset.phantom", augflow_stages::PHANTOM_VERSION)
+    .outputs(&[port("images", ArtifactType::ImageSet)]);
 
-const OUTPUTS: &[Port] = &[Port {
-    name: "images",
-    ty: ArtifactType::ImageSet,
-}];
-
-impl StageKind for Phantom {
-    fn name(&self) -> &'static str {
-        "dataset.phantom"
-    }
-
-    fn version(&self) -> u32 {
-        augflow_stages::PHANTOM_VERSION
-    }
-
-    fn inputs(&self) -> &'static [Port] {
-        &[]
-    }
-
-    fn outputs(&self) -> &'static [Port] {
-        OUTPUTS
-    }
-
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
-        let config: PhantomConfig = typed_params(params)?;
-        config.validate().map_err(|err| err.to_string())
-    }
-
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: PhantomConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let manifest = generate_phantom(&config, ctx.seed, port_dir(&ctx.outputs, "images")?)?;
-        let mut outcome = KindOutcome::default();
-        outcome
-            .metadata
-            .insert("images".to_owned(), Value::from(manifest.images.len()));
-        Ok(outcome)
-    }
+pub fn phantom(config: &PhantomConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+    let manifest = generate_phantom(config, ctx.seed, port_dir(&ctx.outputs, "images")?)?;
+    let mut outcome = KindOutcome::default();
+    outcome
+        .metadata
+        .insert("images".to_owned(), Value::from(manifest.images.len()));
+    Ok(outcome)
 }

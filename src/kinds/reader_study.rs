@@ -5,33 +5,31 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use augflow_stages::StageError;
 use augflow_stages::image_set::ImageSetManifest;
+use augflow_stages::{StageConfig, StageError};
 use serde::Deserialize;
 
 use super::ml::write_json;
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, Port, StageKind, gathered, path_param,
-    port_dir, typed_params,
+    ArtifactType, KindContext, KindError, KindOutcome, KindSpec, gathered, path_param, port,
+    port_dir,
 };
 use crate::report::reader_page::{Candidate, Key, blind, page};
 use crate::report::reader_score::{read_answers, score};
 use crate::spec::Value;
 
-pub struct ReaderStudyPage;
-pub struct ScoreReaderStudy;
+pub const PAGE: KindSpec = KindSpec::new("report.reader_study", 1)
+    .inputs(&[
+        port("real", ArtifactType::ImageSet),
+        port("samples", ArtifactType::ImageSet),
+    ])
+    .outputs(&[port("page", ArtifactType::Metrics)])
+    .gathering(&["samples"]);
 
-const fn port(name: &'static str, ty: ArtifactType) -> Port {
-    Port { name, ty }
-}
-
-const PAGE_INPUTS: &[Port] = &[
-    port("real", ArtifactType::ImageSet),
-    port("samples", ArtifactType::ImageSet),
-];
-const PAGE_OUTPUTS: &[Port] = &[port("page", ArtifactType::Metrics)];
-const SCORE_INPUTS: &[Port] = &[port("page", ArtifactType::Metrics)];
-const SCORE_OUTPUTS: &[Port] = &[port("scores", ArtifactType::Metrics)];
+pub const SCORE: KindSpec = KindSpec::new("score.reader_study", 1)
+    .inputs(&[port("page", ArtifactType::Metrics)])
+    .outputs(&[port("scores", ArtifactType::Metrics)])
+    .path_params(&["responses"]);
 
 /// The page's file name inside the `page` artifact.
 pub const PAGE_FILE: &str = "reader-study.html";
@@ -39,9 +37,9 @@ const KEY_FILE: &str = "key.json";
 /// Most answers files read from a `responses` folder.
 const MAX_READERS: usize = 100;
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PageConfig {
+pub struct PageConfig {
     /// Real images per class on the page.
     #[serde(default = "five")]
     real_per_class: usize,
@@ -58,6 +56,22 @@ struct PageConfig {
     title: String,
 }
 
+impl StageConfig for PageConfig {
+    fn validate(&self) -> Result<(), StageError> {
+        if self.real_per_class == 0 && self.synthetic_per_class == 0 {
+            return Err(StageError::InvalidConfig(
+                "real_per_class and synthetic_per_class are both 0".to_owned(),
+            ));
+        }
+        if self.real_per_class > 1000 || self.synthetic_per_class > 1000 {
+            return Err(StageError::InvalidConfig(
+                "at most 1000 images per class and source fit on a page".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn five() -> usize {
     5
 }
@@ -68,11 +82,22 @@ fn default_title() -> String {
     "Chest radiograph reader study".to_owned()
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ScoreConfig {
+pub struct ScoreConfig {
     /// A readers' answers file, or a folder of them (`*.json`, one per reader).
     responses: String,
+}
+
+impl StageConfig for ScoreConfig {
+    fn validate(&self) -> Result<(), StageError> {
+        if self.responses.trim().is_empty() {
+            return Err(StageError::InvalidConfig(
+                "`responses` is empty: name the answers file or folder".to_owned(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn read_image(dir: &Path, rel: &str) -> Result<Vec<u8>, KindError> {
@@ -80,163 +105,100 @@ fn read_image(dir: &Path, rel: &str) -> Result<Vec<u8>, KindError> {
     std::fs::read(&path).map_err(|source| KindError::Stage(StageError::Read { path, source }))
 }
 
-impl StageKind for ReaderStudyPage {
-    fn name(&self) -> &'static str {
-        "report.reader_study"
+pub fn reader_page(config: &PageConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+    let real_dir = port_dir(&ctx.inputs, "real")?;
+    let real = ImageSetManifest::read(real_dir)?;
+    let classes = config.classes.clone().unwrap_or(real.classes.clone());
+    let mut sources: Vec<(String, &Path, usize)> =
+        vec![("real".to_owned(), real_dir.as_path(), config.real_per_class)];
+    for set in gathered(ctx, "samples") {
+        let name = set
+            .axes
+            .iter()
+            .find(|(axis, _)| *axis == config.generator_axis)
+            .map_or_else(|| "synthetic".to_owned(), |(_, v)| v.clone());
+        sources.push((name, set.dir.as_path(), config.synthetic_per_class));
     }
-
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn inputs(&self) -> &'static [Port] {
-        PAGE_INPUTS
-    }
-
-    fn outputs(&self) -> &'static [Port] {
-        PAGE_OUTPUTS
-    }
-
-    fn gather_inputs(&self) -> &'static [&'static str] {
-        &["samples"]
-    }
-
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
-        let config: PageConfig = typed_params(params)?;
-        if config.real_per_class == 0 && config.synthetic_per_class == 0 {
-            return Err("real_per_class and synthetic_per_class are both 0".to_owned());
-        }
-        if config.real_per_class > 1000 || config.synthetic_per_class > 1000 {
-            return Err("at most 1000 images per class and source fit on a page".to_owned());
-        }
-        Ok(())
-    }
-
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let config: PageConfig = typed_params(ctx.params).map_err(KindError::Params)?;
-        let real_dir = port_dir(&ctx.inputs, "real")?;
-        let real = ImageSetManifest::read(real_dir)?;
-        let classes = config.classes.clone().unwrap_or(real.classes.clone());
-        let mut sources: Vec<(String, &Path, usize)> =
-            vec![("real".to_owned(), real_dir.as_path(), config.real_per_class)];
-        for set in gathered(ctx, "samples") {
-            let name = set
-                .axes
+    let mut candidates = Vec::new();
+    for (source, dir, count) in &sources {
+        let manifest = ImageSetManifest::read(dir)?;
+        for class in &classes {
+            for record in manifest
+                .images
                 .iter()
-                .find(|(axis, _)| *axis == config.generator_axis)
-                .map_or_else(|| "synthetic".to_owned(), |(_, v)| v.clone());
-            sources.push((name, set.dir.as_path(), config.synthetic_per_class));
-        }
-        let mut candidates = Vec::new();
-        for (source, dir, count) in &sources {
-            let manifest = ImageSetManifest::read(dir)?;
-            for class in &classes {
-                for record in manifest
-                    .images
-                    .iter()
-                    .filter(|r| &r.label == class)
-                    .take(*count)
-                {
-                    candidates.push(Candidate {
-                        source: source.clone(),
-                        class: class.clone(),
-                        path: record.path.clone(),
-                        png: read_image(dir, &record.path)?,
-                    });
-                }
+                .filter(|r| &r.label == class)
+                .take(*count)
+            {
+                candidates.push(Candidate {
+                    source: source.clone(),
+                    class: class.clone(),
+                    path: record.path.clone(),
+                    png: read_image(dir, &record.path)?,
+                });
             }
         }
-        let (key, shown) = blind(candidates, ctx.seed);
-        let dir = port_dir(&ctx.outputs, "page")?;
-        let html = page(&key, &shown, &config.title);
-        std::fs::write(dir.join(PAGE_FILE), html).map_err(|source| {
-            KindError::Stage(StageError::Write {
-                path: dir.join(PAGE_FILE),
-                source,
-            })
-        })?;
-        write_json(&dir.join(KEY_FILE), &key)?;
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for item in &key.items {
-            *counts.entry(&item.source).or_default() += 1;
-        }
-        write_json(
-            &dir.join("metrics.json"),
-            &serde_json::json!({"study": key.study, "images": key.items.len(), "per_source": counts}),
-        )?;
-        let mut outcome = KindOutcome::default();
-        outcome
-            .metadata
-            .insert("images".to_owned(), Value::from(key.items.len()));
-        Ok(outcome)
     }
+    let (key, shown) = blind(candidates, ctx.seed);
+    let dir = port_dir(&ctx.outputs, "page")?;
+    let html = page(&key, &shown, &config.title);
+    std::fs::write(dir.join(PAGE_FILE), html).map_err(|source| {
+        KindError::Stage(StageError::Write {
+            path: dir.join(PAGE_FILE),
+            source,
+        })
+    })?;
+    write_json(&dir.join(KEY_FILE), &key)?;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for item in &key.items {
+        *counts.entry(&item.source).or_default() += 1;
+    }
+    write_json(
+        &dir.join("metrics.json"),
+        &serde_json::json!({"study": key.study, "images": key.items.len(), "per_source": counts}),
+    )?;
+    let mut outcome = KindOutcome::default();
+    outcome
+        .metadata
+        .insert("images".to_owned(), Value::from(key.items.len()));
+    Ok(outcome)
 }
 
-impl StageKind for ScoreReaderStudy {
-    fn name(&self) -> &'static str {
-        "score.reader_study"
-    }
-
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn inputs(&self) -> &'static [Port] {
-        SCORE_INPUTS
-    }
-
-    fn outputs(&self) -> &'static [Port] {
-        SCORE_OUTPUTS
-    }
-
-    fn path_params(&self) -> &'static [&'static str] {
-        &["responses"]
-    }
-
-    fn check_params(&self, params: &BTreeMap<String, Value>) -> Result<(), String> {
-        let config: ScoreConfig = typed_params(params)?;
-        if config.responses.trim().is_empty() {
-            return Err("`responses` is empty: name the answers file or folder".to_owned());
-        }
-        Ok(())
-    }
-
-    fn run(&self, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-        let responses = path_param(ctx, "responses")?;
-        let page_dir = port_dir(&ctx.inputs, "page")?;
-        let key_path = page_dir.join(KEY_FILE);
-        let key: Key = serde_json::from_slice(&std::fs::read(&key_path).map_err(|source| {
-            KindError::Stage(StageError::Read {
-                path: key_path.clone(),
-                source,
-            })
-        })?)
-        .map_err(|source| {
-            KindError::Stage(StageError::ParseJson {
-                path: key_path.clone(),
-                source,
-            })
-        })?;
-        let files = answer_files(responses)?;
-        let readers = files
-            .iter()
-            .map(|f| read_answers(f, &key))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(KindError::Params)?;
-        let scores = score(&key, &readers);
-        let dir = port_dir(&ctx.outputs, "scores")?;
-        write_json(&dir.join("metrics.json"), &scores)?;
-        let mut outcome = KindOutcome::default();
+/// `responses` is read through its resolved path param.
+pub fn score_readers(_: &ScoreConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
+    let responses = path_param(ctx, "responses")?;
+    let page_dir = port_dir(&ctx.inputs, "page")?;
+    let key_path = page_dir.join(KEY_FILE);
+    let key: Key = serde_json::from_slice(&std::fs::read(&key_path).map_err(|source| {
+        KindError::Stage(StageError::Read {
+            path: key_path.clone(),
+            source,
+        })
+    })?)
+    .map_err(|source| {
+        KindError::Stage(StageError::ParseJson {
+            path: key_path.clone(),
+            source,
+        })
+    })?;
+    let files = answer_files(responses)?;
+    let readers = files
+        .iter()
+        .map(|f| read_answers(f, &key))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(KindError::Params)?;
+    let scores = score(&key, &readers);
+    let dir = port_dir(&ctx.outputs, "scores")?;
+    write_json(&dir.join("metrics.json"), &scores)?;
+    let mut outcome = KindOutcome::default();
+    outcome
+        .metadata
+        .insert("readers".to_owned(), Value::from(readers.len()));
+    if let Some(acc) = &scores.accuracy {
         outcome
             .metadata
-            .insert("readers".to_owned(), Value::from(readers.len()));
-        if let Some(acc) = &scores.accuracy {
-            outcome
-                .metadata
-                .insert("accuracy".to_owned(), Value::from(acc.value));
-        }
-        Ok(outcome)
+            .insert("accuracy".to_owned(), Value::from(acc.value));
     }
+    Ok(outcome)
 }
 
 /// The answers file, or the `*.json` files of the folder, sorted (symlinks are not

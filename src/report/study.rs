@@ -18,7 +18,7 @@ use super::stats::{
 pub const METRICS: [&str; 3] = ["accuracy", "balanced_accuracy", "macro_f1"];
 
 /// Which matrix axes name the generator, classifier, amount and repeat.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AxisNames {
     pub generator: String,

@@ -104,11 +104,14 @@ impl<'a> Engine<'a> {
                 .iter()
                 .map(|out| (out.value.to_string(), out.value.to_path(root)))
                 .collect(),
-            Action::Typed(typed) => self
-                .registry
-                .get(&typed.kind)
-                .map(|kind| {
-                    kind.outputs()
+            Action::Typed(_) => self
+                .graph
+                .typed(node)
+                .map(|typed| {
+                    typed
+                        .kind
+                        .spec()
+                        .outputs
                         .iter()
                         .map(|port| {
                             let rel: RelPath = typed_output_path(&node.name, port.name);

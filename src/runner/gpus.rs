@@ -154,10 +154,10 @@ pub fn gpus_wanted(
 /// Whether the node's kind computes on the `--backend` device.
 pub fn uses_device(engine: &Engine<'_>, node: &NodeSpec) -> bool {
     match &node.action {
-        Action::Typed(typed) => engine
-            .registry
-            .get(&typed.kind)
-            .is_some_and(|kind| kind.uses_device()),
+        Action::Typed(_) => engine
+            .graph
+            .typed(node)
+            .is_some_and(|typed| typed.kind.spec().uses_device),
         Action::Shell(_) => false,
     }
 }

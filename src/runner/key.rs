@@ -11,6 +11,9 @@ use crate::spec::{Action, NodeSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// Every typed node of a built graph passed its check; this names a bug.
+    #[error("key node `{node}`: the graph check did not keep its kind and params")]
+    Unchecked { node: String },
     #[error("read dependency {path}: it does not exist and no stage writes it")]
     MissingDependency { path: PathBuf },
     #[error("hash dependency {path}")]
@@ -35,15 +38,16 @@ pub fn compute_key<'u>(
 ) -> Result<StageKey, KeyError> {
     match &node.action {
         Action::Typed(typed) => {
-            let kind = engine.registry.get(&typed.kind);
-            let version = kind.map_or(0, |kind| kind.version());
+            let checked = engine
+                .graph
+                .typed(node)
+                .ok_or_else(|| KeyError::Unchecked {
+                    node: node.name.clone(),
+                })?;
             let mut inputs = BTreeMap::new();
             // Path params are read like shell deps: by content, under a `path:` prefix so
             // they can never collide with an input port's name.
-            let paths = kind
-                .and_then(|kind| crate::kinds::path_params_of(kind, &typed.params).ok())
-                .unwrap_or_default();
-            for (name, rel) in paths {
+            for (name, rel) in &checked.paths {
                 let path = rel.to_path(&engine.project.root);
                 inputs.insert(format!("path:{name}"), digest_dep(engine, &path)?);
             }
@@ -62,7 +66,7 @@ pub fn compute_key<'u>(
                 format: KEY_FORMAT,
                 action: KeyAction::Typed {
                     kind: typed.kind.clone(),
-                    version,
+                    version: checked.kind.spec().version,
                 },
                 params: typed.params.clone(),
                 inputs,

@@ -97,11 +97,14 @@ pub fn metrics_outputs(
             .iter()
             .map(|m| (m.to_string(), None))
             .collect(),
-        Action::Typed(typed) => engine
-            .registry
-            .get(&typed.kind)
-            .map(|kind| {
-                kind.outputs()
+        Action::Typed(_) => engine
+            .graph
+            .typed(node)
+            .map(|typed| {
+                typed
+                    .kind
+                    .spec()
+                    .outputs
                     .iter()
                     .filter(|port| port.ty == ArtifactType::Metrics)
                     .map(|port| (port.name.to_owned(), Some(TYPED_METRICS_FILE)))

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use super::engine::Engine;
 use super::gpus::Placement;
 use super::node_error::NodeError;
-use crate::graph::typed_output_path;
-use crate::kinds::{KindContext, KindError, KindOutcome, Progress, path_params_of};
+use crate::graph::{split_gather_name, typed_output_path};
+use crate::kinds::{Gathered, KindContext, KindError, KindOutcome, Progress};
 use crate::spec::{NodeSpec, TypedAction};
 
 /// A typed node's freshly produced outputs, still in the temp folder.
@@ -30,10 +30,11 @@ pub fn run_typed(
         kind: typed.kind.clone(),
         source,
     };
-    let kind = engine
-        .registry
-        .get(&typed.kind)
-        .ok_or_else(|| kind_error(KindError::Params(format!("unknown kind `{}`", typed.kind))))?;
+    let checked = engine
+        .graph
+        .typed(node)
+        .ok_or_else(|| kind_error(KindError::Unchecked(node.name.clone())))?;
+    let spec = checked.kind.spec();
     let tmp = engine.project.tmp_dir();
     std::fs::create_dir_all(&tmp)
         .map_err(|source| NodeError::io("create temp folder", &tmp, source))?;
@@ -42,39 +43,46 @@ pub fn run_typed(
         .tempdir_in(&tmp)
         .map_err(|source| NodeError::io("create temp folder in", &tmp, source))?;
     let mut outputs = BTreeMap::new();
-    for port in kind.outputs() {
+    for port in spec.outputs {
         let dir = scratch.path().join(port.name);
         std::fs::create_dir(&dir)
             .map_err(|source| NodeError::io("create output folder", &dir, source))?;
         outputs.insert(port.name.to_owned(), dir);
     }
-    let inputs = typed
-        .inputs
+    let mut inputs = BTreeMap::new();
+    let mut gathered: BTreeMap<String, Vec<Gathered>> = BTreeMap::new();
+    for (name, reference) in &typed.inputs {
+        let rel = typed_output_path(&reference.value.node, &reference.value.output);
+        let dir = rel.to_path(&engine.project.root);
+        let (port, axes) = split_gather_name(name);
+        if spec.gather_inputs.contains(&port) {
+            gathered.entry(port.to_owned()).or_default().push(Gathered {
+                axes: axes.unwrap_or_default(),
+                dir: dir.clone(),
+            });
+        }
+        inputs.insert(name.clone(), dir);
+    }
+    let paths = checked
+        .paths
         .iter()
-        .map(|(name, reference)| {
-            let rel = typed_output_path(&reference.value.node, &reference.value.output);
-            (name.clone(), rel.to_path(&engine.project.root))
-        })
-        .collect();
-    let paths = path_params_of(kind, &typed.params)
-        .map_err(|message| kind_error(KindError::Params(message)))?
-        .into_iter()
-        .map(|(name, rel)| (name, rel.to_path(&engine.project.root)))
+        .map(|(name, rel)| (name.clone(), rel.to_path(&engine.project.root)))
         .collect();
     let context = KindContext {
-        params: &typed.params,
-        seed: node.seed.unwrap_or(0),
+        seed: checked.seed,
         paths,
         backend: engine.backend,
         // A typed node gets one device; a kind that asked for more uses the first.
         gpu: placement.gpus.first().map(|&id| id as usize),
         progress,
         inputs,
+        gathered,
         outputs: outputs.clone(),
         cancel: engine.cancel.flag(),
     };
     // A bug in a stage function must fail its node, not take down the whole run.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.run(&context)));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checked.kind.run(&context)));
     let outcome = match result {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(KindError::Cancelled)) => return Err(NodeError::Cancelled),

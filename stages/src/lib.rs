@@ -20,9 +20,12 @@
 //! - [`sd`]: Stable Diffusion v1.x from the diffusers folder layout: tokenizer, text
 //!   encoder, VAE, U-Net and samplers, each proven against diffusers/transformers.
 //! - [`backend`]: the one place that picks Burn's device (wgpu on a real GPU, else CPU).
+//! - [`config`]: [`StageConfig`], what every stage's config is: parsed once from a
+//!   pipeline's params, validated once.
 
 pub mod backend;
 pub mod classifiers;
+pub mod config;
 pub mod data;
 pub mod generators;
 pub mod image_set;
@@ -36,6 +39,7 @@ mod error;
 mod json_file;
 mod weights;
 
+pub use config::{ConfigError, StageConfig};
 pub use error::StageError;
 
 /// Version of the phantom generator's output.

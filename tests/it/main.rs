@@ -27,6 +27,7 @@ mod remote_s3;
 mod remote_trust;
 mod report;
 mod retries;
+mod schema;
 mod shared_store;
 mod slurm;
 mod store_integrity;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::StageError;
 
 /// The supported architectures, each faithful to its published definition.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, schemars::JsonSchema)]
 pub enum Architecture {
     /// ResNet-50 v1.5 (stride on the 3×3 conv), BatchNorm.
     #[serde(rename = "resnet50")]
@@ -49,7 +49,7 @@ impl Architecture {
 }
 
 /// Everything needed to build a classifier's module tree (not its weights).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     pub architecture: Architecture,
@@ -103,7 +103,7 @@ impl ModelSpec {
 
 /// Seeded data augmentation, applied to training images only. Each image of each epoch
 /// draws from its own random stream, so results do not depend on batch order.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AugmentConfig {
     /// Mirror left-right with probability 0.5 (off by default, see [`Default`]).
@@ -175,7 +175,7 @@ impl AugmentConfig {
 }
 
 /// Config of the classifier training stage.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainClassifierConfig {
     pub architecture: Architecture,

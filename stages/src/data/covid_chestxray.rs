@@ -25,7 +25,7 @@ const METADATA_FILE: &str = "metadata.csv";
 const FRONTAL_VIEWS: [&str; 4] = ["PA", "AP", "AP Supine", "AP semi erect"];
 
 /// Config of `dataset.covid_chestxray`.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CovidChestXrayConfig {
     /// The data set's root folder (holding `metadata.csv`), as written in the pipeline;

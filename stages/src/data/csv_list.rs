@@ -16,7 +16,7 @@ use crate::StageError;
 /// The CSV has a header with the columns `path`, `label`, `patient_id` and optionally
 /// `split` (train/val/test), in any order and case; other columns are ignored.
 /// Relative paths are relative to the CSV file's folder.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CsvConfig {
     /// The CSV file, as written in the pipeline; the engine resolves it and passes the

@@ -13,7 +13,7 @@ use super::{IngestSummary, walk};
 use crate::StageError;
 
 /// Config of `dataset.folder`: `root/<class>/**` or `root/{train,val,test}/<class>/**`.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FolderConfig {
     /// The data folder, as written in the pipeline; the engine resolves it and passes

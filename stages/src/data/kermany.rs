@@ -22,7 +22,7 @@ use super::{IngestSummary, walk};
 use crate::StageError;
 
 /// Config of `dataset.kermany`.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KermanyConfig {
     /// The `chest_xray` folder (or the folder holding it), as written in the pipeline;

@@ -14,7 +14,7 @@ pub const MAX_SIZE: u32 = 4096;
 /// The options every loader takes. Each loader's config repeats these four fields
 /// (serde cannot flatten into a struct that denies unknown fields) and hands them over
 /// through its `options()` method.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestOptions {
     /// Resize the shorter side to `size` and centre-crop to a square. `None` keeps the

@@ -10,7 +10,7 @@ pub const MIN_GEN_SIZE: u32 = 16;
 pub const MAX_GEN_SIZE: u32 = 256;
 
 /// How the forward process adds noise.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoiseSchedule {
     /// β from 1e-4 to 0.02 over 1,000 steps (Ho et al. 2020), rescaled for other lengths.
@@ -20,7 +20,7 @@ pub enum NoiseSchedule {
 }
 
 /// The U-Net's shape. Saved in the generator artifact, so sampling rebuilds it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UNetSpec {
     /// Channels of the first level.
@@ -34,7 +34,7 @@ pub struct UNetSpec {
 }
 
 /// Config of `train.ddpm`: one unconditional DDPM per class, as in the study.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DdpmConfig {
     /// Classes to train a model for; default: every class of the training set.
@@ -81,7 +81,7 @@ pub struct DdpmConfig {
 /// `holdout: 0` (the default) nothing is held out and the last EMA weights are kept: with
 /// a few hundred images per class, the handful a 10 % holdout leaves scores checkpoints
 /// within noise of each other while costing training images.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SelectionConfig {
     /// Checkpoint interval in optimiser steps; the last step is always a checkpoint.
@@ -210,7 +210,7 @@ impl DdpmConfig {
 
 /// The generator network of `train.gan`. Saved in the generator artifact, so sampling
 /// rebuilds it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StyleGanSpec {
     /// Latent and intermediate-latent widths.
@@ -236,7 +236,7 @@ impl StyleGanSpec {
 
 /// Config of `train.gan`: one class-conditional StyleGAN2-style GAN for all classes, with
 /// R1, generator EMA and adaptive discriminator augmentation, for small data sets.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GanConfig {
     /// Classes to train on (and keep a checkpoint entry for); default: every class.
@@ -292,7 +292,7 @@ pub struct GanConfig {
 /// Adaptive discriminator augmentation (Karras et al. 2020): every `interval` steps,
 /// r = E[sign(D(real))] over those steps moves the augmentation probability p by
 /// ±batch·interval/(kimg·1000) towards r = `target`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdaConfig {
     pub enabled: bool,
@@ -316,7 +316,7 @@ impl Default for AdaConfig {
 /// Checkpoint selection for the GAN: every `every` steps (and at the last) the EMA
 /// generator draws `samples` images per class, each class is scored against its held-out
 /// real training images, and the checkpoint with the lowest mean score is kept.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GanSelectionConfig {
     pub every: usize,
@@ -464,7 +464,9 @@ pub(crate) fn validate_size(size: u32) -> Result<(), StageError> {
 }
 
 /// How `sample` draws from a diffusion model.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Sampler {
     /// Ancestral sampling over all T steps (Ho et al. 2020), or over `steps` respaced as
@@ -499,7 +501,7 @@ impl GeneratorFamily {
 }
 
 /// Config of `sample`: N images per class from a trained generator.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SampleConfig {
     /// Images per class.
@@ -537,7 +539,7 @@ pub struct SampleConfig {
 }
 
 /// The params of `sample` that apply to some generator families only.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FamilyParams {
     #[serde(default)]

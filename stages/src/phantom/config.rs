@@ -15,11 +15,12 @@ pub const MAX_SIZE: u32 = 256;
 pub const PHANTOM_CLASSES: [&str; 5] = ["healthy", "bacterial", "viral", "covid19", "fungal"];
 
 /// Config of the phantom data set.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhantomConfig {
     /// Side of the square images, in pixels (32..=256).
     #[serde(default = "default_size")]
+    #[schemars(range(min = MIN_SIZE, max = MAX_SIZE))]
     pub size: u32,
     /// Class name -> number of images.
     #[serde(default = "default_classes")]
@@ -27,6 +28,7 @@ pub struct PhantomConfig {
     /// A patient's images share anatomy and findings but differ in exposure, position and
     /// noise, like follow-up films; the last patient of a class may have fewer.
     #[serde(default = "default_per_patient")]
+    #[schemars(range(min = 1))]
     pub images_per_patient: u32,
 }
 

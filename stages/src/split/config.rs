@@ -8,7 +8,7 @@ use crate::StageError;
 const SUM_TOLERANCE: f64 = 1e-6;
 
 /// Config of the patient split.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SplitConfig {
     /// Fraction of each class's patients that go to train.
@@ -31,7 +31,7 @@ pub struct SplitConfig {
 }
 
 /// Which of `k` folds is the test part.
-#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KFold {
     /// Number of folds, at least 2.

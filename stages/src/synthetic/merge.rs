@@ -13,7 +13,7 @@ use crate::data::out_dir::{create_dir_all, ensure_empty};
 use crate::image_set::{IMAGE_SET_FORMAT, ImageRecord, ImageSetManifest};
 
 /// Config of `augment.merge`.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeConfig {
     /// Synthetic images to add per class: the first `per_class` of each class, in the

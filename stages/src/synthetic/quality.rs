@@ -34,7 +34,9 @@ use crate::metrics::quality::{
 pub const QUALITY_VERSION: u32 = 3;
 
 /// The feature space of FID, KID and precision/recall/density/coverage.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FeatureSpace {
     /// The penultimate layer of a classifier trained on the real training set.
@@ -54,7 +56,7 @@ impl FeatureSpace {
 }
 
 /// Config of `score.quality`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct QualityConfig {
     /// Which features FID, KID and PRDC are computed in.

@@ -17,7 +17,7 @@ use crate::generators::{GeneratorFile, GeneratorSpec};
 use crate::weights::module_bytes;
 
 /// Config of `merge.lora`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeLoraConfig {
     /// The adapters' scale (as `sample`'s `lora_scale`).

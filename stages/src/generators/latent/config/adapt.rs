@@ -30,7 +30,7 @@ impl ClassPrompts {
 
 /// Config of `train.finetune` (full fine-tune of the U-Net with class prompts) and of
 /// `train.lora` (its `lora` block set).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FinetuneConfig {
     /// Classes to fine-tune on; default: every class of the training set.
@@ -58,7 +58,7 @@ pub struct FinetuneConfig {
 
 /// LoRA adapters (Hu et al. 2021) on the U-Net's attention projections: W + (α/r)·A·B,
 /// A ~ N(0, 1/r²), B = 0, base frozen.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoraSpec {
     pub rank: usize,
@@ -73,7 +73,7 @@ pub struct LoraSpec {
 }
 
 /// Config of `train.lora`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoraConfig {
     #[serde(default)]
@@ -156,7 +156,7 @@ impl FinetuneConfig {
 /// Config of `train.dreambooth` (Ruiz et al. 2023): one U-Net per class, fine-tuned on
 /// the class's images with `instance_prompt` (holding the rare identifier) plus
 /// `prior_weight` × the same loss on images the base draws for `class_prompt`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DreamboothConfig {
     #[serde(default)]

@@ -15,7 +15,7 @@ mod adapt;
 pub use adapt::{ClassPrompts, DreamboothConfig, FinetuneConfig, LoraConfig, LoraSpec};
 
 /// The autoencoder's shape. Saved in its artifact and in every generator made from it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutoencoderSpec {
     /// Side of the images it encodes.
@@ -44,7 +44,7 @@ impl AutoencoderSpec {
 
 /// Config of `train.autoencoder`: a KL-regularised convolutional autoencoder (the
 /// latent-diffusion VAE design, without its perceptual and adversarial terms).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutoencoderConfig {
     #[serde(default = "default_image_size")]
@@ -105,7 +105,7 @@ impl AutoencoderConfig {
 }
 
 /// The prompt encoder's shape and vocabulary (see [`super::vocab`]).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextSpec {
     /// Token i is word i; token 0 is padding (and the empty prompt is all padding).
@@ -118,7 +118,7 @@ pub struct TextSpec {
 }
 
 /// The latent U-Net's shape.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatentUNetSpec {
     pub base_channels: usize,
@@ -162,7 +162,7 @@ impl LatentUNetSpec {
 
 /// Config of `train.diffusion_base`: the base latent diffusion model, pretrained on all
 /// training images (and any extra ones) with generic prompts.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiffusionBaseConfig {
     #[serde(default = "default_unet_channels")]
@@ -370,7 +370,7 @@ pub(crate) fn default_guidance() -> f64 {
 }
 
 /// Which stage made a latent generator.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LatentMethod {
     /// `train.diffusion_base`: pretrained with generic prompts.
@@ -387,7 +387,7 @@ pub enum LatentMethod {
 }
 
 /// Everything `sample` needs to rebuild a latent generator's networks.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatentSpec {
     pub method: LatentMethod,
