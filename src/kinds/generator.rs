@@ -11,7 +11,7 @@ use augflow_stages::generators::{
 };
 use augflow_stages::synthetic::{self, FeatureSpace, MergeConfig, QualityConfig, merge_image_sets};
 
-use super::ml::{device_for, device_outcome, stage_error, write_json};
+use super::ml::{device_for, device_outcome, reports_step, stage_error, write_json};
 use super::{
     ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Port, Progress, path_param, port,
     port_dir,
@@ -77,18 +77,16 @@ pub fn train_ddpm(config: &DdpmConfig, ctx: &KindContext<'_>) -> Result<KindOutc
             steps,
             loss,
         } = event
+            && reports_step(step, steps)
         {
-            // Every step would flood the renderers; 1% granularity is plenty.
-            if step % (steps / 100).max(1) == 0 || step == steps {
-                (ctx.progress)(Progress {
-                    message: format!(
-                        "class {class} ({class_number}/{classes}) step {step}/{steps} loss {loss:.4}"
-                    ),
-                    fraction: Some(
-                        ((class_number - 1) * steps + step) as f64 / (classes * steps) as f64,
-                    ),
-                });
-            }
+            (ctx.progress)(Progress {
+                message: format!(
+                    "class {class} ({class_number}/{classes}) step {step}/{steps} loss {loss:.4}"
+                ),
+                fraction: Some(
+                    ((class_number - 1) * steps + step) as f64 / (classes * steps) as f64,
+                ),
+            });
         }
     };
     let file = generators::train_ddpm(
@@ -123,16 +121,14 @@ pub fn train_gan(config: &GanConfig, ctx: &KindContext<'_>) -> Result<KindOutcom
             loss_d,
             p,
         } = event
+            && reports_step(step, steps)
         {
-            // Every step would flood the renderers; 1% granularity is plenty.
-            if step % (steps / 100).max(1) == 0 || step == steps {
-                (ctx.progress)(Progress {
-                    message: format!(
-                        "step {step}/{steps} loss g {loss_g:.4} d {loss_d:.4} ada p {p:.3}"
-                    ),
-                    fraction: Some(step as f64 / steps as f64),
-                });
-            }
+            (ctx.progress)(Progress {
+                message: format!(
+                    "step {step}/{steps} loss g {loss_g:.4} d {loss_d:.4} ada p {p:.3}"
+                ),
+                fraction: Some(step as f64 / steps as f64),
+            });
         }
     };
     let file = generators::train_gan(

@@ -14,7 +14,7 @@ use augflow_stages::generators::latent::{
     LatentProgress, LoraConfig, MergeLoraConfig,
 };
 
-use super::ml::{device_for, device_outcome, stage_error, write_json};
+use super::ml::{device_for, device_outcome, reports_step, stage_error, write_json};
 use super::{
     ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Port, Progress, path_param, port,
     port_dir,
@@ -82,7 +82,7 @@ fn reporter<'a>(ctx: &'a KindContext<'_>) -> impl Fn(LatentProgress) + 'a {
             steps,
             loss,
         } => {
-            if step % (steps / 100).max(1) == 0 || step == steps {
+            if reports_step(step, steps) {
                 (ctx.progress)(Progress {
                     message: format!("{phase} step {step}/{steps} loss {loss:.4}"),
                     fraction: Some(step as f64 / steps as f64),

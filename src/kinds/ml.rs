@@ -1,5 +1,5 @@
-//! What every ML kind shares: picking the device for `--backend`, recording it, and
-//! mapping stage errors.
+//! What every ML kind shares: picking the device for `--backend`, recording it, pacing
+//! progress, and mapping stage errors.
 
 use std::path::Path;
 
@@ -24,6 +24,12 @@ pub(super) fn device_outcome(device: &SelectedDevice) -> KindOutcome {
         .metadata
         .insert("device".to_owned(), Value::from(device.name.clone()));
     outcome
+}
+
+/// Whether training step `step` of `steps` is reported: every step would flood the
+/// renderers, so about one in a hundred, and always the last.
+pub(super) fn reports_step(step: usize, steps: usize) -> bool {
+    step.is_multiple_of((steps / 100).max(1)) || step == steps
 }
 
 pub(super) fn stage_error(err: StageError) -> KindError {

@@ -73,6 +73,7 @@ impl Store {
         for dir in [OBJECTS, ACTIONS, TMP, QUARANTINE, LOCKS, PROJECTS] {
             let path = store.root.join(dir);
             store.create_store_dir(&path)?;
+            // Folders of a store converted to group mode predate it: they get the mode too.
             if store.group {
                 shared::set_group_mode(&path, shared::GROUP_DIR_MODE)?;
             }
