@@ -61,7 +61,7 @@ pub use store::{GcReport, KeyLock, STORE_FORMAT, Store, USE_RESOLUTION};
 mod tests {
     use super::*;
 
-    /// The engine shares a Store across threads and puts the StatCache in a Mutex.
+    /// The engine shares a Store and a StatCache across threads.
     #[test]
     fn thread_safety() {
         fn send_sync<T: Send + Sync>() {}

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -60,15 +61,17 @@ struct CacheFile {
     entries: BTreeMap<String, Entry>,
 }
 
-/// Digests of files by path, valid while their stat stamp is unchanged. `Send`; wrap it in a
-/// `Mutex` to share between threads.
+/// Digests of files by path, valid while their stat stamp is unchanged. `Sync`: threads
+/// share one cache, and the lock is held only for map lookups and inserts, never while a
+/// file is stat'ed or hashed, so planning and workers hash files in parallel.
 #[derive(Debug)]
 pub struct StatCache {
     path: Option<PathBuf>,
-    entries: BTreeMap<String, Entry>,
+    entries: Mutex<BTreeMap<String, Entry>>,
     dirty: AtomicBool,
     racy_window: Duration,
-    stats: StatCacheStats,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl StatCache {
@@ -79,7 +82,9 @@ impl StatCache {
         cache.path = Some(path.to_path_buf());
         match fs::read(path) {
             Ok(bytes) => match serde_json::from_slice::<CacheFile>(&bytes) {
-                Ok(file) if file.format == STAT_CACHE_FORMAT => cache.entries = file.entries,
+                Ok(file) if file.format == STAT_CACHE_FORMAT => {
+                    cache.entries = Mutex::new(file.entries);
+                }
                 Ok(file) => {
                     tracing::debug!(path = %path.display(), format = file.format, "ignoring stat cache of another format")
                 }
@@ -96,10 +101,11 @@ impl StatCache {
     pub fn in_memory() -> StatCache {
         StatCache {
             path: None,
-            entries: BTreeMap::new(),
+            entries: Mutex::default(),
             dirty: AtomicBool::new(false),
             racy_window: DEFAULT_RACY_WINDOW,
-            stats: StatCacheStats::default(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -110,25 +116,36 @@ impl StatCache {
     }
 
     pub fn stats(&self) -> StatCacheStats {
-        self.stats
+        StatCacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries().is_empty()
+    }
+
+    /// The map; a panic elsewhere while it was held leaves it consistent (every change is
+    /// one insert or remove), so a poisoned lock is taken as is.
+    fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Digest and size of a file (symlinks followed), from the cache when its stamp matches.
-    pub fn digest_file(&mut self, path: &Path) -> Result<(Digest, u64), CacheError> {
+    pub fn digest_file(&self, path: &Path) -> Result<(Digest, u64), CacheError> {
         let abs = std::path::absolute(path).at("resolve", path)?;
         let meta = match fs::metadata(&abs) {
             Ok(meta) => meta,
             Err(e) => {
                 if let Some(key) = abs.to_str()
-                    && self.entries.remove(key).is_some()
+                    && self.entries().remove(key).is_some()
                 {
                     self.dirty.store(true, Ordering::Relaxed);
                 }
@@ -145,7 +162,7 @@ impl StatCache {
 
     /// A file → [`Artifact::File`]; a directory → [`Artifact::Dir`] of its manifest.
     /// A symlink given here is followed; symlinks inside a directory are errors.
-    pub fn digest_path(&mut self, path: &Path) -> Result<Artifact, CacheError> {
+    pub fn digest_path(&self, path: &Path) -> Result<Artifact, CacheError> {
         let meta = fs::metadata(path).map_err(|e| CacheError::io_or_missing("stat", path, e))?;
         if meta.is_dir() {
             Ok(Artifact::dir(&self.tree_manifest(path)?))
@@ -166,7 +183,7 @@ impl StatCache {
     }
 
     /// The manifest of a directory, hashing only files whose stamp changed.
-    pub fn tree_manifest(&mut self, dir: &Path) -> Result<TreeManifest, CacheError> {
+    pub fn tree_manifest(&self, dir: &Path) -> Result<TreeManifest, CacheError> {
         let abs = std::path::absolute(dir).at("resolve", dir)?;
         walk_tree(&abs, |path, meta| {
             let (digest, size) = self.digest_with_meta(path, meta)?;
@@ -188,7 +205,7 @@ impl StatCache {
         }
         let file = CacheFile {
             format: STAT_CACHE_FORMAT,
-            entries: self.entries.clone(),
+            entries: self.entries().clone(),
         };
         // Cannot fail: string keys, derived impls.
         let bytes = serde_json::to_vec(&file).expect("stat cache serializes to json");
@@ -203,21 +220,18 @@ impl StatCache {
     }
 
     /// `abs` must be absolute and `meta` its (followed) metadata.
-    fn digest_with_meta(
-        &mut self,
-        abs: &Path,
-        meta: &Metadata,
-    ) -> Result<(Digest, u64), CacheError> {
+    fn digest_with_meta(&self, abs: &Path, meta: &Metadata) -> Result<(Digest, u64), CacheError> {
         let stamp = meta::stamp(meta);
         // Non-UTF-8 paths cannot be JSON keys: such files are simply always hashed.
         let key = abs.to_str();
-        if let Some(entry) = key.and_then(|k| self.entries.get(k))
+        let cached = key.and_then(|k| self.entries().get(k).cloned());
+        if let Some(entry) = cached
             && entry.stamp() == stamp
         {
-            self.stats.hits += 1;
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok((entry.digest, entry.size));
         }
-        self.stats.misses += 1;
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let (digest, size) = hash_file(abs)?;
         // The stamp was taken before hashing: if the file changed meanwhile, the next lookup
         // sees a different stamp and hashes again. A changed size means it already did.
@@ -232,7 +246,7 @@ impl StatCache {
                 ctime_ns: stamp.ctime_ns,
                 digest,
             };
-            self.entries.insert(key.to_string(), entry);
+            self.entries().insert(key.to_string(), entry);
             self.dirty.store(true, Ordering::Relaxed);
         }
         Ok((digest, size))

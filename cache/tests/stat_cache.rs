@@ -38,7 +38,7 @@ fn recent_files_are_not_recorded() {
     let file = dir.path().join("data.txt");
     write(&file, b"just written");
     // Default 2 s window: the file is too fresh to trust its stamp.
-    let mut cache = StatCache::in_memory();
+    let cache = StatCache::in_memory();
     cache.digest_file(&file).unwrap();
     cache.digest_file(&file).unwrap();
     assert_eq!(cache.stats().misses, 2);
@@ -53,14 +53,14 @@ fn entries_persist_through_save_and_load() {
     sample_tree(&tree);
     settle();
 
-    let mut cache = cache_at(&cache_file);
+    let cache = cache_at(&cache_file);
     let art = cache.digest_path(&tree).unwrap();
     assert!(matches!(art, Artifact::Dir { files: 4, .. }));
     assert_eq!(cache.stats().misses, 4);
     cache.save().unwrap();
     assert!(cache_file.exists());
 
-    let mut loaded = cache_at(&cache_file);
+    let loaded = cache_at(&cache_file);
     assert_eq!(loaded.len(), 4);
     assert_eq!(loaded.digest_path(&tree).unwrap(), art);
     assert_eq!(loaded.stats(), StatCacheStats { hits: 4, misses: 0 });

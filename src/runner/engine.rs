@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, Once};
+use std::sync::Once;
 
 use augflow_cache::{Artifact, CacheError, StatCache, Store};
 
@@ -19,7 +19,7 @@ pub struct Engine<'a> {
     pub project: &'a Project,
     pub store: &'a Store,
     pub registry: &'a Registry,
-    pub stat_cache: Mutex<StatCache>,
+    pub stat_cache: StatCache,
     pub cancel: CancelToken,
     /// The compute backend ML kinds should use.
     pub backend: BackendRequest,
@@ -49,7 +49,7 @@ impl<'a> Engine<'a> {
             project,
             store,
             registry,
-            stat_cache: Mutex::new(StatCache::load(&project.stat_cache_path())),
+            stat_cache: StatCache::load(&project.stat_cache_path()),
             cancel,
             backend: BackendRequest::default(),
             remote: None,
@@ -80,18 +80,11 @@ impl<'a> Engine<'a> {
 
     /// Content digest of a workspace path, through the stat cache.
     pub fn digest_path(&self, path: &std::path::Path) -> Result<Artifact, CacheError> {
-        let mut cache = match self.stat_cache.lock() {
-            Ok(cache) => cache,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        cache.digest_path(path)
+        self.stat_cache.digest_path(path)
     }
 
     pub fn save_stat_cache(&self) -> Result<(), CacheError> {
-        match self.stat_cache.lock() {
-            Ok(cache) => cache.save(),
-            Err(poisoned) => poisoned.into_inner().save(),
-        }
+        self.stat_cache.save()
     }
 
     /// The node's outputs: name in the action entry → workspace path.

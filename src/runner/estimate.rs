@@ -8,24 +8,29 @@ use std::collections::BTreeMap;
 use petgraph::graph::NodeIndex;
 
 use super::engine::Engine;
-use super::plan::{NodeState, plan};
+use super::plan::{NodeState, Planned};
 use super::record::read_record;
 use crate::spec::NodeSpec;
 
-/// Estimated milliseconds of every node in `nodes` that the plan says will execute and
-/// that has some recorded history; empty when nothing was ever recorded.
-pub fn run_estimates(engine: &Engine<'_>, nodes: &[NodeIndex]) -> BTreeMap<String, u64> {
+/// Estimated milliseconds of every node in `nodes` that the plan (`planned`, in `nodes`'
+/// order) says will execute and that has some recorded history; empty when nothing was
+/// ever recorded.
+pub fn run_estimates(
+    engine: &Engine<'_>,
+    nodes: &[NodeIndex],
+    planned: &[Planned],
+) -> BTreeMap<String, u64> {
     let has_history = std::fs::read_dir(engine.project.node_records_dir())
         .map(|mut entries| entries.next().is_some())
         .unwrap_or(false);
     if !has_history {
         return BTreeMap::new();
     }
-    // Plan first: a no-op run (nothing stale) must not read every node's history.
-    let stale: Vec<NodeIndex> = plan(engine, nodes)
-        .into_iter()
+    // A no-op run (nothing stale) must not read every node's history.
+    let stale: Vec<NodeIndex> = planned
+        .iter()
         .zip(nodes)
-        .filter(|(p, _)| matches!(p.state, NodeState::Stale { .. }))
+        .filter(|(p, _)| matches!(p.plan.state, NodeState::Stale { .. }))
         .map(|(_, &index)| index)
         .collect();
     if stale.is_empty() {

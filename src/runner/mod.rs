@@ -13,11 +13,13 @@ mod lineage;
 mod metrics;
 mod metrics_group;
 mod node_error;
+mod parallel;
 mod plan;
 mod process;
 mod record;
 mod remote;
 mod retry;
+mod reuse;
 mod schedule;
 mod shell;
 pub mod slurm;
@@ -56,15 +58,19 @@ pub struct RunOptions {
 /// and in the summary, not as an error.
 pub fn run(engine: &Engine<'_>, options: &RunOptions, emit: &mut dyn FnMut(&Event)) -> RunSummary {
     let nodes = selected_nodes(engine, &options.targets);
+    // Planned once: the estimate reads which nodes will execute, and the nodes found up to
+    // date end as cached from the plan (the Slurm executor plans again as it submits).
+    let planned = plan::plan_entries(engine, &nodes);
     emit(&Event::RunStarted {
         pipeline: engine.graph.pipeline.file.display().to_string(),
         nodes: nodes.len(),
         jobs: options.jobs,
-        estimates: estimate::run_estimates(engine, &nodes),
+        estimates: estimate::run_estimates(engine, &nodes, &planned),
     });
     let summary = match options.executor {
         ExecutorKind::Local => {
             let schedule = schedule::Schedule {
+                reused: reuse::reuse_up_to_date(engine, &nodes, planned),
                 nodes,
                 jobs: options.jobs.max(1),
                 keep_going: options.keep_going,

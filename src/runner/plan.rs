@@ -1,7 +1,7 @@
 //! What a run would do, without running anything: `status`, `explain`, `run --dry-run`
 //! and the set of keys `gc` keeps.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use augflow_cache::{ActionEntry, Artifact, CacheError, Digest};
 use petgraph::graph::NodeIndex;
@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::engine::Engine;
 use super::key::{KeyError, compute_key};
+use super::parallel::map_in_order;
 use super::record::read_record;
 use crate::hash::{KeyChange, StageKey, diff_keys};
 
@@ -36,54 +37,135 @@ pub struct NodePlan {
     pub key_fields: Option<StageKey>,
 }
 
-/// Plans `nodes` (topologically ordered, ancestors included).
-pub fn plan(engine: &Engine<'_>, nodes: &[NodeIndex]) -> Vec<NodePlan> {
-    plan_with(engine, nodes, &mut |_, _| {})
+/// A node's plan and, when its key is in the store, the entry read for it (the run reuses
+/// it instead of reading it again).
+pub struct Planned {
+    pub plan: NodePlan,
+    pub entry: Option<ActionEntry>,
 }
 
-/// [`plan`], calling `on_cached` with each node whose key is in the store before any of
-/// its dependents is planned (a revision's plan restores outputs that shell stages read).
+/// Outputs of the cached nodes planned so far, by node name.
+type CachedOutputs = HashMap<String, BTreeMap<String, Artifact>>;
+
+/// Plans `nodes` (topologically ordered, ancestors included).
+pub fn plan(engine: &Engine<'_>, nodes: &[NodeIndex]) -> Vec<NodePlan> {
+    plan_entries(engine, nodes)
+        .into_iter()
+        .map(|planned| planned.plan)
+        .collect()
+}
+
+/// [`plan`] with the entries read, on all cores: nodes are planned in waves, a wave being
+/// the nodes whose dependencies were all planned in earlier waves (a matrix stage's cells
+/// are one wave), and the nodes of a wave are independent of each other.
+pub fn plan_entries(engine: &Engine<'_>, nodes: &[NodeIndex]) -> Vec<Planned> {
+    let position: HashMap<NodeIndex, usize> =
+        nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    let mut wave_of = vec![0usize; nodes.len()];
+    for (i, &index) in nodes.iter().enumerate() {
+        let wave = engine
+            .graph
+            .dependencies(index)
+            .filter_map(|(dep, _)| position.get(&dep))
+            .map(|&p| wave_of[p] + 1)
+            .max()
+            .unwrap_or(0);
+        wave_of[i] = wave;
+        if waves.len() <= wave {
+            waves.resize_with(wave + 1, Vec::new);
+        }
+        waves[wave].push(i);
+    }
+    let mut cached_outputs = CachedOutputs::new();
+    let mut stale: HashSet<NodeIndex> = HashSet::new();
+    let mut slots: Vec<Option<Planned>> = (0..nodes.len()).map(|_| None).collect();
+    for wave in waves {
+        let planned = map_in_order(&wave, |&i| {
+            plan_node(engine, nodes[i], &cached_outputs, &stale)
+        });
+        for (i, planned) in wave.into_iter().zip(planned) {
+            note_planned(engine, nodes[i], &planned, &mut cached_outputs, &mut stale);
+            slots[i] = Some(planned);
+        }
+    }
+    slots.into_iter().flatten().collect()
+}
+
+/// [`plan`] one node at a time, calling `on_cached` with each node whose key is in the
+/// store before any of its dependents is planned (a revision's plan restores outputs that
+/// shell stages read).
 pub fn plan_with(
     engine: &Engine<'_>,
     nodes: &[NodeIndex],
     on_cached: &mut dyn FnMut(NodeIndex, &ActionEntry),
 ) -> Vec<NodePlan> {
-    let graph = engine.graph;
-    let mut cached_outputs: HashMap<String, BTreeMap<String, Artifact>> = HashMap::new();
-    let mut stale: HashMap<NodeIndex, bool> = HashMap::new();
+    let mut cached_outputs = CachedOutputs::new();
+    let mut stale: HashSet<NodeIndex> = HashSet::new();
     let mut plans = Vec::with_capacity(nodes.len());
     for &index in nodes {
-        let node = graph.node(index);
-        let stale_deps: Vec<String> = graph
-            .dependencies(index)
-            .filter(|(dep, _)| stale.get(dep).copied().unwrap_or(false))
-            .map(|(dep, _)| graph.node(dep).name.clone())
-            .collect();
-        let (plan, entry) = if stale_deps.is_empty() {
-            plan_one(engine, index, &cached_outputs)
-        } else {
-            let plan = NodePlan {
-                stage: node.name.clone(),
-                state: NodeState::Stale {
-                    reasons: stale_deps
-                        .iter()
-                        .map(|dep| format!("dependency `{dep}` will run first; its new outputs decide this node's key"))
-                        .collect(),
-                },
-                key: None,
-                key_digest: None,
-                key_fields: None,
-            };
-            (plan, None)
-        };
-        stale.insert(index, matches!(plan.state, NodeState::Stale { .. }));
-        plans.push(plan);
-        if let Some(entry) = entry {
-            on_cached(index, &entry);
-            cached_outputs.insert(node.name.clone(), entry.outputs);
+        let planned = plan_node(engine, index, &cached_outputs, &stale);
+        if let Some(entry) = &planned.entry {
+            on_cached(index, entry);
         }
+        note_planned(engine, index, &planned, &mut cached_outputs, &mut stale);
+        plans.push(planned.plan);
     }
     plans
+}
+
+/// What the nodes planned after `index` need to know of it.
+fn note_planned(
+    engine: &Engine<'_>,
+    index: NodeIndex,
+    planned: &Planned,
+    cached_outputs: &mut CachedOutputs,
+    stale: &mut HashSet<NodeIndex>,
+) {
+    if matches!(planned.plan.state, NodeState::Stale { .. }) {
+        stale.insert(index);
+    }
+    if let Some(entry) = &planned.entry {
+        let name = engine.graph.node(index).name.clone();
+        cached_outputs.insert(name, entry.outputs.clone());
+    }
+}
+
+/// One node, its dependencies planned: stale behind a stale dependency without computing
+/// a key (its inputs do not exist yet), else from its key.
+fn plan_node(
+    engine: &Engine<'_>,
+    index: NodeIndex,
+    cached_outputs: &CachedOutputs,
+    stale: &HashSet<NodeIndex>,
+) -> Planned {
+    let graph = engine.graph;
+    let stale_deps: Vec<String> = graph
+        .dependencies(index)
+        .filter(|(dep, _)| stale.contains(dep))
+        .map(|(dep, _)| graph.node(dep).name.clone())
+        .collect();
+    if stale_deps.is_empty() {
+        let (plan, entry) = plan_one(engine, index, cached_outputs);
+        return Planned { plan, entry };
+    }
+    let plan = NodePlan {
+        stage: graph.node(index).name.clone(),
+        state: NodeState::Stale {
+            reasons: stale_deps
+                .iter()
+                .map(|dep| {
+                    format!(
+                        "dependency `{dep}` will run first; its new outputs decide this node's key"
+                    )
+                })
+                .collect(),
+        },
+        key: None,
+        key_digest: None,
+        key_fields: None,
+    };
+    Planned { plan, entry: None }
 }
 
 /// The node's plan, with its action entry when the key is in the store (read once here,
@@ -91,7 +173,7 @@ pub fn plan_with(
 fn plan_one(
     engine: &Engine<'_>,
     index: NodeIndex,
-    cached_outputs: &HashMap<String, BTreeMap<String, Artifact>>,
+    cached_outputs: &CachedOutputs,
 ) -> (NodePlan, Option<ActionEntry>) {
     let node = engine.graph.node(index);
     let stale = |reasons: Vec<String>, fields: Option<StageKey>| {

@@ -136,6 +136,27 @@ fn process<'u>(
     })
 }
 
+/// A node the plan found up to date (its key in the store, its outputs in the workspace,
+/// no dependency stale): what [`process_node`] would do on that hit, without computing the
+/// key, reading the entry or hashing the outputs a second time.
+pub fn reuse_planned(
+    engine: &Engine<'_>,
+    node: &NodeSpec,
+    key_fields: &StageKey,
+    entry: ActionEntry,
+) -> Result<NodeDone, NodeError> {
+    check_output_paths(engine, node)?;
+    let key = key_fields.digest();
+    record(engine, node, key_fields, key, &entry.outputs)?;
+    engine.store.touch_action(&key);
+    Ok(NodeDone {
+        status: NodeStatus::Cached,
+        key,
+        outputs: entry.outputs,
+        warnings: Vec::new(),
+    })
+}
+
 /// After a local miss: the remote's entry, its blobs verified into the local store.
 fn try_remote(
     engine: &Engine<'_>,

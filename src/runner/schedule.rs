@@ -21,6 +21,9 @@ use crate::kinds::Progress;
 
 pub struct Schedule {
     pub nodes: Vec<NodeIndex>,
+    /// Nodes of `nodes` that already ended as cached (`reuse::reuse_up_to_date`), in
+    /// topological order: reported first, never dispatched.
+    pub reused: Vec<(NodeIndex, NodeDone)>,
     pub jobs: usize,
     pub keep_going: bool,
 }
@@ -46,9 +49,27 @@ pub fn run_schedule(
     emit: &mut dyn FnMut(&Event),
 ) -> RunSummary {
     let graph = engine.graph;
-    let selected: BTreeSet<NodeIndex> = schedule.nodes.iter().copied().collect();
-    let mut waiting_on: HashMap<NodeIndex, usize> = schedule
+    let mut ledger = RunLedger::new();
+    let produced: Produced = Arc::default();
+    let mut reused: BTreeSet<NodeIndex> = BTreeSet::new();
+    for (index, done) in &schedule.reused {
+        reused.insert(*index);
+        if let Ok(mut map) = produced.lock() {
+            map.insert(
+                graph.node(*index).name.clone(),
+                Arc::new(done.outputs.clone()),
+            );
+        }
+        let outcome = Outcome::new(done.status).key(done.key.to_hex());
+        ledger.finish(engine, *index, outcome, emit);
+    }
+    let selected: BTreeSet<NodeIndex> = schedule
         .nodes
+        .iter()
+        .copied()
+        .filter(|n| !reused.contains(n))
+        .collect();
+    let mut waiting_on: HashMap<NodeIndex, usize> = selected
         .iter()
         .map(|&n| {
             (
@@ -67,14 +88,11 @@ pub fn run_schedule(
         .map(|(i, &n)| (n, i))
         .collect();
     // Ready nodes in topological position order, for a deterministic dispatch order.
-    let mut ready: BTreeSet<(usize, NodeIndex)> = schedule
-        .nodes
+    let mut ready: BTreeSet<(usize, NodeIndex)> = selected
         .iter()
         .filter(|n| waiting_on[n] == 0)
         .map(|&n| (position[&n], n))
         .collect();
-    let mut ledger = RunLedger::new();
-    let produced: Produced = Arc::default();
     let mut stop = false;
 
     let mut gpus = GpuState::default();
