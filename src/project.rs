@@ -101,6 +101,11 @@ pub struct SlurmConfig {
     /// submitted as earlier jobs end, so a large grid stays under the cluster's
     /// `MaxSubmitJobs`.
     pub max_queued: Option<std::num::NonZeroUsize>,
+    /// Most tasks in one job array (default 1000). Ready nodes of one matrix stage that
+    /// wait on the same jobs and need the same resources are submitted as one array, one
+    /// `sbatch` call; 1 submits every node as a job of its own (for clusters without
+    /// arrays, `MaxArraySize = 0`).
+    pub array_size: Option<std::num::NonZeroUsize>,
     /// The `augflow` binary jobs run (default: this one); it must be reachable from the
     /// compute nodes. Relative paths start at the config file.
     pub augflow_bin: Option<PathBuf>,

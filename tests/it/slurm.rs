@@ -100,6 +100,27 @@ stages:
     outs: ["g${i}.txt"]
 "#;
 
+/// `prep`, four cells that read it (one job array waiting on prep's job) and four posts,
+/// each waiting on its cell's array task.
+const FAN: &str = r#"
+stages:
+  prep:
+    cmd: "echo p > p.txt"
+    outs: [p.txt]
+  cell:
+    matrix:
+      i: [1, 2, 3, 4]
+    cmd: "cat p.txt > c${i}.txt && echo ${i} >> c${i}.txt"
+    deps: [p.txt]
+    outs: ["c${i}.txt"]
+  post:
+    matrix:
+      i: [1, 2, 3, 4]
+    cmd: "cat c${i}.txt > q${i}.txt"
+    deps: ["c${i}.txt"]
+    outs: ["q${i}.txt"]
+"#;
+
 /// The most jobs of a run queued or running at once, as its events tell: a job counts
 /// from `node_submitted` until its node's `node_finished` (Slurm drops it earlier).
 fn peak_in_flight(events: &[serde_json::Value]) -> usize {
@@ -467,4 +488,45 @@ fn slurm_executor_matches_local_skips_dependents_and_resumes() {
     assert_eq!(result.executed().len(), 6);
     assert_eq!(submitted(&events).len(), 6);
     assert_eq!(peak_in_flight(&events), 2);
+
+    // 7. Ready siblings go out as one job array (`sbatch --array`); each task runs its own
+    // node and writes its own log, and a node behind a task waits on that task alone
+    // (`afterok:<job>_<task>`).
+    let fan = cluster.project(FAN);
+    let (result, events) = slurm_run(&fan, &[]);
+    result.assert_ok();
+    assert_eq!(result.executed().len(), 9);
+    let job_of = |node: &str| -> String {
+        events
+            .iter()
+            .find(|e| e["event"] == "node_submitted" && e["stage"] == node)
+            .and_then(|e| e["job"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let cell_jobs: Vec<String> = (1..=4).map(|i| job_of(&format!("cell@{i}"))).collect();
+    let array = cell_jobs[0]
+        .split('_')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        cell_jobs,
+        (0..4).map(|t| format!("{array}_{t}")).collect::<Vec<_>>(),
+        "the four cells are the tasks of one array"
+    );
+    for i in 1..=4 {
+        assert_eq!(fan.read(&format!("q{i}.txt")), format!("p\n{i}\n"));
+        // The task wrote its node's log, where failure messages look for it, and its
+        // result under the task's id (else the runner ignores it: warnings, errors and
+        // whether the job executed are lost).
+        assert!(
+            fan.path(&format!(".augflow/slurm/logs/cell@{i}.log"))
+                .is_file()
+        );
+        let result: serde_json::Value =
+            serde_json::from_str(&fan.read(&format!(".augflow/slurm/results/cell@{i}.json")))
+                .expect("the task's result file");
+        assert_eq!(result["job"], cell_jobs[i - 1].as_str());
+    }
 }

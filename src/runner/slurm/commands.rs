@@ -33,8 +33,24 @@ pub struct Submission {
     pub log: PathBuf,
     /// Jobs that must complete successfully first.
     pub after_ok: Vec<String>,
-    /// The command the job runs, one argument per element.
+    /// The command the job runs, one argument per element (unused for an array).
     pub argv: Vec<String>,
+    /// When not empty, a job array: task `i` runs `array[i]`, and `log` is the prefix of
+    /// Slurm's own per-task output files (the tasks write their node's log themselves).
+    pub array: Vec<ArrayTask>,
+}
+
+/// One task of a job array: a node's command and log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArrayTask {
+    pub node: String,
+    pub argv: Vec<String>,
+    pub log: PathBuf,
+}
+
+/// The id of task `task` of array job `job`, as squeue, scancel and `afterok` name it.
+pub fn array_task_id(job: &str, task: usize) -> String {
+    format!("{job}_{task}")
 }
 
 /// `sbatch` arguments of a submission, in a stable order (tested).
@@ -43,18 +59,21 @@ pub fn sbatch_args(
     resources: &SlurmResources,
     submission: &Submission,
 ) -> Vec<String> {
+    // `%` starts a Slurm filename pattern; node names are taken literally.
+    let log = submission.log.display().to_string().replace('%', "%%");
     let mut args = vec![
         "--parsable".to_owned(),
         format!("--job-name={}", submission.job_name),
         format!("--chdir={}", submission.workdir.display()),
-        // `%` starts a Slurm filename pattern; node names are taken literally.
-        format!(
-            "--output={}",
-            submission.log.display().to_string().replace('%', "%%")
-        ),
-        // A job whose dependency failed is cancelled instead of pending forever.
-        "--kill-on-invalid-dep=yes".to_owned(),
     ];
+    if submission.array.is_empty() {
+        args.push(format!("--output={log}"));
+    } else {
+        args.push(format!("--array=0-{}", submission.array.len() - 1));
+        args.push(format!("--output={log}_%A_%a.log"));
+    }
+    // A job whose dependency failed is cancelled instead of pending forever.
+    args.push("--kill-on-invalid-dep=yes".to_owned());
     if !submission.after_ok.is_empty() {
         args.push(format!(
             "--dependency=afterok:{}",
@@ -84,26 +103,50 @@ pub fn sbatch_args(
     args
 }
 
-/// The batch script: `exec` of the job's command, each argument single-quoted.
-pub fn batch_script(argv: &[String]) -> String {
+/// The batch script: `exec` of the job's command, each argument single-quoted; for an
+/// array, the command of task `$SLURM_ARRAY_TASK_ID`, writing its node's log.
+pub fn batch_script(submission: &Submission) -> String {
+    if submission.array.is_empty() {
+        return format!(
+            "#!/bin/sh\n# Written by augflow: runs one pipeline node.\nexec {}\n",
+            quoted(&submission.argv)
+        );
+    }
+    let mut script = String::from(
+        "#!/bin/sh\n# Written by augflow: runs one pipeline node per array task.\n\
+         case \"$SLURM_ARRAY_TASK_ID\" in\n",
+    );
+    for (task, run) in submission.array.iter().enumerate() {
+        let log = shell_quote(&run.log.display().to_string());
+        script.push_str(&format!(
+            "{task}) exec {} >{log} 2>&1 ;;\n",
+            quoted(&run.argv)
+        ));
+    }
+    script.push_str(
+        "esac\necho \"augflow: no node for array task $SLURM_ARRAY_TASK_ID\" >&2\nexit 1\n",
+    );
+    script
+}
+
+fn quoted(argv: &[String]) -> String {
     let quoted: Vec<String> = argv.iter().map(|arg| shell_quote(arg)).collect();
-    format!(
-        "#!/bin/sh\n# Written by augflow: runs one pipeline node.\nexec {}\n",
-        quoted.join(" ")
-    )
+    quoted.join(" ")
 }
 
 fn shell_quote(arg: &str) -> String {
     format!("'{}'", arg.replace('\'', r"'\''"))
 }
 
-/// Submits one job; returns its id.
+/// Submits one job, or one job array (its tasks are then `array_task_id(id, i)`); returns
+/// its id.
 pub fn submit(
     config: &SlurmConfig,
     resources: &SlurmResources,
     submission: &Submission,
 ) -> Result<String, SlurmError> {
-    if let Some(parent) = submission.log.parent() {
+    let logs = std::iter::once(&submission.log).chain(submission.array.iter().map(|t| &t.log));
+    for parent in logs.filter_map(|log| log.parent()) {
         std::fs::create_dir_all(parent).map_err(|source| SlurmError::Spawn {
             command: "sbatch",
             source,
@@ -122,7 +165,7 @@ pub fn submit(
         .map_err(spawn_error)?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
-            .write_all(batch_script(&submission.argv).as_bytes())
+            .write_all(batch_script(submission).as_bytes())
             .map_err(spawn_error)?;
     }
     let output = child.wait_with_output().map_err(spawn_error)?;
@@ -192,6 +235,8 @@ pub fn query(ids: &[String]) -> Result<BTreeMap<String, JobInfo>, SlurmError> {
     let output = Command::new("squeue")
         .args([
             "--noheader",
+            // Pending array tasks one per line (`12_3`), not folded into `12_[3-9]`.
+            "--array",
             "--states=all",
             "--format=%i|%T|%r",
             &format!("--jobs={}", ids.join(",")),
@@ -270,7 +315,8 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::{
-        JobInfo, Phase, Submission, batch_script, parse_job_id, parse_squeue, sbatch_args,
+        ArrayTask, JobInfo, Phase, Submission, array_task_id, batch_script, parse_job_id,
+        parse_squeue, sbatch_args,
     };
     use crate::project::{SlurmConfig, SlurmResources};
     use std::path::PathBuf;
@@ -296,6 +342,7 @@ mod tests {
             log: PathBuf::from("/p/.augflow/slurm/logs/train@lr=0.1%x.log"),
             after_ok: vec!["12".into(), "15".into()],
             argv: vec![],
+            array: vec![],
         };
         assert_eq!(
             sbatch_args(&config, &resources, &submission),
@@ -317,10 +364,53 @@ mod tests {
         );
     }
 
+    fn submission(argv: &[&str], array: Vec<ArrayTask>) -> Submission {
+        Submission {
+            job_name: "augflow:cell".into(),
+            workdir: PathBuf::from("/p"),
+            log: PathBuf::from("/p/logs/cell@array"),
+            after_ok: vec!["7_1".into()],
+            argv: argv.iter().map(|a| (*a).to_owned()).collect(),
+            array,
+        }
+    }
+
     #[test]
     fn batch_script_quotes_every_argument() {
-        let script = batch_script(&["/bin/augflow".into(), "it's".into(), "a b".into()]);
+        let script = batch_script(&submission(&["/bin/augflow", "it's", "a b"], vec![]));
         assert!(script.ends_with("exec '/bin/augflow' 'it'\\''s' 'a b'\n"));
+    }
+
+    #[test]
+    fn an_array_runs_the_node_of_its_task_and_writes_that_nodes_log() {
+        let task = |node: &str| ArrayTask {
+            node: node.into(),
+            argv: vec!["/bin/augflow".into(), "--node".into(), node.into()],
+            log: PathBuf::from(format!("/p/logs/{node}.log")),
+        };
+        let array = submission(&[], vec![task("cell@i=1"), task("cell@i='2'")]);
+        assert_eq!(
+            batch_script(&array),
+            "#!/bin/sh\n# Written by augflow: runs one pipeline node per array task.\n\
+             case \"$SLURM_ARRAY_TASK_ID\" in\n\
+             0) exec '/bin/augflow' '--node' 'cell@i=1' >'/p/logs/cell@i=1.log' 2>&1 ;;\n\
+             1) exec '/bin/augflow' '--node' 'cell@i='\\''2'\\''' >'/p/logs/cell@i='\\''2'\\''.log' 2>&1 ;;\n\
+             esac\necho \"augflow: no node for array task $SLURM_ARRAY_TASK_ID\" >&2\nexit 1\n"
+        );
+        let args = sbatch_args(&SlurmConfig::default(), &SlurmResources::default(), &array);
+        assert_eq!(
+            args,
+            [
+                "--parsable",
+                "--job-name=augflow:cell",
+                "--chdir=/p",
+                "--array=0-1",
+                "--output=/p/logs/cell@array_%A_%a.log",
+                "--kill-on-invalid-dep=yes",
+                "--dependency=afterok:7_1",
+            ]
+        );
+        assert_eq!(array_task_id("41", 1), "41_1");
     }
 
     #[test]

@@ -16,7 +16,17 @@ use crate::runner::process::{NodeDone, process_node, restore_node};
 
 /// Runs the node and writes its `JobResult` for the runner (also when it fails).
 pub fn exec_node(engine: &Engine<'_>, index: NodeIndex) -> Result<JobResult, NodeError> {
-    exec_node_as(engine, index, std::env::var("SLURM_JOB_ID").ok())
+    exec_node_as(engine, index, job_id())
+}
+
+/// The id the runner knows this job by: `<array job>_<task>` for a task of a job array
+/// (whose `SLURM_JOB_ID` is a number of its own), else `SLURM_JOB_ID`.
+fn job_id() -> Option<String> {
+    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    match (var("SLURM_ARRAY_JOB_ID"), var("SLURM_ARRAY_TASK_ID")) {
+        (Some(job), Some(task)) => Some(format!("{job}_{task}")),
+        _ => var("SLURM_JOB_ID"),
+    }
 }
 
 /// [`exec_node`] as the job `job`.

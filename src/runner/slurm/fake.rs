@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::client::SlurmClient;
-use super::commands::{JobInfo, SlurmError, Submission};
+use super::commands::{JobInfo, SlurmError, Submission, array_task_id};
 use crate::project::SlurmResources;
 use crate::runner::cancel::CancelToken;
 
@@ -27,9 +27,12 @@ pub struct FakeCluster<'r> {
 struct FakeState {
     next_id: u64,
     slots: usize,
-    jobs: BTreeMap<u64, FakeJob>,
-    /// Node of each `submit`, in order.
+    /// Jobs in submission order (array tasks in task order), each with its Slurm id.
+    jobs: Vec<FakeJob>,
+    /// Node of each job submitted, in order (every task of an array).
     submitted: Vec<String>,
+    /// `sbatch` calls (an array is one).
+    sbatch_calls: usize,
     /// Every job id the client asked to cancel.
     cancelled: Vec<String>,
     peak_queued: usize,
@@ -44,6 +47,8 @@ struct FakeState {
 }
 
 struct FakeJob {
+    /// `12`, or `12_3` for task 3 of array job 12.
+    id: String,
     node: String,
     after_ok: Vec<String>,
     state: &'static str,
@@ -86,11 +91,17 @@ impl<'r> FakeCluster<'r> {
 
     /// A job queued by an earlier runner (not counted as a submission).
     pub fn preload(&self, node: &str) -> String {
-        self.state.borrow_mut().add(node, Vec::new(), false)
+        let mut state = self.state.borrow_mut();
+        let id = state.new_id();
+        state.add(id, node, Vec::new(), false)
     }
 
     pub fn submitted(&self) -> Vec<String> {
         self.state.borrow().submitted.clone()
+    }
+
+    pub fn sbatch_calls(&self) -> usize {
+        self.state.borrow().sbatch_calls
     }
 
     pub fn cancelled(&self) -> Vec<String> {
@@ -107,7 +118,7 @@ impl<'r> FakeCluster<'r> {
         let state = self.state.borrow();
         state
             .jobs
-            .values()
+            .iter()
             .filter(|job| LIVE.contains(&job.state))
             .map(|job| job.node.clone())
             .collect()
@@ -119,19 +130,19 @@ impl<'r> FakeCluster<'r> {
         state
             .jobs
             .iter()
-            .filter(|(_, job)| job.node == node)
-            .map(|(id, _)| id.to_string())
+            .filter(|job| job.node == node)
+            .map(|job| job.id.clone())
             .collect()
     }
 
     fn step(&self) {
-        let ending: Vec<(u64, String)> = {
+        let ending: Vec<(String, String)> = {
             let state = self.state.borrow();
             state
                 .jobs
                 .iter()
-                .filter(|(_, job)| job.state == "RUNNING" && !state.held.contains(&job.node))
-                .map(|(id, job)| (*id, job.node.clone()))
+                .filter(|job| job.state == "RUNNING" && !state.held.contains(&job.node))
+                .map(|job| (job.id.clone(), job.node.clone()))
                 .collect()
         };
         for (id, node) in ending {
@@ -143,12 +154,12 @@ impl<'r> FakeCluster<'r> {
                 .and_then(VecDeque::pop_front);
             let (end, reason) = match scripted {
                 Some(end) => (end, None),
-                None if (self.run_job)(&node, &id.to_string()) => ("COMPLETED", None),
+                None if (self.run_job)(&node, &id) => ("COMPLETED", None),
                 None => ("FAILED", Some("NonZeroExitCode".to_owned())),
             };
             let mut state = self.state.borrow_mut();
             let no_requeue = state.no_requeue;
-            let Some(job) = state.jobs.get_mut(&id) else {
+            let Some(job) = state.job_mut(&id) else {
                 continue;
             };
             if job.requeue && !no_requeue && matches!(end, "NODE_FAIL" | "PREEMPTED") {
@@ -164,15 +175,15 @@ impl<'r> FakeCluster<'r> {
         let ends: HashMap<String, &'static str> = state
             .jobs
             .iter()
-            .map(|(id, job)| (id.to_string(), job.state))
+            .map(|job| (job.id.clone(), job.state))
             .collect();
         let mut running = state
             .jobs
-            .values()
+            .iter()
             .filter(|job| job.state == "RUNNING")
             .count();
         let slots = state.slots;
-        for job in state.jobs.values_mut() {
+        for job in &mut state.jobs {
             if job.state != "PENDING" {
                 continue;
             }
@@ -193,7 +204,7 @@ impl<'r> FakeCluster<'r> {
         if let Some((node, token)) = interrupt
             && state
                 .jobs
-                .values()
+                .iter()
                 .any(|job| job.node == node && job.state == "RUNNING")
         {
             token.cancel();
@@ -202,25 +213,35 @@ impl<'r> FakeCluster<'r> {
 }
 
 impl FakeState {
-    fn add(&mut self, node: &str, after_ok: Vec<String>, requeue: bool) -> String {
+    fn new_id(&mut self) -> String {
         self.next_id += 1;
-        self.jobs.insert(
-            self.next_id,
-            FakeJob {
-                node: node.to_owned(),
-                after_ok,
-                state: "PENDING",
-                reason: None,
-                requeue,
-            },
-        );
+        self.next_id.to_string()
+    }
+
+    fn add(&mut self, id: String, node: &str, after_ok: Vec<String>, requeue: bool) -> String {
+        self.jobs.push(FakeJob {
+            id: id.clone(),
+            node: node.to_owned(),
+            after_ok,
+            state: "PENDING",
+            reason: None,
+            requeue,
+        });
         let queued = self
             .jobs
-            .values()
+            .iter()
             .filter(|job| LIVE.contains(&job.state))
             .count();
         self.peak_queued = self.peak_queued.max(queued);
-        self.next_id.to_string()
+        id
+    }
+
+    fn job(&self, id: &str) -> Option<&FakeJob> {
+        self.jobs.iter().find(|job| job.id == id)
+    }
+
+    fn job_mut(&mut self, id: &str) -> Option<&mut FakeJob> {
+        self.jobs.iter_mut().find(|job| job.id == id)
     }
 }
 
@@ -238,15 +259,25 @@ impl SlurmClient for FakeCluster<'_> {
         if let Some(unknown) = submission
             .after_ok
             .iter()
-            .find(|dep| !state.jobs.contains_key(&dep.parse::<u64>().unwrap_or(0)))
+            .find(|dep| state.job(dep).is_none())
         {
             return Err(SlurmError::Submit {
                 stderr: format!("Job dependency problem: unknown job {unknown}"),
             });
         }
-        state.submitted.push(node.to_owned());
+        state.sbatch_calls += 1;
         let requeue = resources.extra.iter().any(|arg| arg == "--requeue");
-        Ok(state.add(node, submission.after_ok.clone(), requeue))
+        let id = state.new_id();
+        if submission.array.is_empty() {
+            state.submitted.push(node.to_owned());
+            return Ok(state.add(id, node, submission.after_ok.clone(), requeue));
+        }
+        for (task, run) in submission.array.iter().enumerate() {
+            state.submitted.push(run.node.clone());
+            let task_id = array_task_id(&id, task);
+            state.add(task_id, &run.node, submission.after_ok.clone(), requeue);
+        }
+        Ok(id)
     }
 
     fn query(&self, ids: &[String]) -> Result<BTreeMap<String, JobInfo>, SlurmError> {
@@ -255,7 +286,7 @@ impl SlurmClient for FakeCluster<'_> {
         Ok(ids
             .iter()
             .filter_map(|id| {
-                let job = state.jobs.get(&id.parse::<u64>().ok()?)?;
+                let job = state.job(id)?;
                 Some((
                     id.clone(),
                     JobInfo {
@@ -271,10 +302,7 @@ impl SlurmClient for FakeCluster<'_> {
         let mut state = self.state.borrow_mut();
         for id in ids {
             state.cancelled.push(id.clone());
-            if let Some(job) = id
-                .parse::<u64>()
-                .ok()
-                .and_then(|id| state.jobs.get_mut(&id))
+            if let Some(job) = state.job_mut(id)
                 && LIVE.contains(&job.state)
             {
                 job.state = "CANCELLED";

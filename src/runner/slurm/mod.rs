@@ -20,6 +20,8 @@ mod state;
 mod submit;
 
 #[cfg(test)]
+mod array_tests;
+#[cfg(test)]
 mod fake;
 #[cfg(test)]
 mod tests;
@@ -47,6 +49,8 @@ const DEFAULT_POLL_SECONDS: f64 = 2.0;
 /// Default cap on the jobs of one run queued or running at once: half of a common
 /// `MaxSubmitJobs` of 1,000 per user, leaving room for the user's other work.
 pub const DEFAULT_MAX_QUEUED: usize = 500;
+/// Default most tasks in one job array: within Slurm's default `MaxArraySize` (1001).
+pub const DEFAULT_ARRAY_SIZE: usize = 1000;
 
 /// A node whose job is queued or running.
 struct Active {

@@ -6,14 +6,23 @@ use std::time::Instant;
 
 use petgraph::graph::NodeIndex;
 
-use super::commands::{Phase, SlurmError, Submission};
+use super::commands::{ArrayTask, Phase, SlurmError, Submission, array_task_id};
 use super::state::{self, JobRecord};
-use super::{Active, SlurmRun, error_chain, gres, millis};
+use super::{Active, DEFAULT_ARRAY_SIZE, SlurmRun, error_chain, gres, millis};
+use crate::project::SlurmResources;
 use crate::runner::engine::Engine;
 use crate::runner::events::Event;
 use crate::runner::ledger::Outcome;
 use crate::runner::node_error::NodeError;
 use crate::runner::process::restore_node;
+
+/// A node ready for submission.
+struct Ready {
+    index: NodeIndex,
+    /// Jobs of its inputs still queued or running.
+    after_ok: Vec<String>,
+    resources: SlurmResources,
+}
 
 impl SlurmRun<'_, '_> {
     /// Reuses what the store or the remote has, here; returns the nodes to submit, in order.
@@ -127,12 +136,30 @@ impl SlurmRun<'_, '_> {
 
     /// Submits pending nodes in topological order while fewer than `max_queued` jobs of
     /// the run are queued or running. A node waits until each input is done or has a job
-    /// to name in `--dependency=afterok:`; one whose input failed is skipped.
+    /// to name in `--dependency=afterok:`; one whose input failed is skipped. Ready nodes
+    /// of one stage with the same inputs' jobs and resources go out as one job array.
     pub(super) fn submit_ready(&mut self, emit: &mut dyn FnMut(&Event)) {
-        let candidates: Vec<(usize, NodeIndex)> = self.pending.iter().copied().collect();
-        for (position, index) in candidates {
-            if self.halted() || self.active.len() >= self.max_queued {
+        // A batch is submitted at once, so a node behind one of its nodes waits for the
+        // next batch, which can name that node's job.
+        loop {
+            let batch = self.ready_batch(emit);
+            if batch.is_empty() {
                 return;
+            }
+            for group in self.array_groups(batch) {
+                self.submit_group(group, emit);
+            }
+        }
+    }
+
+    /// Pending nodes whose inputs are done or queued, as many as the queue has room for.
+    fn ready_batch(&mut self, emit: &mut dyn FnMut(&Event)) -> Vec<Ready> {
+        let room = self.max_queued.saturating_sub(self.active.len());
+        let candidates: Vec<(usize, NodeIndex)> = self.pending.iter().copied().collect();
+        let mut batch = Vec::new();
+        for (position, index) in candidates {
+            if self.halted() || batch.len() >= room {
+                break;
             }
             if self.blocked(index) {
                 self.pending.remove(&(position, index));
@@ -147,28 +174,75 @@ impl SlurmRun<'_, '_> {
                 continue;
             }
             self.pending.remove(&(position, index));
-            let after_ok: Vec<String> = deps
+            let after_ok = deps
                 .iter()
                 .filter_map(|dep| self.active.get(dep).map(|active| active.job.clone()))
                 .collect();
-            let name = self.engine.graph.node(index).name.clone();
-            match self.submit_one(index, after_ok) {
-                Ok(record) => {
-                    emit(&Event::NodeSubmitted {
-                        stage: name.clone(),
-                        job: record.job.clone(),
-                        log: record.log.display().to_string(),
-                        adopted: false,
-                    });
-                    self.activate(index, &record);
-                    self.jobs.nodes.insert(name, record);
-                    // Saved after every submission: a runner killed now still knows the job.
-                    self.jobs_dirty = true;
-                    self.save_jobs(emit);
-                }
-                Err(err) => self.fail(index, error_chain(&err), 0, None, emit),
+            batch.push(Ready {
+                index,
+                after_ok,
+                resources: self.resources_of(index),
+            });
+        }
+        batch
+    }
+
+    /// The batch in submissions: siblings of a matrix stage that wait on the same jobs and
+    /// ask for the same resources share one job array (one `sbatch` call), up to
+    /// `array_size` tasks; every other node is a job of its own.
+    fn array_groups(&self, batch: Vec<Ready>) -> Vec<Vec<Ready>> {
+        let limit = self
+            .config
+            .array_size
+            .map_or(DEFAULT_ARRAY_SIZE, std::num::NonZeroUsize::get);
+        let graph = &self.engine.graph;
+        let mut groups: Vec<Vec<Ready>> = Vec::new();
+        for ready in batch {
+            let stage = &graph.node(ready.index).stage;
+            let group = groups.iter_mut().find(|group| {
+                let first = &group[0];
+                group.len() < limit
+                    && graph.node(first.index).stage == *stage
+                    && first.after_ok == ready.after_ok
+                    && first.resources == ready.resources
+            });
+            match group {
+                Some(group) => group.push(ready),
+                None => groups.push(vec![ready]),
             }
         }
+        groups
+    }
+
+    fn submit_group(&mut self, group: Vec<Ready>, emit: &mut dyn FnMut(&Event)) {
+        let submitted = if group.len() == 1 {
+            self.submit_one(&group[0]).map(|record| vec![record])
+        } else {
+            self.submit_array(&group)
+        };
+        let records = match submitted {
+            Ok(records) => records,
+            Err(err) => {
+                for ready in &group {
+                    self.fail(ready.index, error_chain(&err), 0, None, emit);
+                }
+                return;
+            }
+        };
+        for (ready, record) in group.iter().zip(records) {
+            let name = self.engine.graph.node(ready.index).name.clone();
+            emit(&Event::NodeSubmitted {
+                stage: name.clone(),
+                job: record.job.clone(),
+                log: record.log.display().to_string(),
+                adopted: false,
+            });
+            self.activate(ready.index, &record);
+            self.jobs.nodes.insert(name, record);
+        }
+        // Saved after every submission: a runner killed now still knows the jobs.
+        self.jobs_dirty = true;
+        self.save_jobs(emit);
     }
 
     fn adopt(&mut self, index: NodeIndex, record: JobRecord, emit: &mut dyn FnMut(&Event)) {
@@ -195,23 +269,80 @@ impl SlurmRun<'_, '_> {
         );
     }
 
-    fn submit_one(&self, index: NodeIndex, after_ok: Vec<String>) -> Result<JobRecord, SlurmError> {
-        let engine = self.engine;
-        let project = engine.project;
-        let node = engine.graph.node(index);
-        let log = project
-            .slurm_dir()
-            .join("logs")
-            .join(format!("{}.log", node.name));
-        // An old result must never be taken for this job's.
-        let _ = crate::fsutil::remove_path(&state::result_path(project, &node.name));
+    fn submit_one(&self, ready: &Ready) -> Result<JobRecord, SlurmError> {
+        let node = self.engine.graph.node(ready.index);
+        let log = self.prepare_log(&node.name);
         let submission = Submission {
             job_name: format!("augflow:{}", node.name),
-            workdir: project.root.clone(),
+            workdir: self.engine.project.root.clone(),
             log: log.clone(),
-            after_ok,
+            after_ok: ready.after_ok.clone(),
             argv: self.job_argv(&node.name)?,
+            array: Vec::new(),
         };
+        let job = self.client.submit(&ready.resources, &submission)?;
+        tracing::debug!(node = %node.name, %job, "submitted");
+        Ok(self.record(job, log))
+    }
+
+    /// One job array for `group` (same stage, inputs' jobs and resources).
+    fn submit_array(&self, group: &[Ready]) -> Result<Vec<JobRecord>, SlurmError> {
+        let graph = &self.engine.graph;
+        let tasks = group
+            .iter()
+            .map(|ready| {
+                let name = &graph.node(ready.index).name;
+                Ok(ArrayTask {
+                    node: name.clone(),
+                    argv: self.job_argv(name)?,
+                    log: self.prepare_log(name),
+                })
+            })
+            .collect::<Result<Vec<ArrayTask>, SlurmError>>()?;
+        let stage = &graph.node(group[0].index).stage;
+        let submission = Submission {
+            job_name: format!("augflow:{stage}"),
+            workdir: self.engine.project.root.clone(),
+            log: self.logs_dir().join(format!("{stage}@array")),
+            after_ok: group[0].after_ok.clone(),
+            argv: Vec::new(),
+            array: tasks,
+        };
+        let job = self.client.submit(&group[0].resources, &submission)?;
+        tracing::debug!(%stage, %job, tasks = group.len(), "submitted a job array");
+        Ok(submission
+            .array
+            .into_iter()
+            .enumerate()
+            .map(|(task, run)| self.record(array_task_id(&job, task), run.log))
+            .collect())
+    }
+
+    fn logs_dir(&self) -> std::path::PathBuf {
+        self.engine.project.slurm_dir().join("logs")
+    }
+
+    /// The node's log path, after removing its old result: an old result must never be
+    /// taken for the new job's.
+    fn prepare_log(&self, node: &str) -> std::path::PathBuf {
+        let _ = crate::fsutil::remove_path(&state::result_path(self.engine.project, node));
+        self.logs_dir().join(format!("{node}.log"))
+    }
+
+    fn record(&self, job: String, log: std::path::PathBuf) -> JobRecord {
+        JobRecord {
+            job,
+            pipeline: self.fingerprint.clone(),
+            log,
+            submitted_unix: unix_now(),
+        }
+    }
+
+    /// The `[executor.slurm.resources]` entry of the node's kind, with what the stage
+    /// declares and, when it may be retried, `--requeue`.
+    fn resources_of(&self, index: NodeIndex) -> SlurmResources {
+        let engine = self.engine;
+        let node = engine.graph.node(index);
         let mut resources = self.config.resources_for(node.kind_label());
         let uses_device = crate::runner::gpus::uses_device(engine, node);
         gres::overlay_declared(&mut resources, node.resources, uses_device, engine.backend);
@@ -220,14 +351,7 @@ impl SlurmRun<'_, '_> {
         if node.retries.unwrap_or(0).max(engine.retries) > 0 {
             resources.extra.push("--requeue".to_owned());
         }
-        let job = self.client.submit(&resources, &submission)?;
-        tracing::debug!(node = %node.name, %job, "submitted");
-        Ok(JobRecord {
-            job,
-            pipeline: self.fingerprint.clone(),
-            log,
-            submitted_unix: unix_now(),
-        })
+        resources
     }
 
     /// `augflow [--store S] exec-node --node N [--remote R | --no-remote] --backend B PIPELINE`.

@@ -17,10 +17,10 @@ use crate::runner::engine::Engine;
 use crate::runner::events::{Event, NodeStatus, RunSummary};
 use crate::spec::parse_file;
 
-const CONFIG: &str = "[executor.slurm]\npoll_seconds = 0\n";
+pub(super) const CONFIG: &str = "[executor.slurm]\npoll_seconds = 0\n";
 
 /// A project on disk with its graph and store.
-struct Harness {
+pub(super) struct Harness {
     dir: tempfile::TempDir,
     graph: PipelineGraph,
     project: Project,
@@ -29,7 +29,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn new(pipeline: &str, config: &str) -> Harness {
+    pub(super) fn new(pipeline: &str, config: &str) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("augflow.yaml");
         std::fs::write(&file, pipeline).unwrap();
@@ -48,7 +48,7 @@ impl Harness {
         }
     }
 
-    fn engine(&self) -> Engine<'_> {
+    pub(super) fn engine(&self) -> Engine<'_> {
         Engine::new(
             &self.graph,
             &self.project,
@@ -58,13 +58,13 @@ impl Harness {
         )
     }
 
-    fn read(&self, rel: &str) -> String {
+    pub(super) fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(rel)).unwrap_or_default()
     }
 }
 
 /// Jobs run their node as `augflow exec-node` would, inside this process.
-fn run_nodes<'r>(engine: &'r Engine<'_>) -> RunJob<'r> {
+pub(super) fn run_nodes<'r>(engine: &'r Engine<'_>) -> RunJob<'r> {
     Box::new(move |node, job| {
         engine
             .graph
@@ -73,7 +73,11 @@ fn run_nodes<'r>(engine: &'r Engine<'_>) -> RunJob<'r> {
     })
 }
 
-fn run(engine: &Engine<'_>, fake: &FakeCluster<'_>, keep_going: bool) -> (RunSummary, Vec<Event>) {
+pub(super) fn run(
+    engine: &Engine<'_>,
+    fake: &FakeCluster<'_>,
+    keep_going: bool,
+) -> (RunSummary, Vec<Event>) {
     let mut events = Vec::new();
     let summary = run_slurm_with(engine, fake, &engine.graph.order, keep_going, &mut |e| {
         events.push(e.clone());
@@ -82,7 +86,7 @@ fn run(engine: &Engine<'_>, fake: &FakeCluster<'_>, keep_going: bool) -> (RunSum
 }
 
 /// Node → how it ended.
-fn statuses(events: &[Event]) -> BTreeMap<String, NodeStatus> {
+pub(super) fn statuses(events: &[Event]) -> BTreeMap<String, NodeStatus> {
     events
         .iter()
         .filter_map(|event| match event {
@@ -97,7 +101,7 @@ fn all(status: NodeStatus, nodes: &[&str]) -> BTreeMap<String, NodeStatus> {
 }
 
 /// (node, adopted) of every `node_submitted` event, in order.
-fn submissions(events: &[Event]) -> Vec<(String, bool)> {
+pub(super) fn submissions(events: &[Event]) -> Vec<(String, bool)> {
     events
         .iter()
         .filter_map(|event| match event {
