@@ -4,10 +4,12 @@
 # once, its default 500), then Snakemake's Slurm executor on SMK_NODES nodes (default
 # NODES) with `--jobs MAX_QUEUED`, its own cap on jobs in flight. Per tool: wall time,
 # sbatch calls (a shim first on PATH counts them), and the peak number of the run's jobs
-# in the queue (pending, running or completing), sampled with squeue every 0.5 s.
+# in the queue (pending, running or completing; array tasks one each), sampled with squeue
+# every 0.5 s.
 #
 #   AUGFLOW_BIN=$CARGO_TARGET_DIR/debug/augflow bash bench/slurm_grid.sh
 #   NODES=1200 SMK_NODES=100 CPUS=16 bash bench/slurm_grid.sh
+#   SMK_NODES=0 bash bench/slurm_grid.sh      # augflow only
 #
 # CPUS (16) is the CPU count the node declares (AUGFLOW_SLURM_CPUS): trivial jobs barely
 # use a core, and with the machine's own 2 the grid would wait on the cluster's job starts
@@ -29,7 +31,7 @@ AUGFLOW="${AUGFLOW_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/augflow}"
 # Snakemake's job-step plugin drops SLURM_CONF before its inner srun: link /etc/slurm.
 AUGFLOW_SLURM_CPUS="$CPUS" AUGFLOW_SLURM_ETC=1 bash scripts/slurm-cluster.sh start
 eval "$(bash scripts/slurm-cluster.sh env)"
-if [ ! -x "$SMK_VENV/bin/snakemake" ]; then
+if [ "$SMK_NODES" -gt 0 ] && [ ! -x "$SMK_VENV/bin/snakemake" ]; then
     { python3 -m venv "$SMK_VENV" &&
         "$SMK_VENV/bin/pip" install -q snakemake snakemake-executor-plugin-slurm >&2; } ||
         echo "snakemake did not install; its row is left out" >&2
@@ -50,7 +52,7 @@ sample_queue() { # dir out
     local dir peak=0 n
     dir="$(cd "$1" && pwd -P)"
     while [ ! -e "$1/.done" ]; do
-        n="$(squeue -h -t PD,R,CG,CF --format='%Z' 2>/dev/null | grep -cxF "$dir" || true)"
+        n="$(squeue -h -r -t PD,R,CG,CF --format='%Z' 2>/dev/null | grep -cxF "$dir" || true)"
         [ "$n" -gt "$peak" ] && peak="$n" && echo "$peak" >"$2"
         sleep 0.5
     done
@@ -91,7 +93,7 @@ YAML
 
 snakemake_run() {
     local dir="$WORK/snakemake" start wall version plugin
-    [ -x "$SMK_VENV/bin/snakemake" ] || return 0
+    [ "$SMK_NODES" -gt 0 ] && [ -x "$SMK_VENV/bin/snakemake" ] || return 0
     mkdir -p "$dir/out"
     cat >"$dir/Snakefile" <<SMK
 rule all:
