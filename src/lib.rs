@@ -13,7 +13,6 @@ pub mod graph;
 pub mod hash;
 pub mod kinds;
 pub mod project;
-pub mod report;
 pub mod runner;
 pub mod spec;
 

@@ -14,10 +14,10 @@ use super::render;
 use super::session::{JobsArgs, RemoteArgs, Session, run_nodes};
 use crate::graph::PipelineGraph;
 use crate::project::Project;
-use crate::report::PROVENANCE_MARKER;
-use crate::report::render::escape;
 use crate::runner::{CancelToken, RunOptions, read_record};
 use crate::spec::Action;
+use augflow_stages::report::PROVENANCE_MARKER;
+use augflow_stages::report::render::escape;
 
 /// The folder, beside the pipeline, that `augflow report` writes.
 pub const REPORT_DIR: &str = "report";

@@ -17,7 +17,7 @@ use super::{
 use crate::spec::Value;
 
 /// The file a `score.classifier` metrics output holds besides `metrics.json`.
-pub const PREDICTIONS_FILE: &str = "predictions.json";
+pub use augflow_stages::report::PREDICTIONS_FILE;
 
 pub const TRAIN: KindSpec = KindSpec::new("train.classifier", augflow_stages::CLASSIFIER_VERSION)
     .inputs(&[

@@ -14,9 +14,9 @@ use super::{
     ArtifactType, KindContext, KindError, KindOutcome, KindSpec, gathered, path_param, port,
     port_dir,
 };
-use crate::report::reader_page::{Candidate, Key, blind, page};
-use crate::report::reader_score::{read_answers, score};
 use crate::spec::Value;
+use augflow_stages::report::reader_page::{Candidate, Key, blind, page};
+use augflow_stages::report::reader_score::{read_answers, score};
 
 pub const PAGE: KindSpec = KindSpec::new("report.reader_study", 1)
     .inputs(&[

@@ -13,10 +13,10 @@ use super::ml::write_json;
 use super::{
     ArtifactType, Gathered, KindContext, KindError, KindOutcome, KindSpec, gathered, port, port_dir,
 };
-use crate::report::quality_checks::read_quality_check;
-use crate::report::render::{SampleRow, csv, html, markdown};
-use crate::report::study::{AxisNames, Run, StudyError, analyse, read_run};
 use crate::spec::Value;
+use augflow_stages::report::quality_checks::read_quality_check;
+use augflow_stages::report::render::{SampleRow, csv, html, markdown};
+use augflow_stages::report::study::{AxisNames, Run, StudyError, analyse, read_run};
 
 /// 2: `metrics.json` holds `fid_name`; the FID scatter names its feature space.
 /// 3: pooled per-generator tests, per-image tests, memorisation and class fidelity.

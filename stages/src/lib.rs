@@ -31,6 +31,7 @@ pub mod generators;
 pub mod image_set;
 pub mod metrics;
 pub mod phantom;
+pub mod report;
 pub mod sd;
 pub mod split;
 pub mod synthetic;

@@ -13,3 +13,7 @@ pub mod study;
 mod svg;
 
 pub use render::PROVENANCE_MARKER;
+
+/// A classifier's per-image test predictions, in its scores folder; the report's per-image
+/// paired tests read them.
+pub const PREDICTIONS_FILE: &str = "predictions.json";

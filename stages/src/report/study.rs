@@ -149,7 +149,7 @@ fn read_correct(dir: &Path) -> Result<Option<Vec<bool>>, StudyError> {
         y_true: Vec<usize>,
         y_pred: Vec<usize>,
     }
-    let path = dir.join(crate::kinds::PREDICTIONS_FILE);
+    let path = dir.join(super::PREDICTIONS_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
