@@ -121,6 +121,7 @@ pub fn train_diffusion_base(
         channels: ae_spec.latent_channels,
         side: ae_spec.latent_size() as usize,
         prior: None,
+        empty_prompt: None,
     };
     let trained = train_loop(model, &loop_cfg, &examples, &ad, progress, cancel)?;
     let model = &trained.model;
