@@ -126,6 +126,43 @@ fn images(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// The f32 tensors of a safetensors file: name → (shape, values).
+fn tensors(path: &Path) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+    let bytes = fs::read(path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let json: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    let data = &bytes[8 + len..];
+    let mut out = BTreeMap::new();
+    for (name, info) in json.as_object().unwrap() {
+        if name == "__metadata__" {
+            continue;
+        }
+        assert_eq!(info["dtype"], "F32", "{name}");
+        let shape: Vec<usize> = serde_json::from_value(info["shape"].clone()).unwrap();
+        let [start, end]: [usize; 2] =
+            serde_json::from_value(info["data_offsets"].clone()).unwrap();
+        let values = data[start..end]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        out.insert(name.clone(), (shape, values));
+    }
+    out
+}
+
+/// [rows, cols] · [cols, inner] for row-major values.
+fn matmul(a: &[f32], b: &[f32], rows: usize, cols: usize, inner: usize) -> Vec<f32> {
+    let mut out = vec![0.0; rows * inner];
+    for r in 0..rows {
+        for c in 0..cols {
+            for i in 0..inner {
+                out[r * inner + i] += a[r * cols + c] * b[c * inner + i];
+            }
+        }
+    }
+    out
+}
+
 /// Names and shapes in a safetensors file's header.
 fn header(path: &Path) -> BTreeMap<String, serde_json::Value> {
     let bytes = fs::read(path).unwrap();
@@ -251,6 +288,31 @@ fn sd_lora_file_has_the_names_and_shapes_diffusers_saves() {
         .map(|(name, shape)| (name.clone(), shape.clone()))
         .collect();
     assert_eq!(header(&out.join(DIFFUSERS_LORA_FILE)), theirs);
+    // diffusers' ΔW = up · down [out, in] (scale 1, no α in the file) is ours,
+    // (α/r)·(A·B)ᵀ with A [in, r], B [r, out] in Burn's layout.
+    let ours = tensors(&out.join("lora.safetensors"));
+    let diffusers = tensors(&out.join(DIFFUSERS_LORA_FILE));
+    let module = "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_v";
+    let (a_shape, a) = &ours[&format!("{module}.weight.lora.a")];
+    let (_, b) = &ours[&format!("{module}.weight.lora.b")];
+    let (inputs, rank, outputs) = (a_shape[0], a_shape[1], 8);
+    let (_, down) = &diffusers[&format!("unet.{module}.lora.down.weight")];
+    let (_, up) = &diffusers[&format!("unet.{module}.lora.up.weight")];
+    let theirs = matmul(up, down, outputs, rank, inputs);
+    let mine = matmul(a, b, inputs, rank, outputs);
+    assert!(
+        mine.iter().any(|v| v.abs() > 1e-6),
+        "two steps moved B off zero"
+    );
+    for o in 0..outputs {
+        for i in 0..inputs {
+            let (t, m) = (theirs[o * inputs + i], 2.0 * mine[i * outputs + o]);
+            assert!(
+                (t - m).abs() <= 1e-6 * (1.0 + m.abs()),
+                "ΔW[{o}, {i}]: {t} vs {m}"
+            );
+        }
+    }
     // The LoRA generator samples with its adapters.
     let lora = images(&fixture.sample(&out, &sample_config(1, Sampler::Ddim), 1, "s"));
     assert_eq!(lora.len(), 2);
