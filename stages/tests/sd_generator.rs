@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use augflow_stages::backend::{BackendChoice, SelectedDevice, select_device};
+use augflow_stages::generators::latent::DreamboothConfig;
 use augflow_stages::generators::sd::{
-    DIFFUSERS_LORA_FILE, ImportSdConfig, SdLoraConfig, import_stable_diffusion, train_sd_lora,
+    DIFFUSERS_LORA_FILE, ImportSdConfig, SdLoraConfig, import_stable_diffusion,
+    train_sd_dreambooth, train_sd_lora,
 };
 use augflow_stages::generators::{GeneratorFamily, SampleConfig, Sampler, sample_generator};
 use augflow_stages::phantom::{PhantomConfig, generate_phantom};
@@ -316,6 +318,56 @@ fn sd_lora_file_has_the_names_and_shapes_diffusers_saves() {
     // The LoRA generator samples with its adapters.
     let lora = images(&fixture.sample(&out, &sample_config(1, Sampler::Ddim), 1, "s"));
     assert_eq!(lora.len(), 2);
+}
+
+#[test]
+fn sd_dreambooth_with_its_text_encoder_trains_one_model_per_class_and_samples() {
+    let fixture = Fixture::new();
+    let data = fixture.dir("data");
+    let phantom = PhantomConfig {
+        size: 32,
+        classes: BTreeMap::from([("healthy".into(), 2), ("viral".into(), 2)]),
+        images_per_patient: 1,
+    };
+    generate_phantom(&phantom, 3, &data).unwrap();
+    let generator = fixture.import(Path::new(FOLDER), "sd").unwrap();
+    let cfg: DreamboothConfig = serde_json::from_value(serde_json::json!({
+        "prior_images": 2, "prior_steps": 2, "train_text_encoder": true,
+        "steps": 2, "batch_size": 2, "lr": 0.001
+    }))
+    .unwrap();
+    let out = fixture.dir("dreambooth");
+    let file = train_sd_dreambooth(
+        &cfg,
+        4,
+        &generator,
+        &data,
+        &out,
+        &fixture.device,
+        &|_| {},
+        &fixture.never,
+    )
+    .unwrap_or_else(|err| panic!("{}", error_chain(&err)));
+    for class in ["healthy", "viral"] {
+        assert!(out.join(format!("unet-{class}.safetensors")).is_file());
+        assert!(
+            out.join(format!("text_encoder-{class}.safetensors"))
+                .is_file()
+        );
+    }
+    let weights: Vec<&str> = file
+        .checkpoints
+        .iter()
+        .map(|c| c.weights.as_str())
+        .collect();
+    assert_eq!(
+        weights,
+        ["unet-healthy.safetensors", "unet-viral.safetensors"]
+    );
+    let mut cfg = sample_config(1, Sampler::Ddim);
+    cfg.classes = None;
+    let drawn = images(&fixture.sample(&out, &cfg, 1, "s"));
+    assert_eq!(drawn.len(), 2);
 }
 
 #[test]
