@@ -47,6 +47,9 @@ pub(crate) struct LoopConfig<'a> {
     /// The tokens a dropped prompt becomes; `None`: all zeros (the from-scratch
     /// encoder's padding, its empty prompt). Stable Diffusion's is the tokenised "".
     pub empty_prompt: Option<&'a [usize]>,
+    /// Evaluate the fixed batch this many examples per forward (its peak memory, at
+    /// Stable Diffusion's sizes); `None`: all in one forward.
+    pub eval_chunk: Option<usize>,
 }
 
 /// A prompt-conditioned noise predictor the loop can train: the from-scratch
@@ -115,9 +118,18 @@ pub(crate) fn train_loop<M: Denoiser>(
         )));
     }
     let eval_batch: Vec<&Example> = examples.iter().take(EVAL_BATCH).collect();
-    let evaluate = |model: &M| {
-        let (pred, eps) = noised_prediction(model, cfg, &eval_batch, usize::MAX, 9, device);
-        scalar(&mse(pred, eps))
+    let evaluate = |model: &M| -> Result<f32, StageError> {
+        let Some(chunk) = cfg.eval_chunk else {
+            let (pred, eps) = noised_prediction(model, cfg, &eval_batch, usize::MAX, 9, device);
+            return scalar(&mse(pred, eps));
+        };
+        // Chunk k draws its own noise; the chunks' MSEs weighted by their sizes.
+        let mut total = 0.0;
+        for (k, part) in eval_batch.chunks(chunk.max(1)).enumerate() {
+            let (pred, eps) = noised_prediction(model, cfg, part, usize::MAX - k, 9, device);
+            total += scalar(&mse(pred, eps))? * part.len() as f32;
+        }
+        Ok(total / eval_batch.len() as f32)
     };
     let before = evaluate(&model)?;
     let mut model = model;

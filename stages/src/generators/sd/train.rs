@@ -133,6 +133,7 @@ impl Prepared {
             side,
             prior: None,
             empty_prompt: Some(&self.empty),
+            eval_chunk: Some(cfg.batch_size),
         }
     }
 

@@ -95,6 +95,7 @@ impl Adaptation {
             side: ae.latent_size() as usize,
             prior: None,
             empty_prompt: None,
+            eval_chunk: None,
         };
         train_loop(model, &loop_cfg, &self.examples, device, progress, cancel)
     }

@@ -122,6 +122,7 @@ pub fn train_diffusion_base(
         side: ae_spec.latent_size() as usize,
         prior: None,
         empty_prompt: None,
+        eval_chunk: None,
     };
     let trained = train_loop(model, &loop_cfg, &examples, &ad, progress, cancel)?;
     let model = &trained.model;
