@@ -165,6 +165,10 @@ pub fn sample_fits_generator(
         ("generator", "train.gan") => GeneratorFamily::Gan,
         ("generator", "train.ddpm") => GeneratorFamily::Ddpm,
         ("generator", "train.lora") => GeneratorFamily::LatentLora,
+        ("generator", "train.sd_lora") => GeneratorFamily::StableDiffusionLora,
+        ("generator", "import.stable_diffusion" | "train.sd_finetune" | "train.sd_dreambooth") => {
+            GeneratorFamily::StableDiffusion
+        }
         ("generator", _) => GeneratorFamily::Latent,
         _ => return Ok(()),
     };

@@ -199,7 +199,7 @@ pub fn train_diffusion_base(
 
 /// One adaptation's stage function: config, seed, base, images, output, device,
 /// progress, cancel flag.
-type Adapt<C> = fn(
+pub(super) type Adapt<C> = fn(
     &C,
     u64,
     &Path,
@@ -211,7 +211,11 @@ type Adapt<C> = fn(
 ) -> Result<GeneratorFile, StageError>;
 
 /// The three adaptations differ only in config type and stage function.
-fn adapt<C>(config: &C, ctx: &KindContext<'_>, train: Adapt<C>) -> Result<KindOutcome, KindError> {
+pub(super) fn adapt<C>(
+    config: &C,
+    ctx: &KindContext<'_>,
+    train: Adapt<C>,
+) -> Result<KindOutcome, KindError> {
     let device = device_for(ctx)?;
     let report = reporter(ctx);
     let file = train(

@@ -17,6 +17,7 @@ mod phantom;
 mod reader_study;
 mod report;
 mod schema;
+mod sd;
 pub use schema::pipeline_schema;
 mod split;
 
@@ -182,6 +183,10 @@ impl Registry {
             latent::train_dreambooth,
         ));
         registry.add(Kind::new(latent::MERGE_LORA, latent::merge_lora));
+        registry.add(Kind::new(sd::IMPORT, sd::import));
+        registry.add(Kind::new(sd::TRAIN_FINETUNE, sd::train_finetune));
+        registry.add(Kind::new(sd::TRAIN_LORA, sd::train_lora));
+        registry.add(Kind::new(sd::TRAIN_DREAMBOOTH, sd::train_dreambooth));
         registry.add(Kind::new(report::SPEC, report::report));
         registry.add(Kind::new(reader_study::PAGE, reader_study::reader_page));
         registry.add(Kind::new(reader_study::SCORE, reader_study::score_readers));

@@ -60,6 +60,8 @@ validated_by_inherent_method!(
     crate::generators::latent::LoraConfig,
     crate::generators::latent::DreamboothConfig,
     crate::generators::latent::MergeLoraConfig,
+    crate::generators::sd::ImportSdConfig,
+    crate::generators::sd::SdLoraConfig,
     crate::synthetic::QualityConfig,
 );
 

@@ -85,3 +85,10 @@ pub const GENERATOR_VERSION: u32 = 2;
 /// weights, artifacts or sampled images (2: `hflip` trains on the latents of mirrored
 /// images instead of mirrored latents; 3: `hflip` off by default).
 pub const LATENT_VERSION: u32 = 3;
+
+/// Version of the Stable Diffusion stages' output ([`generators::sd`]): the import and
+/// the adaptations of an imported SD.
+///
+/// Bump this whenever the same folder, config, data, seed and backend would give other
+/// artifact bytes.
+pub const SD_VERSION: u32 = 1;

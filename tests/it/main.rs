@@ -28,6 +28,7 @@ mod remote_trust;
 mod report;
 mod retries;
 mod schema;
+mod sd_tiny;
 mod shared_store;
 mod slurm;
 mod store_integrity;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{NoiseSchedule, StyleGanSpec, UNetSpec};
 use super::latent::{LatentMethod, LatentSpec};
+use super::sd::SdSpec;
 use crate::StageError;
 use crate::json_file::{read_json, write_json};
 
@@ -30,6 +31,9 @@ pub enum GeneratorSpec {
     /// Prompt-conditioned latent diffusion (autoencoder, text encoder, U-Net), made by
     /// `train.diffusion_base`, `train.finetune`, `train.lora` or `train.dreambooth`.
     Latent { latent: Box<LatentSpec> },
+    /// Stable Diffusion v1.x imported from a diffusers folder (`import.stable_diffusion`)
+    /// or adapted (`train.sd_finetune`, `train.sd_lora`, `train.sd_dreambooth`).
+    StableDiffusion { sd: SdSpec },
 }
 
 impl GeneratorSpec {
@@ -44,6 +48,7 @@ impl GeneratorSpec {
                 LatentMethod::Lora | LatentMethod::MergedLora => "lora",
                 LatentMethod::Dreambooth => "dreambooth",
             },
+            Self::StableDiffusion { sd } => sd.name(),
         }
     }
 }

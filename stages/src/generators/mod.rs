@@ -11,6 +11,7 @@ pub mod gan;
 mod images;
 pub mod latent;
 mod sample;
+pub mod sd;
 pub mod select;
 
 pub use artifact::{Checkpoint, GENERATOR_FILE, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};

@@ -16,6 +16,8 @@ use super::gan::sample as gan_sample;
 use super::images::SyntheticWriter;
 use super::latent::LatentMethod;
 use super::latent::sample::LatentSampler;
+use super::sd::SdMethod;
+use super::sd::sample::sample_sd;
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::data::out_dir::ensure_empty;
@@ -77,11 +79,18 @@ pub fn sample_generator_with_base(
             GeneratorFamily::LatentLora
         }
         GeneratorSpec::Latent { .. } => GeneratorFamily::Latent,
+        GeneratorSpec::StableDiffusion { sd } if sd.method == SdMethod::Lora => {
+            GeneratorFamily::StableDiffusionLora
+        }
+        GeneratorSpec::StableDiffusion { .. } => GeneratorFamily::StableDiffusion,
     };
     if let Some((_, why)) = cfg.misapplied(family) {
         return Err(StageError::InvalidConfig(why));
     }
     let cfg = &cfg.for_family(family)?;
+    if let GeneratorSpec::StableDiffusion { .. } = &file.spec {
+        return sample_sd(generator_dir, cfg, seed, out_dir, device, progress, cancel);
+    }
     let latent = match &file.spec {
         GeneratorSpec::Latent { latent } => Some(LatentSampler::new(
             latent,
@@ -186,6 +195,11 @@ pub fn sample_generator_with_base(
                     &mut report,
                     cancel,
                 )?
+            }
+            GeneratorSpec::StableDiffusion { .. } => {
+                return Err(StageError::InvalidConfig(
+                    "Stable Diffusion is sampled above".to_owned(),
+                ));
             }
             GeneratorSpec::Gan { generator } => {
                 // Every parameter is then loaded; the init only gives the shapes.

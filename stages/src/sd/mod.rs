@@ -26,6 +26,7 @@ pub mod weights;
 
 pub use clip::{ClipTextConfig, ClipTextModel};
 pub use folder::{SdConfigs, SdFolder, StableDiffusion};
+pub use sample::SdSampler;
 pub use tokenizer::ClipTokenizer;
 pub use unet::UNet2DCondition;
 pub use unet_config::UNetConfig;

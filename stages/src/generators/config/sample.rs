@@ -16,6 +16,9 @@ pub enum Sampler {
     /// Deterministic DDIM (η = 0) over `steps` evenly spaced steps (Song et al. 2021).
     #[default]
     Ddim,
+    /// PNDM's pseudo linear multistep (PLMS) steps: Stable Diffusion only, where it is
+    /// the default (SD v1-4's scheduler).
+    Pndm,
 }
 
 /// The families of generators `sample` draws from; each takes its own params.
@@ -28,6 +31,10 @@ pub enum GeneratorFamily {
     Latent,
     /// A `train.lora` generator: adapters over its base.
     LatentLora,
+    /// An imported Stable Diffusion or its fine-tune or DreamBooth.
+    StableDiffusion,
+    /// A `train.sd_lora` generator: Stable Diffusion with LoRA adapters.
+    StableDiffusionLora,
 }
 
 impl GeneratorFamily {
@@ -37,7 +44,18 @@ impl GeneratorFamily {
             GeneratorFamily::Ddpm => "a pixel DDPM",
             GeneratorFamily::Latent => "a latent diffusion generator without LoRA adapters",
             GeneratorFamily::LatentLora => "a LoRA generator",
+            GeneratorFamily::StableDiffusion => "a Stable Diffusion generator without LoRA",
+            GeneratorFamily::StableDiffusionLora => "a Stable Diffusion LoRA generator",
         }
+    }
+
+    fn is_stable_diffusion(self) -> bool {
+        matches!(self, Self::StableDiffusion | Self::StableDiffusionLora)
+    }
+
+    /// Latent diffusion of either kind: prompts and guidance apply.
+    fn is_prompted(self) -> bool {
+        !matches!(self, Self::Gan | Self::Ddpm)
     }
 }
 
@@ -52,7 +70,8 @@ pub struct SampleConfig {
     pub classes: Option<Vec<String>>,
     #[serde(default = "default_sample_batch")]
     pub batch_size: usize,
-    /// Diffusion models only (default `ddim`).
+    /// Diffusion models only (default `ddim`; `pndm` for Stable Diffusion, which takes
+    /// `ddim` or `pndm`).
     #[serde(default)]
     pub sampler: Option<Sampler>,
     /// Diffusion models only: DDIM steps (default 50), or DDPM steps (default T, every
@@ -63,8 +82,8 @@ pub struct SampleConfig {
     /// the generator's own prompt of each class.
     #[serde(default)]
     pub prompt: Option<String>,
-    /// Latent diffusion only: the classifier-free guidance scale (default 3; 1 = the
-    /// conditional prediction alone).
+    /// Latent diffusion only: the classifier-free guidance scale (default 3, 7.5 for
+    /// Stable Diffusion; 1 = the conditional prediction alone).
     #[serde(default)]
     pub guidance: Option<f64>,
     /// LoRA generators only: the adapters' scale (default 1; 0 = the base model).
@@ -100,6 +119,16 @@ fn default_sample_batch() -> usize {
 }
 const DEFAULT_DDIM_STEPS: usize = 50;
 
+impl Sampler {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sampler::Ddpm => "ddpm",
+            Sampler::Ddim => "ddim",
+            Sampler::Pndm => "pndm",
+        }
+    }
+}
+
 impl SampleConfig {
     pub fn sampler(&self) -> Sampler {
         self.sampler.unwrap_or_default()
@@ -109,7 +138,7 @@ impl SampleConfig {
     /// default. DDPM refuses more steps than T, as diffusers does.
     pub fn steps_for(&self, timesteps: usize) -> Result<usize, StageError> {
         match (self.sampler(), self.steps) {
-            (Sampler::Ddim, steps) => Ok(steps.unwrap_or(DEFAULT_DDIM_STEPS)),
+            (Sampler::Ddim | Sampler::Pndm, steps) => Ok(steps.unwrap_or(DEFAULT_DDIM_STEPS)),
             (Sampler::Ddpm, None) => Ok(timesteps),
             (Sampler::Ddpm, Some(steps)) if steps <= timesteps => Ok(steps),
             (Sampler::Ddpm, Some(steps)) => Err(StageError::InvalidConfig(format!(
@@ -130,7 +159,10 @@ impl SampleConfig {
         let section = match family {
             GeneratorFamily::Gan => None,
             GeneratorFamily::Ddpm => self.ddpm.as_ref(),
-            GeneratorFamily::Latent | GeneratorFamily::LatentLora => self.latent.as_ref(),
+            GeneratorFamily::Latent
+            | GeneratorFamily::LatentLora
+            | GeneratorFamily::StableDiffusion
+            | GeneratorFamily::StableDiffusionLora => self.latent.as_ref(),
         };
         let mut out = SampleConfig {
             ddpm: None,
@@ -211,49 +243,46 @@ impl SampleConfig {
                 Err(conflict) => Some(conflict),
             };
         }
-        let set: [(&'static str, bool, bool); 5] = [
+        let lora = matches!(
+            family,
+            GeneratorFamily::LatentLora | GeneratorFamily::StableDiffusionLora
+        );
+        let sd = family.is_stable_diffusion();
+        let set: [(&'static str, bool, bool); 7] = [
             // (param, given, applies)
             (
                 "sampler",
                 self.sampler.is_some(),
                 family != GeneratorFamily::Gan,
             ),
+            ("sampler", self.sampler == Some(Sampler::Pndm), sd),
+            ("sampler", self.sampler == Some(Sampler::Ddpm), !sd),
             (
                 "steps",
                 self.steps.is_some(),
                 family != GeneratorFamily::Gan,
             ),
-            (
-                "prompt",
-                self.prompt.is_some(),
-                matches!(
-                    family,
-                    GeneratorFamily::Latent | GeneratorFamily::LatentLora
-                ),
-            ),
-            (
-                "guidance",
-                self.guidance.is_some(),
-                matches!(
-                    family,
-                    GeneratorFamily::Latent | GeneratorFamily::LatentLora
-                ),
-            ),
-            (
-                "lora_scale",
-                self.lora_scale.is_some(),
-                family == GeneratorFamily::LatentLora,
-            ),
+            ("prompt", self.prompt.is_some(), family.is_prompted()),
+            ("guidance", self.guidance.is_some(), family.is_prompted()),
+            ("lora_scale", self.lora_scale.is_some(), lora),
         ];
         set.into_iter()
             .find(|(_, given, applies)| *given && !applies)
             .map(|(name, _, _)| {
                 (
                     name,
-                    format!(
-                        "`{name}` does not apply to {}; remove it",
-                        family.describe()
-                    ),
+                    match (name, self.sampler) {
+                        ("sampler", Some(sampler)) if family != GeneratorFamily::Gan => format!(
+                            "`sampler: {}` does not apply to {}; use {}",
+                            sampler.as_str(),
+                            family.describe(),
+                            if sd { "ddim or pndm" } else { "ddim or ddpm" }
+                        ),
+                        _ => format!(
+                            "`{name}` does not apply to {}; remove it",
+                            family.describe()
+                        ),
+                    },
                 )
             })
     }

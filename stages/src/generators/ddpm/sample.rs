@@ -64,6 +64,11 @@ pub(crate) fn draw(
         let x = match spec.sampler {
             Sampler::Ddim => ddim(unet, spec, chunk, device, cancel)?,
             Sampler::Ddpm => ancestral(unet, spec, chunk, device, cancel)?,
+            Sampler::Pndm => {
+                return Err(StageError::InvalidConfig(
+                    "the pndm sampler is Stable Diffusion's; use ddim or ddpm".to_owned(),
+                ));
+            }
         };
         let x = if spec.clip { x.clamp(-1.0, 1.0) } else { x };
         let values = x

@@ -49,6 +49,20 @@ impl Schedule {
         Self { betas, alpha_bars }
     }
 
+    /// The schedule of given ᾱ_t (e.g. Stable Diffusion's, from its scheduler config).
+    pub fn from_alpha_bars(alpha_bars: Vec<f64>) -> Self {
+        let mut previous = 1.0;
+        let betas = alpha_bars
+            .iter()
+            .map(|&ab| {
+                let beta = 1.0 - ab / previous;
+                previous = ab;
+                beta
+            })
+            .collect();
+        Self { betas, alpha_bars }
+    }
+
     /// The number of diffusion steps T.
     pub fn steps(&self) -> usize {
         self.betas.len()

@@ -125,6 +125,8 @@ pub fn train_dreambooth(
             channels,
             side,
             prior: Some((&prior, cfg.prior_weight)),
+            empty_prompt: None,
+            eval_chunk: None,
         };
         let trained = train_loop(model, &loop_cfg, &examples, &ad, progress, cancel)?;
         let model = &trained.model;

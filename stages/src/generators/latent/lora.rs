@@ -42,11 +42,30 @@ pub fn apply(
     scale: f64,
     seed: u64,
 ) -> Result<LatentUNet, StageError> {
-    let group = ParamGroup::from_regex(target_pattern(spec))
+    attach(
+        unet,
+        target_pattern(spec),
+        spec.rank,
+        spec.alpha / spec.rank as f64 * scale,
+        seed,
+    )
+}
+
+/// Attaches rank-`rank` adapters of factor scale `scale` to the parameters of `module`
+/// whose paths match `pattern` and freezes every parameter; A is drawn from the stream
+/// keyed by `seed` (Stable Diffusion's LoRA uses it with its own targets).
+pub(crate) fn attach<M: Module>(
+    module: M,
+    pattern: String,
+    rank: usize,
+    scale: f64,
+    seed: u64,
+) -> Result<M, StageError> {
+    let group = ParamGroup::from_regex(pattern)
         .map_err(|err| StageError::InvalidConfig(format!("lora targets: {err:?}")))?;
-    Ok(unet.apply_reparameterization(KeyedLora {
-        rank: spec.rank,
-        scale: spec.alpha / spec.rank as f64 * scale,
+    Ok(module.apply_reparameterization(KeyedLora {
+        rank,
+        scale,
         group,
         seed,
         count: 0,
@@ -54,7 +73,7 @@ pub fn apply(
 }
 
 /// Counts adapter factor pairs (to check a model has them).
-pub fn adapter_count(unet: &LatentUNet) -> usize {
+pub fn adapter_count<M: Module>(unet: &M) -> usize {
     let snapshots = unet.collect(None, None, false);
     snapshots
         .iter()
@@ -63,7 +82,7 @@ pub fn adapter_count(unet: &LatentUNet) -> usize {
 }
 
 /// The adapter factors alone, as safetensors bytes.
-pub fn adapter_bytes(unet: &LatentUNet) -> Result<Vec<u8>, StageError> {
+pub fn adapter_bytes<M: Module>(unet: &M) -> Result<Vec<u8>, StageError> {
     let save_err = |reason: String| StageError::SaveWeights {
         path: "lora".into(),
         reason,
@@ -79,7 +98,7 @@ pub fn adapter_bytes(unet: &LatentUNet) -> Result<Vec<u8>, StageError> {
 
 /// Loads adapter factors from `path` into a U-Net that [`apply`] prepared; every factor
 /// must be in the file and the file must hold nothing else.
-pub fn load_adapters(mut unet: LatentUNet, path: &Path) -> Result<LatentUNet, StageError> {
+pub fn load_adapters<M: Module>(mut unet: M, path: &Path) -> Result<M, StageError> {
     let load_err = |reason: String| StageError::LoadWeights {
         path: path.to_owned(),
         reason,

@@ -21,11 +21,11 @@ pub mod lora;
 mod merge;
 pub mod model;
 pub(crate) mod sample;
-mod stages;
+pub(crate) mod stages;
 #[cfg(test)]
 mod tests;
 pub mod text;
-mod train;
+pub(crate) mod train;
 pub mod unet;
 pub mod vocab;
 

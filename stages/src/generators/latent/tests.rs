@@ -262,6 +262,8 @@ fn dreambooth_training_loss_adds_prior_weight_times_the_prior_term() {
             channels: 4,
             side: 8,
             prior: weight.map(|w| (&prior[..], w)),
+            empty_prompt: None,
+            eval_chunk: None,
         };
         let seen = Cell::new(None);
         let progress = |event: LatentProgress| {

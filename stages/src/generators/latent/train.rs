@@ -44,6 +44,25 @@ pub(crate) struct LoopConfig<'a> {
     pub side: usize,
     /// DreamBooth: the prior examples and the weight λ of their loss.
     pub prior: Option<(&'a [Example], f64)>,
+    /// The tokens a dropped prompt becomes; `None`: all zeros (the from-scratch
+    /// encoder's padding, its empty prompt). Stable Diffusion's is the tokenised "".
+    pub empty_prompt: Option<&'a [usize]>,
+    /// Evaluate the fixed batch this many examples per forward (its peak memory, at
+    /// Stable Diffusion's sizes); `None`: all in one forward.
+    pub eval_chunk: Option<usize>,
+}
+
+/// A prompt-conditioned noise predictor the loop can train: the from-scratch
+/// [`LatentDiffusion`] or Stable Diffusion's text encoder + U-Net.
+pub(crate) trait Denoiser: Module + Clone {
+    /// ε̂ for latents `x` at steps `t` with token rows `tokens` (one per image).
+    fn predict(&self, x: Tensor<4>, t: &[usize], tokens: &[Vec<usize>]) -> Tensor<4>;
+}
+
+impl Denoiser for LatentDiffusion {
+    fn predict(&self, x: Tensor<4>, t: &[usize], tokens: &[Vec<usize>]) -> Tensor<4> {
+        self.forward(x, t, tokens)
+    }
 }
 
 /// The DreamBooth objective (Ruiz et al. 2023, eq. 2): the instance ε-MSE plus
@@ -63,13 +82,13 @@ pub(crate) fn mse(pred: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
 /// What a training loop returns: the trained model (inference copy), the windowed
 /// training losses, and the loss on a fixed evaluation batch (the first
 /// [`EVAL_BATCH`] examples with fixed noise and timesteps) before and after training.
-pub(crate) struct Trained {
-    pub model: LatentDiffusion,
+pub(crate) struct Trained<M = LatentDiffusion> {
+    pub model: M,
     pub losses: Vec<f32>,
     pub eval: [f32; 2],
 }
 
-impl Trained {
+impl<M> Trained<M> {
     /// The loss series for `generator.json`: the windowed losses under `phase`, and the
     /// evaluation pair under "`phase` eval".
     pub fn series(&self, phase: &str) -> Vec<(String, Vec<f32>)> {
@@ -84,14 +103,14 @@ impl Trained {
 pub(crate) const EVAL_BATCH: usize = 16;
 
 /// Trains `model` (on an autodiff device; frozen parameters stay as they are).
-pub(crate) fn train_loop(
-    model: LatentDiffusion,
+pub(crate) fn train_loop<M: Denoiser>(
+    model: M,
     cfg: &LoopConfig<'_>,
     examples: &[Example],
     device: &Device,
     progress: &dyn Fn(LatentProgress),
     cancel: &AtomicBool,
-) -> Result<Trained, StageError> {
+) -> Result<Trained<M>, StageError> {
     if examples.is_empty() {
         return Err(StageError::InvalidConfig(format!(
             "{}: there are no training images",
@@ -99,9 +118,18 @@ pub(crate) fn train_loop(
         )));
     }
     let eval_batch: Vec<&Example> = examples.iter().take(EVAL_BATCH).collect();
-    let evaluate = |model: &LatentDiffusion| {
-        let (pred, eps) = noised_prediction(model, cfg, &eval_batch, usize::MAX, 9, device);
-        scalar(&mse(pred, eps))
+    let evaluate = |model: &M| -> Result<f32, StageError> {
+        let Some(chunk) = cfg.eval_chunk else {
+            let (pred, eps) = noised_prediction(model, cfg, &eval_batch, usize::MAX, 9, device);
+            return scalar(&mse(pred, eps));
+        };
+        // Chunk k draws its own noise; the chunks' MSEs weighted by their sizes.
+        let mut total = 0.0;
+        for (k, part) in eval_batch.chunks(chunk.max(1)).enumerate() {
+            let (pred, eps) = noised_prediction(model, cfg, part, usize::MAX - k, 9, device);
+            total += scalar(&mse(pred, eps))? * part.len() as f32;
+        }
+        Ok(total / eval_batch.len() as f32)
     };
     let before = evaluate(&model)?;
     let mut model = model;
@@ -161,8 +189,8 @@ pub(crate) fn train_loop(
 
 /// (ε̂, ε) for `batch` noised at random steps; `part` separates the instance and prior
 /// streams of one step.
-fn noised_prediction(
-    model: &LatentDiffusion,
+fn noised_prediction<M: Denoiser>(
+    model: &M,
     cfg: &LoopConfig<'_>,
     batch: &[&Example],
     step: usize,
@@ -183,10 +211,10 @@ fn noised_prediction(
             _ => x0.extend_from_slice(&example.latent),
         }
         let drop = unit(&mut rng) < cfg.cfg_dropout as f32;
-        tokens.push(if drop {
-            vec![0; example.tokens.len()]
-        } else {
-            example.tokens.clone()
+        tokens.push(match (drop, cfg.empty_prompt) {
+            (true, Some(empty)) => empty.to_vec(),
+            (true, None) => vec![0; example.tokens.len()],
+            (false, _) => example.tokens.clone(),
         });
         t.push(((u64::from(rng.next_u32()) * steps) >> 32) as usize);
     }
@@ -201,7 +229,7 @@ fn noised_prediction(
         Tensor::<4>::from_data(TensorData::new(values, [b, 1, 1, 1]), device)
     };
     let xt = x0 * column(&|ab| ab.sqrt()) + eps.clone() * column(&|ab| (1.0 - ab).sqrt());
-    (model.forward(xt, &t, &tokens), eps)
+    (model.predict(xt, &t, &tokens), eps)
 }
 
 #[cfg(test)]

@@ -94,6 +94,8 @@ impl Adaptation {
             channels: ae.latent_channels,
             side: ae.latent_size() as usize,
             prior: None,
+            empty_prompt: None,
+            eval_chunk: None,
         };
         train_loop(model, &loop_cfg, &self.examples, device, progress, cancel)
     }
@@ -128,7 +130,7 @@ pub(in crate::generators::latent) fn read_base(
 }
 
 /// Indices of the wanted classes (default: all), each checked against `classes`.
-pub(in crate::generators::latent) fn wanted_classes(
+pub(crate) fn wanted_classes(
     classes: &[String],
     wanted: Option<&[String]>,
 ) -> Result<Vec<usize>, StageError> {

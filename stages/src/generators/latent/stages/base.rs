@@ -121,6 +121,8 @@ pub fn train_diffusion_base(
         channels: ae_spec.latent_channels,
         side: ae_spec.latent_size() as usize,
         prior: None,
+        empty_prompt: None,
+        eval_chunk: None,
     };
     let trained = train_loop(model, &loop_cfg, &examples, &ad, progress, cancel)?;
     let model = &trained.model;

@@ -6,7 +6,8 @@ mod base;
 mod finetune;
 mod lora;
 
-pub(super) use adaptation::{finish, read_base, to_examples, wanted_classes};
+pub(crate) use adaptation::wanted_classes;
+pub(super) use adaptation::{finish, read_base, to_examples};
 pub use base::{BaseInputs, train_diffusion_base};
 pub use finetune::train_finetune;
 pub use lora::train_lora;

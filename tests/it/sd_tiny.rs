@@ -1,0 +1,101 @@
+//! `pipelines/sd-tiny.yaml` end to end on the CPU backend, importing the committed tiny
+//! SD folder as a fresh clone has it: every adaptation lowers its loss on a fixed batch,
+//! each generator gives N images per class, the LoRA artifact carries diffusers' file,
+//! and editing only `lora_rank` reruns exactly the LoRA branch.
+
+use std::fs;
+use std::path::Path;
+
+use crate::common::{TestProject, names};
+
+const ASSETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/assets/sd-tiny");
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).expect("read assets") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+fn json(project: &TestProject, rel: &str) -> serde_json::Value {
+    serde_json::from_str(&project.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn sd_tiny_pipeline_adapts_samples_and_a_new_lora_rank_reruns_only_the_lora_branch() {
+    let project = TestProject::new(include_str!("../../pipelines/sd-tiny.yaml"));
+    copy_tree(Path::new(ASSETS), &project.path("assets/sd-tiny"));
+    let first = project.run(&["--backend", "cpu", "-j", "2"]);
+    first.assert_ok();
+    let generators = ["finetune", "lora", "dreambooth"];
+    let mut all = vec!["data", "split", "features", "sd"];
+    all.extend(generators);
+    let samples: Vec<String> = generators.iter().map(|g| format!("sample@{g}")).collect();
+    let quality: Vec<String> = generators.iter().map(|g| format!("quality@{g}")).collect();
+    all.extend(samples.iter().map(String::as_str));
+    all.extend(quality.iter().map(String::as_str));
+    assert_eq!(first.executed(), names(&all));
+
+    for stage in generators {
+        let file = json(
+            &project,
+            &format!(".augflow/out/{stage}/generator/generator.json"),
+        );
+        assert_eq!(file["spec"]["family"], "stable_diffusion", "{stage}");
+        let evals: Vec<&serde_json::Value> = file["losses"]
+            .as_array()
+            .expect("losses")
+            .iter()
+            .filter(|s| s[0].as_str().is_some_and(|n| n.ends_with(" eval")))
+            .collect();
+        let want = if stage == "dreambooth" { 2 } else { 1 };
+        assert_eq!(evals.len(), want, "{stage}: {}", file["losses"]);
+        for series in evals {
+            let (before, after) = (series[1][0].as_f64(), series[1][1].as_f64());
+            assert!(
+                after < before,
+                "{stage} {}: {before:?} → {after:?}",
+                series[0]
+            );
+        }
+    }
+    let lora_dir = project.path(".augflow/out/lora/generator");
+    assert!(lora_dir.join("pytorch_lora_weights.safetensors").is_file());
+    assert!(lora_dir.join("sd/unet/config.json").is_file());
+    for generator in generators {
+        let set = json(
+            &project,
+            &format!(".augflow/out/sample@{generator}/images/images.json"),
+        );
+        let images = set["images"].as_array().expect("images");
+        assert_eq!(
+            images.len(),
+            2 * 4,
+            "{generator}: four images of each class"
+        );
+        let source = format!("synthetic:sd_{generator}");
+        assert!(
+            images.iter().all(|r| r["source"] == source.as_str()),
+            "{generator}: {set}"
+        );
+        let metrics = json(
+            &project,
+            &format!(".augflow/out/quality@{generator}/metrics/metrics.json"),
+        );
+        assert!(metrics.is_object(), "{generator}");
+    }
+
+    project.edit_pipeline("lora_rank: 4", "lora_rank: 2");
+    let rank = project.run(&["--backend", "cpu", "-j", "2"]);
+    rank.assert_ok();
+    assert_eq!(
+        rank.executed(),
+        names(&["lora", "sample@lora", "quality@lora"])
+    );
+}
