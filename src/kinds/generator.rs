@@ -1,20 +1,15 @@
-//! The synthetic-data kinds: `train.ddpm` and `train.gan` (train image set → generator),
-//! `sample` (generator → N images per class), `augment.merge` (real + synthetic →
-//! training set) and `score.quality` (real + synthetic + feature model → quality metrics).
-
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+//! The generator kinds: `train.ddpm` and `train.gan` (train image set → generator) and
+//! `sample` (generator → N images per class). What uses the samples, `augment.merge` and
+//! `score.quality`, is in `synthetic.rs`.
 
 use augflow_stages::generators::{
     self, DdpmConfig, DdpmProgress, GanConfig, GanProgress, GeneratorFamily, SampleConfig,
     SampleProgress, sample_generator_with_base,
 };
-use augflow_stages::synthetic::{self, FeatureSpace, MergeConfig, QualityConfig, merge_image_sets};
 
-use super::ml::{device_for, device_outcome, reports_step, stage_error, write_json};
+use super::ml::{device_for, device_outcome, reports_step, stage_error};
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Port, Progress, path_param, port,
-    port_dir,
+    ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Port, Progress, port, port_dir,
 };
 use crate::spec::Value;
 
@@ -31,13 +26,14 @@ pub const TRAIN_GAN: KindSpec = KindSpec::new("train.gan", augflow_stages::GENER
     .outputs(GENERATOR_OUTPUT)
     .on_device();
 
-/// `sample` runs the generators' samplers and, for latent generators, the latent ones
-/// (prompt, guidance, LoRA scale, decoder): bumping either constant changes its key (the
-/// sum only grows). `base`: the base generator of a LoRA generator (which holds adapters
-/// only).
+/// `sample` runs the generators' samplers, the latent ones (prompt, guidance, LoRA scale,
+/// decoder) and Stable Diffusion's: bumping any of the three constants changes its key
+/// (the sum only grows; SD's first version adds nothing, so keys stayed as they were).
+/// `base`: the base generator of a LoRA generator (which holds adapters only).
 pub const SAMPLE: KindSpec = KindSpec::new(
     "sample",
-    augflow_stages::GENERATOR_VERSION + augflow_stages::LATENT_VERSION - 1,
+    augflow_stages::GENERATOR_VERSION + augflow_stages::LATENT_VERSION - 1
+        + (augflow_stages::SD_VERSION - 1),
 )
 .inputs(&[
     port("generator", ArtifactType::Generator),
@@ -46,25 +42,6 @@ pub const SAMPLE: KindSpec = KindSpec::new(
 .outputs(&[port("images", ArtifactType::ImageSet)])
 .optional(&["base"])
 .on_device();
-
-pub const AUGMENT_MERGE: KindSpec = KindSpec::new("augment.merge", 1)
-    .inputs(&[
-        port("real", ArtifactType::ImageSet),
-        port("synthetic", ArtifactType::ImageSet),
-    ])
-    .outputs(&[port("images", ArtifactType::ImageSet)]);
-
-/// `features` (the domain feature classifier) is needed with `features: domain` only.
-pub const SCORE_QUALITY: KindSpec = KindSpec::new("score.quality", synthetic::QUALITY_VERSION)
-    .inputs(&[
-        port("real", ArtifactType::ImageSet),
-        port("synthetic", ArtifactType::ImageSet),
-        port("features", ArtifactType::Model),
-    ])
-    .outputs(&[port("metrics", ArtifactType::Metrics)])
-    .optional(&["features"])
-    .path_params(&["inception_weights"])
-    .on_device();
 
 pub fn train_ddpm(config: &DdpmConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
     let device = device_for(ctx)?;
@@ -201,87 +178,5 @@ pub fn sample(config: &SampleConfig, ctx: &KindContext<'_>) -> Result<KindOutcom
     outcome
         .metadata
         .insert("images".to_owned(), Value::from(manifest.images.len()));
-    Ok(outcome)
-}
-
-pub fn augment_merge(
-    config: &MergeConfig,
-    ctx: &KindContext<'_>,
-) -> Result<KindOutcome, KindError> {
-    let report = merge_image_sets(
-        port_dir(&ctx.inputs, "real")?,
-        port_dir(&ctx.inputs, "synthetic")?,
-        config,
-        port_dir(&ctx.outputs, "images")?,
-    )?;
-    let mut outcome = KindOutcome::default();
-    let to_value = |counts: &BTreeMap<String, usize>| {
-        Value::Object(
-            counts
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::from(*v)))
-                .collect(),
-        )
-    };
-    outcome
-        .metadata
-        .insert("real".to_owned(), to_value(&report.real));
-    outcome
-        .metadata
-        .insert("synthetic".to_owned(), to_value(&report.synthetic));
-    Ok(outcome)
-}
-
-/// `features: domain` needs the `features` input; `features: inception` refuses it.
-pub fn quality_inputs(config: &QualityConfig, connected: &[&str]) -> Result<(), String> {
-    let has_features = connected.contains(&"features");
-    match config.features {
-        FeatureSpace::Domain if !has_features => Err(
-            "`features: domain` needs input `features` (a classifier trained on the real \
-             training set); connect one, or set `features: inception` with \
-             `inception_weights`"
-                .to_owned(),
-        ),
-        FeatureSpace::Inception if has_features => {
-            Err("`features: inception` does not use input `features`; remove it".to_owned())
-        }
-        _ => Ok(()),
-    }
-}
-
-pub fn score_quality(
-    config: &QualityConfig,
-    ctx: &KindContext<'_>,
-) -> Result<KindOutcome, KindError> {
-    let mut config = config.clone();
-    if config.inception_weights.is_some() {
-        // The params hold the pipeline-relative text; the engine resolved (and hashed) it.
-        config.inception_weights = Some(path_param(ctx, "inception_weights")?.clone());
-    }
-    let device = device_for(ctx)?;
-    (ctx.progress)(Progress {
-        message: format!(
-            "embedding ({} features) and scoring",
-            config.features.as_str()
-        ),
-        fraction: None,
-    });
-    let dir = port_dir(&ctx.outputs, "metrics")?;
-    let report = synthetic::score_quality(
-        port_dir(&ctx.inputs, "real")?,
-        port_dir(&ctx.inputs, "synthetic")?,
-        ctx.inputs.get("features").map(PathBuf::as_path),
-        &config,
-        ctx.seed,
-        &device,
-        dir,
-    )?;
-    write_json(&dir.join("metrics.json"), &report)?;
-    let mut outcome = device_outcome(&device);
-    if let Some(fid) = report.mean_class_fid {
-        outcome
-            .metadata
-            .insert("mean_class_fid".to_owned(), Value::from(fid));
-    }
     Ok(outcome)
 }

@@ -20,6 +20,7 @@ mod schema;
 mod sd;
 pub use schema::pipeline_schema;
 mod split;
+mod synthetic;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -161,12 +162,12 @@ impl Registry {
                 .with_upstream_check(generator::sample_fits_generator),
         );
         registry.add(Kind::new(
-            generator::AUGMENT_MERGE,
-            generator::augment_merge,
+            synthetic::AUGMENT_MERGE,
+            synthetic::augment_merge,
         ));
         registry.add(
-            Kind::new(generator::SCORE_QUALITY, generator::score_quality)
-                .with_inputs_check(generator::quality_inputs),
+            Kind::new(synthetic::SCORE_QUALITY, synthetic::score_quality)
+                .with_inputs_check(synthetic::quality_inputs),
         );
         registry.add(Kind::new(
             latent::TRAIN_AUTOENCODER,
