@@ -29,9 +29,13 @@ pub mod config;
 pub mod data;
 pub mod generators;
 pub mod image_set;
+/// Seeded weight initialisation shared by every model (classifiers and generators).
+pub(crate) mod init;
 pub mod metrics;
 pub mod phantom;
 pub mod report;
+/// Keyed random streams: the seeding scheme of training, augmentation and sampling.
+pub(crate) mod rng;
 pub mod sd;
 pub mod split;
 pub mod synthetic;

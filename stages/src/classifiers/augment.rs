@@ -5,7 +5,7 @@
 use rand_chacha::ChaCha8Rng;
 
 use super::config::AugmentConfig;
-use super::rng::{normal, symmetric, unit};
+use crate::rng::{normal, symmetric, unit};
 
 /// Augments a `size` × `size` 8-bit image; returns intensities in [0, 1].
 pub(super) fn augment(

@@ -13,9 +13,9 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::augment::augment;
 use super::config::AugmentConfig;
-use super::rng::keyed_rng;
 use crate::StageError;
 use crate::image_set::ImageSetManifest;
+use crate::rng::keyed_rng;
 
 /// Intensity normalisation: the mean and standard deviation of ImageNet's three channels
 /// averaged, so grayscale inputs match what ImageNet-pretrained stems expect.

@@ -11,13 +11,11 @@ mod convnext;
 pub(crate) mod data;
 mod efficientnet;
 mod eval;
-pub(crate) mod init;
 mod layers;
 mod model;
 mod predict;
 pub(crate) mod pretrained;
 mod resnet;
-pub(crate) mod rng;
 mod training;
 mod weights;
 

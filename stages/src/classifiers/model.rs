@@ -7,9 +7,9 @@ use burn::tensor::{Device, Tensor};
 use super::config::{Architecture, ModelSpec};
 use super::convnext::{ConvNext, SMALL_DEPTHS, TINY_DEPTHS};
 use super::efficientnet::EfficientNet;
-use super::init::{InitPolicy, SeededInit, TrainableCounter};
 use super::resnet::ResNet;
 use crate::StageError;
+use crate::init::{InitPolicy, SeededInit, TrainableCounter};
 
 // A handful of classifiers exist at a time, and Burn's Module derive does not see
 // through `Box`, so the size difference between variants does not matter.

@@ -17,11 +17,11 @@ use super::data::{LoadedSet, load_image_set, make_batch};
 use super::eval::evaluate;
 use super::model::Classifier;
 use super::pretrained::load_pretrained;
-use super::rng::{keyed_rng, permutation, unit};
 use super::weights::{HISTORY_FILE, MODEL_FILE, ModelFile, WEIGHTS_FILE, weights_bytes};
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::json_file::write_json;
+use crate::rng::{keyed_rng, permutation, unit};
 
 /// Grayscale input.
 const IN_CHANNELS: usize = 1;

@@ -10,8 +10,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::schedule::Schedule;
 use super::unet::UNet;
 use crate::StageError;
-use crate::classifiers::rng::{keyed_rng, normal};
 use crate::generators::Sampler;
+use crate::rng::{keyed_rng, normal};
 
 /// A noise predictor ε̂(x_t, t): the pixel U-Net, or a latent U-Net with its prompt and
 /// guidance.

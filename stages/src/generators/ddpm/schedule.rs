@@ -147,7 +147,7 @@ impl AncestralStep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classifiers::rng::{keyed_rng, normal};
+    use crate::rng::{keyed_rng, normal};
 
     #[test]
     fn linear_schedule_matches_ho_et_al() {

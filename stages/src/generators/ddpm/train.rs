@@ -15,14 +15,14 @@ use super::schedule::Schedule;
 use super::unet::UNet;
 use crate::StageError;
 use crate::backend::SelectedDevice;
-use crate::classifiers::init::{InitPolicy, SeededInit};
-use crate::classifiers::rng::{keyed_rng, normal, permutation, unit};
 use crate::data::out_dir::ensure_empty;
 use crate::generators::artifact::{Checkpoint, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
 use crate::generators::ema::ema_update;
 use crate::generators::images::{ClassImages, batch_tensor, load_by_class};
 use crate::generators::select::selection_score;
 use crate::generators::{DdpmConfig, Sampler};
+use crate::init::{InitPolicy, SeededInit};
+use crate::rng::{keyed_rng, normal, permutation, unit};
 use crate::weights::module_bytes;
 
 /// Training losses are recorded as means over this many steps.

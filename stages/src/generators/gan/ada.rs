@@ -16,8 +16,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 
-use crate::classifiers::rng::{normal, unit};
 use crate::generators::AdaConfig;
+use crate::rng::{normal, unit};
 
 /// The p controller.
 #[derive(Debug, Clone)]
@@ -152,7 +152,7 @@ pub(crate) fn augment(x: Tensor<4>, p: f64, rng: &mut ChaCha8Rng, device: &Devic
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classifiers::rng::keyed_rng;
+    use crate::rng::keyed_rng;
 
     fn controller() -> AdaController {
         let cfg = AdaConfig {

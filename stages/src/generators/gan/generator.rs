@@ -263,7 +263,7 @@ mod tests {
     use burn::tensor::TensorData;
 
     use super::*;
-    use crate::classifiers::rng::{keyed_rng, normal, unit};
+    use crate::rng::{keyed_rng, normal, unit};
 
     fn tensor<const D: usize>(dims: [usize; D], purpose: &str, device: &Device) -> Tensor<D> {
         let mut rng = keyed_rng(7, purpose, &[]);

@@ -10,7 +10,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
-use crate::classifiers::rng::{keyed_rng, normal};
+use crate::rng::{keyed_rng, normal};
 
 /// Draws every initial parameter of one network, in construction order.
 pub(crate) struct Init {

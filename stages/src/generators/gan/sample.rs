@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::generator::{GenInputs, Generator};
 use crate::StageError;
-use crate::classifiers::rng::{keyed_rng, normal};
+use crate::rng::{keyed_rng, normal};
 
 /// Keys the noise maps' streams apart from the latents' (part appended to an image's key).
 const NOISE_TAG: u64 = 1 << 32;

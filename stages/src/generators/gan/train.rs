@@ -19,13 +19,13 @@ use super::layers::Init;
 use super::sample::{DrawSpec, draw, gen_inputs};
 use crate::StageError;
 use crate::backend::SelectedDevice;
-use crate::classifiers::rng::{keyed_rng, normal, permutation, unit};
 use crate::data::out_dir::ensure_empty;
 use crate::generators::GanConfig;
 use crate::generators::artifact::{Checkpoint, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
 use crate::generators::ema::ema_update;
 use crate::generators::images::{batch_tensor, load_by_class};
 use crate::generators::select::selection_score;
+use crate::rng::{keyed_rng, normal, permutation, unit};
 use crate::weights::module_bytes;
 
 /// Training series are recorded as means over this many steps.

@@ -17,10 +17,10 @@ use super::files::{
 use super::{LOSS_WINDOW, LatentProgress, LossWindow, flip_rows, scalar};
 use crate::StageError;
 use crate::backend::SelectedDevice;
-use crate::classifiers::init::{InitPolicy, SeededInit};
-use crate::classifiers::rng::{keyed_rng, normal, permutation, unit};
 use crate::data::out_dir::ensure_empty;
 use crate::generators::images::load_by_class;
+use crate::init::{InitPolicy, SeededInit};
+use crate::rng::{keyed_rng, normal, permutation, unit};
 use crate::weights::{load_module, module_bytes};
 
 /// Trains the autoencoder on every image of the image sets in `train_dirs` and writes

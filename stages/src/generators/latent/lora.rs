@@ -15,7 +15,7 @@ use burn::tensor::{Tensor, TensorData};
 use super::config::LoraSpec;
 use super::unet::LatentUNet;
 use crate::StageError;
-use crate::classifiers::rng::{keyed_rng, normal};
+use crate::rng::{keyed_rng, normal};
 
 /// Parameter paths that get adapters: the attention projections; with `projections`
 /// the transformer blocks' other per-pixel linear maps; with `conv` the residual blocks'

@@ -12,8 +12,8 @@ use super::text::TextEncoder;
 use super::unet::LatentUNet;
 use super::vocab::tokenize;
 use crate::StageError;
-use crate::classifiers::init::{InitPolicy, SeededInit};
 use crate::generators::ddpm::sample::NoisePredictor;
+use crate::init::{InitPolicy, SeededInit};
 use crate::weights::load_module;
 
 #[derive(Module, Debug)]

@@ -18,10 +18,10 @@ use super::stages::to_examples;
 use super::train::{Example, LoopConfig, train_loop};
 use super::vocab::build_vocabulary;
 use super::{LatentProgress, flip_rows};
-use crate::classifiers::rng::{keyed_rng, normal};
 use crate::generators::NoiseSchedule;
 use crate::generators::ddpm::sample::NoisePredictor;
 use crate::generators::ddpm::schedule::Schedule;
+use crate::rng::{keyed_rng, normal};
 use crate::weights::{load_module, module_bytes};
 
 fn text_spec() -> TextSpec {
@@ -190,11 +190,10 @@ fn weight_files_written_by_a_test_load_into_fresh_modules() {
         base_channels: 4,
         latent_channels: 4,
     };
-    let ae =
-        Autoencoder::new(&ae_spec, &device).map(&mut crate::classifiers::init::SeededInit::new(
-            12,
-            crate::classifiers::init::InitPolicy::TorchDefault,
-        ));
+    let ae = Autoencoder::new(&ae_spec, &device).map(&mut crate::init::SeededInit::new(
+        12,
+        crate::init::InitPolicy::TorchDefault,
+    ));
     let write = |name: &str, bytes: Vec<u8>| {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).expect("write");
@@ -324,11 +323,10 @@ fn flipped_examples_are_latents_of_mirrored_images() {
         base_channels: 4,
         latent_channels: 4,
     };
-    let ae =
-        Autoencoder::new(&ae_spec, &device).map(&mut crate::classifiers::init::SeededInit::new(
-            21,
-            crate::classifiers::init::InitPolicy::TorchDefault,
-        ));
+    let ae = Autoencoder::new(&ae_spec, &device).map(&mut crate::init::SeededInit::new(
+        21,
+        crate::init::InitPolicy::TorchDefault,
+    ));
     let spec = LatentSpec {
         method: LatentMethod::Base,
         autoencoder: ae_spec.clone(),

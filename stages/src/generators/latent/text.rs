@@ -10,7 +10,7 @@ use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::TextSpec;
-use crate::classifiers::rng::{keyed_rng, normal};
+use crate::rng::{keyed_rng, normal};
 
 #[derive(Module, Debug)]
 pub struct TextEncoder {

@@ -13,8 +13,8 @@ use rand::RngCore;
 use super::model::LatentDiffusion;
 use super::{LatentProgress, LossWindow, scalar};
 use crate::StageError;
-use crate::classifiers::rng::{keyed_rng, normal, permutation, unit};
 use crate::generators::ddpm::schedule::Schedule;
+use crate::rng::{keyed_rng, normal, permutation, unit};
 
 /// One training example: a scaled latent [c, s, s] and its prompt's tokens.
 #[derive(Debug, Clone)]

@@ -14,11 +14,11 @@ use super::train::dreambooth_text_encoder;
 use super::{SD_LORA_FILE, SD_UNET_FILE, STUDY_PROMPT, SdMethod};
 use crate::StageError;
 use crate::backend::SelectedDevice;
-use crate::classifiers::rng::{keyed_rng, normal};
 use crate::generators::images::SyntheticWriter;
 use crate::generators::latent::lora::{attach, load_adapters};
 use crate::generators::{SampleConfig, SampleProgress, Sampler};
 use crate::image_set::ImageSetManifest;
+use crate::rng::{keyed_rng, normal};
 use crate::sd::{ClipTextModel, SdSampler, StableDiffusion, UNet2DCondition};
 use crate::weights::load_module;
 

@@ -7,7 +7,6 @@ use rand::RngCore;
 
 use crate::StageError;
 use crate::backend::SelectedDevice;
-use crate::classifiers::rng::keyed_rng;
 use crate::data::out_dir::ensure_empty;
 use crate::generators::artifact::GeneratorFile;
 use crate::generators::ddpm::schedule::Schedule;
@@ -20,6 +19,7 @@ use crate::generators::latent::files::{copy_file, write_bytes};
 use crate::generators::latent::model::{LatentDiffusion, prompt_tokens};
 use crate::generators::latent::train::{LoopConfig, train_loop};
 use crate::generators::latent::vocab::build_vocabulary;
+use crate::rng::keyed_rng;
 use crate::weights::{load_module, module_bytes};
 
 use super::adaptation::{finish, to_examples};

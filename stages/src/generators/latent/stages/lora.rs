@@ -8,7 +8,6 @@ use rand::RngCore;
 
 use crate::StageError;
 use crate::backend::SelectedDevice;
-use crate::classifiers::rng::keyed_rng;
 use crate::data::out_dir::ensure_empty;
 use crate::generators::artifact::GeneratorFile;
 use crate::generators::latent::config::{LatentMethod, LoraConfig};
@@ -16,6 +15,7 @@ use crate::generators::latent::files::{LORA_WEIGHTS, TEXT_WEIGHTS, UNET_WEIGHTS}
 use crate::generators::latent::files::{base_digest, write_bytes};
 use crate::generators::latent::model::load_model;
 use crate::generators::latent::{LatentProgress, lora};
+use crate::rng::keyed_rng;
 
 use super::adaptation::{Adaptation, finish};
 
