@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks for docs/benchmarks.md, all measured side by side in one run on this machine:
 #   1. no-op rerun of the same 10-stage shell pipeline: augflow run, dvc repro, snakemake -n
-#   2. no-op rerun of a generated 600-node matrix pipeline under augflow
+#   2. no-op rerun of a generated 600-node matrix pipeline under augflow, and of 600 shell
+#      stages that each read a file
 #   3. hashing throughput of a 1 GiB file: augflow's hasher against b3sum
 # Installs hyperfine (apt), dvc and snakemake (PyPI, in a venv) and b3sum (crates.io) under
 # ~/.cache/augflow-bench. Writes a Markdown report to bench/results.md.
@@ -82,6 +83,21 @@ YAML
 (cd "$grid" && "$augflow" run -j 2 > /dev/null 2>&1)
 nodes=$(cd "$grid" && "$augflow" dag | grep -c '^cell@')
 
+# --- 2b. 600 shell stages, each with a file dependency -----------------------------------
+deps=$work/deps
+mkdir -p "$deps/in"
+for i in $(seq 1 600); do echo "$i" > "$deps/in/$i.txt"; done
+cat > "$deps/augflow.yaml" <<YAML
+stages:
+  copy:
+    matrix:
+      i: [$(seq -s, 1 600)]
+    cmd: "mkdir -p out && cat in/\${i}.txt > out/\${i}.txt"
+    deps: ["in/\${i}.txt"]
+    outs: ["out/\${i}.txt"]
+YAML
+(cd "$deps" && "$augflow" run -j 2 > /dev/null 2>&1)
+
 # --- 3. hashing a 1 GiB file -------------------------------------------------------------
 head -c 1073741824 /dev/urandom > "$work/1g.bin"
 [[ $("$augflow" hash "$work/1g.bin" | cut -d' ' -f1) == $(b3sum "$work/1g.bin" | cut -d' ' -f1) ]]
@@ -104,6 +120,10 @@ echo -e "\n## No-op rerun, $nodes-node matrix (augflow)" >> "$out"
 hyperfine -N -w 3 -r 20 --export-markdown "$work/t2.md" \
     -n "augflow run ($nodes nodes)" "bash -c 'cd $grid && $augflow run'" > /dev/null
 cat "$work/t2.md" >> "$out"
+echo -e "\n## No-op rerun, 600 shell stages with file deps (augflow)" >> "$out"
+hyperfine -N -w 3 -r 20 --export-markdown "$work/t2b.md" \
+    -n "augflow run (600 stages, file deps)" "bash -c 'cd $deps && $augflow run'" > /dev/null
+cat "$work/t2b.md" >> "$out"
 echo -e "\n## Hashing a 1 GiB file (page cache warm)" >> "$out"
 hyperfine -N -w 2 -r 10 --export-markdown "$work/t3.md" \
     -n "b3sum" "b3sum $work/1g.bin" \
