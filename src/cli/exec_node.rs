@@ -22,6 +22,9 @@ pub struct ExecNodeArgs {
     pub remote: RemoteArgs,
     #[arg(long, value_enum, env = "AUGFLOW_BACKEND", default_value_t = BackendRequest::Auto)]
     pub backend: BackendRequest,
+    /// Which attempt this job is: the runner submits a job lost with its machine again.
+    #[arg(long, default_value_t = 1)]
+    pub attempt: u32,
 }
 
 pub fn run(args: &ExecNodeArgs, store: Option<&Path>) -> Result<(), CliError> {
@@ -44,7 +47,7 @@ pub fn run(args: &ExecNodeArgs, store: Option<&Path>) -> Result<(), CliError> {
         let cancel = cancel.clone();
         let _ = ctrlc::set_handler(move || cancel.cancel());
     }
-    match exec_node(&engine, index) {
+    match exec_node(&engine, index, args.attempt) {
         Ok(result) => {
             for warning in &result.warnings {
                 eprintln!("warning: {}: {warning}", args.node);

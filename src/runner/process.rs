@@ -36,24 +36,8 @@ pub enum NodeSignal {
     Progress(Progress),
 }
 
-/// Runs or reuses one node, reporting through `observe`.
-pub fn process_node<'u>(
-    engine: &Engine<'_>,
-    node: &NodeSpec,
-    upstream: impl Fn(&str) -> Option<&'u BTreeMap<String, Artifact>>,
-    observe: &(dyn Fn(NodeSignal) + Sync),
-) -> Result<NodeDone, NodeError> {
-    process(
-        engine,
-        node,
-        &Placement::default(),
-        upstream,
-        observe,
-        engine.execute,
-    )
-}
-
-/// [`process_node`] on the GPUs the scheduler gave it, as attempt `placement.attempt`.
+/// Runs or reuses one node on the GPUs the scheduler gave it, as attempt
+/// `placement.attempt`, reporting through `observe`.
 pub fn process_node_placed<'u>(
     engine: &Engine<'_>,
     node: &NodeSpec,
@@ -137,7 +121,7 @@ fn process<'u>(
 }
 
 /// A node the plan found up to date (its key in the store, its outputs in the workspace,
-/// no dependency stale): what [`process_node`] would do on that hit, without computing the
+/// no dependency stale): what [`process_node_placed`] would do on that hit, without computing the
 /// key, reading the entry or hashing the outputs a second time.
 pub fn reuse_planned(
     engine: &Engine<'_>,

@@ -11,12 +11,18 @@ use petgraph::graph::NodeIndex;
 
 use super::state::{JobResult, RESULT_FORMAT, result_path};
 use crate::runner::engine::Engine;
+use crate::runner::gpus::Placement;
 use crate::runner::node_error::NodeError;
-use crate::runner::process::{NodeDone, process_node, restore_node};
+use crate::runner::process::{NodeDone, process_node_placed, restore_node};
 
-/// Runs the node and writes its `JobResult` for the runner (also when it fails).
-pub fn exec_node(engine: &Engine<'_>, index: NodeIndex) -> Result<JobResult, NodeError> {
-    exec_node_as(engine, index, job_id())
+/// Runs the node as its `attempt`-th job (the runner submits a job lost with its machine
+/// again) and writes its `JobResult` for the runner (also when it fails).
+pub fn exec_node(
+    engine: &Engine<'_>,
+    index: NodeIndex,
+    attempt: u32,
+) -> Result<JobResult, NodeError> {
+    exec_node_as(engine, index, job_id(), attempt)
 }
 
 /// The id the runner knows this job by: `<array job>_<task>` for a task of a job array
@@ -34,13 +40,20 @@ pub(super) fn exec_node_as(
     engine: &Engine<'_>,
     index: NodeIndex,
     job: Option<String>,
+    attempt: u32,
 ) -> Result<JobResult, NodeError> {
     let started = Instant::now();
     let node = engine.graph.node(index);
+    // The attempt goes into the entry's metadata, as a local run's retries do.
+    let placement = Placement {
+        attempt: attempt.max(1),
+        ..Placement::default()
+    };
     let outcome = verify_inputs(engine, index).and_then(|produced| {
-        process_node(
+        process_node_placed(
             engine,
             node,
+            &placement,
             |name| produced.get(name),
             &|_| {}, // progress stays in the job's log; the runner sees states only
         )

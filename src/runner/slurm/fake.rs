@@ -15,8 +15,8 @@ use super::commands::{JobInfo, SlurmError, Submission, array_task_id};
 use crate::project::SlurmResources;
 use crate::runner::cancel::CancelToken;
 
-/// Runs a node's job: `true` when it succeeded.
-pub type RunJob<'r> = Box<dyn Fn(&str, &str) -> bool + 'r>;
+/// Runs a node's job (node, job id, the job's command): `true` when it succeeded.
+pub type RunJob<'r> = Box<dyn Fn(&str, &str, &[String]) -> bool + 'r>;
 
 pub struct FakeCluster<'r> {
     run_job: RunJob<'r>,
@@ -50,6 +50,8 @@ struct FakeJob {
     /// `12`, or `12_3` for task 3 of array job 12.
     id: String,
     node: String,
+    /// The command the job runs (`augflow exec-node …`).
+    argv: Vec<String>,
     after_ok: Vec<String>,
     state: &'static str,
     reason: Option<String>,
@@ -93,7 +95,7 @@ impl<'r> FakeCluster<'r> {
     pub fn preload(&self, node: &str) -> String {
         let mut state = self.state.borrow_mut();
         let id = state.new_id();
-        state.add(id, node, Vec::new(), false)
+        state.add(id, node, Vec::new(), Vec::new(), false)
     }
 
     pub fn submitted(&self) -> Vec<String> {
@@ -136,16 +138,16 @@ impl<'r> FakeCluster<'r> {
     }
 
     fn step(&self) {
-        let ending: Vec<(String, String)> = {
+        let ending: Vec<(String, String, Vec<String>)> = {
             let state = self.state.borrow();
             state
                 .jobs
                 .iter()
                 .filter(|job| job.state == "RUNNING" && !state.held.contains(&job.node))
-                .map(|job| (job.id.clone(), job.node.clone()))
+                .map(|job| (job.id.clone(), job.node.clone(), job.argv.clone()))
                 .collect()
         };
-        for (id, node) in ending {
+        for (id, node, argv) in ending {
             let scripted = self
                 .state
                 .borrow_mut()
@@ -154,7 +156,7 @@ impl<'r> FakeCluster<'r> {
                 .and_then(VecDeque::pop_front);
             let (end, reason) = match scripted {
                 Some(end) => (end, None),
-                None if (self.run_job)(&node, &id) => ("COMPLETED", None),
+                None if (self.run_job)(&node, &id, &argv) => ("COMPLETED", None),
                 None => ("FAILED", Some("NonZeroExitCode".to_owned())),
             };
             let mut state = self.state.borrow_mut();
@@ -218,10 +220,18 @@ impl FakeState {
         self.next_id.to_string()
     }
 
-    fn add(&mut self, id: String, node: &str, after_ok: Vec<String>, requeue: bool) -> String {
+    fn add(
+        &mut self,
+        id: String,
+        node: &str,
+        argv: Vec<String>,
+        after_ok: Vec<String>,
+        requeue: bool,
+    ) -> String {
         self.jobs.push(FakeJob {
             id: id.clone(),
             node: node.to_owned(),
+            argv,
             after_ok,
             state: "PENDING",
             reason: None,
@@ -270,12 +280,20 @@ impl SlurmClient for FakeCluster<'_> {
         let id = state.new_id();
         if submission.array.is_empty() {
             state.submitted.push(node.to_owned());
-            return Ok(state.add(id, node, submission.after_ok.clone(), requeue));
+            let argv = submission.argv.clone();
+            return Ok(state.add(id, node, argv, submission.after_ok.clone(), requeue));
         }
         for (task, run) in submission.array.iter().enumerate() {
             state.submitted.push(run.node.clone());
             let task_id = array_task_id(&id, task);
-            state.add(task_id, &run.node, submission.after_ok.clone(), requeue);
+            let argv = run.argv.clone();
+            state.add(
+                task_id,
+                &run.node,
+                argv,
+                submission.after_ok.clone(),
+                requeue,
+            );
         }
         Ok(id)
     }

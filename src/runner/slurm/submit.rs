@@ -277,7 +277,7 @@ impl SlurmRun<'_, '_> {
             workdir: self.engine.project.root.clone(),
             log: log.clone(),
             after_ok: ready.after_ok.clone(),
-            argv: self.job_argv(&node.name)?,
+            argv: self.job_argv(ready.index)?,
             array: Vec::new(),
         };
         let job = self.client.submit(&ready.resources, &submission)?;
@@ -294,7 +294,7 @@ impl SlurmRun<'_, '_> {
                 let name = &graph.node(ready.index).name;
                 Ok(ArrayTask {
                     node: name.clone(),
-                    argv: self.job_argv(name)?,
+                    argv: self.job_argv(ready.index)?,
                     log: self.prepare_log(name),
                 })
             })
@@ -354,8 +354,10 @@ impl SlurmRun<'_, '_> {
         resources
     }
 
-    /// `augflow [--store S] exec-node --node N [--remote R | --no-remote] --backend B PIPELINE`.
-    fn job_argv(&self, node: &str) -> Result<Vec<String>, SlurmError> {
+    /// `augflow [--store S] exec-node --node N --backend B [--remote R | --no-remote]
+    /// [--attempt A] PIPELINE`.
+    fn job_argv(&self, index: NodeIndex) -> Result<Vec<String>, SlurmError> {
+        let node = &self.engine.graph.node(index).name;
         let engine = self.engine;
         let bin = match &self.config.augflow_bin {
             Some(bin) => bin.clone(),
@@ -377,6 +379,10 @@ impl SlurmRun<'_, '_> {
         match &engine.remote {
             Some(link) => argv.extend(["--remote".to_owned(), link.name.clone()]),
             None => argv.push("--no-remote".to_owned()),
+        }
+        // A node submitted again after its job was lost: its entry records the attempt.
+        if let Some(attempt) = self.attempts.get(&index).filter(|&&a| a > 1) {
+            argv.extend(["--attempt".to_owned(), attempt.to_string()]);
         }
         argv.push(engine.graph.pipeline.file.display().to_string());
         Ok(argv)

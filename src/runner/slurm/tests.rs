@@ -65,11 +65,16 @@ impl Harness {
 
 /// Jobs run their node as `augflow exec-node` would, inside this process.
 pub(super) fn run_nodes<'r>(engine: &'r Engine<'_>) -> RunJob<'r> {
-    Box::new(move |node, job| {
+    Box::new(move |node, job, argv| {
+        let attempt = argv
+            .iter()
+            .position(|arg| arg == "--attempt")
+            .and_then(|i| argv.get(i + 1)?.parse().ok())
+            .unwrap_or(1);
         engine
             .graph
             .find(node)
-            .is_some_and(|index| exec_node_as(engine, index, Some(job.to_owned())).is_ok())
+            .is_some_and(|index| exec_node_as(engine, index, Some(job.to_owned()), attempt).is_ok())
     })
 }
 
@@ -319,6 +324,13 @@ fn with_retries_slurm_requeues_a_job_lost_with_its_node_in_place() {
     assert_eq!(statuses(&events), expected);
 }
 
+/// `attempts` in the metadata of the action entry the node's last job stored.
+fn entry_attempts(h: &Harness, engine: &Engine<'_>, node: &str) -> Option<u64> {
+    let record = crate::runner::read_record(&h.project, node)?;
+    let entry = engine.store.get_action(&record.key).ok()??;
+    entry.metadata.get("attempts")?.as_u64()
+}
+
 fn finished_attempts(events: &[Event], node: &str) -> Option<u32> {
     events.iter().find_map(|event| match event {
         Event::NodeFinished {
@@ -353,6 +365,9 @@ fn a_job_the_cluster_ends_with_node_fail_is_submitted_again_with_its_dependents(
         Event::NodeRetrying { stage, attempt: 2, reason } if stage == "lost" && reason.contains("NODE_FAIL")
     )));
     assert_eq!(h.read("next.txt"), "1\n");
+    // The entry the second job wrote records its attempt, as a local retry's does.
+    assert_eq!(entry_attempts(&h, &engine, "lost"), Some(2));
+    assert_eq!(entry_attempts(&h, &engine, "next"), Some(1));
 
     // Retries run out: two lost jobs with one retry fail the node after 2 attempts.
     let h = Harness::new(LOST, CONFIG);
