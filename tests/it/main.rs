@@ -10,6 +10,7 @@ mod data_kinds;
 mod diffusion;
 mod generate;
 mod gpus;
+mod headless;
 mod incremental;
 mod interrupt;
 mod lineage;
