@@ -38,6 +38,8 @@ pub mod report;
 pub(crate) mod rng;
 pub mod sd;
 pub mod split;
+/// FNV-1a and splitmix64: what every seeded stream (training, split, phantom) is keyed with.
+mod stable_hash;
 pub mod synthetic;
 
 mod error;

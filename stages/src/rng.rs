@@ -5,31 +5,16 @@
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::stable_hash::{Fnv1a, splitmix64};
+
 /// The stream for `purpose` and `parts` (epoch, image index, …) under `seed`.
 pub(crate) fn keyed_rng(seed: u64, purpose: &str, parts: &[u64]) -> ChaCha8Rng {
-    // FNV-1a over the purpose and parts, finished with splitmix64; hand-rolled because
-    // std's hashers are not guaranteed stable across Rust releases.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &byte in bytes {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    eat(&seed.to_le_bytes());
-    eat(&(purpose.len() as u64).to_le_bytes());
-    eat(purpose.as_bytes());
+    let mut hash = Fnv1a::with_seed(seed);
+    hash.write_prefixed(purpose.as_bytes());
     for part in parts {
-        eat(&part.to_le_bytes());
+        hash.write(&part.to_le_bytes());
     }
-    ChaCha8Rng::seed_from_u64(splitmix64(hash))
-}
-
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    ChaCha8Rng::seed_from_u64(splitmix64(hash.finish()))
 }
 
 /// Uniform in [0, 1) with 24 bits, straight from the word stream (rand's distribution

@@ -9,6 +9,8 @@
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::stable_hash::{hash_parts, mix64, splitmix64};
+
 /// Identifies one patient of one class under one seed.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct PatientKey<'a> {
@@ -48,7 +50,9 @@ pub(super) struct Rng(ChaCha8Rng);
 
 impl Rng {
     pub(super) fn keyed(seed: u64, parts: &[&[u8]]) -> Self {
-        Self(ChaCha8Rng::seed_from_u64(stable_hash(seed, parts)))
+        Self(ChaCha8Rng::seed_from_u64(splitmix64(hash_parts(
+            seed, parts,
+        ))))
     }
 
     /// Uniform in [0, 1), with 24 bits (all an f32 mantissa holds).
@@ -85,35 +89,10 @@ impl FastRng {
     /// Film grain needs no exact tails, and this avoids `ln` and `cos` per pixel.
     pub(super) fn grain(&mut self) -> f32 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let bits = splitmix64(self.0);
+        let bits = mix64(self.0);
         let sum: u32 = (0..4).map(|i| ((bits >> (16 * i)) & 0xffff) as u32).sum();
         (sum as f32 / 65_535.0 - 2.0) * 3f32.sqrt()
     }
-}
-
-/// FNV-1a over length-prefixed parts, finished with a splitmix64 mix. Hand-rolled because std's
-/// hashers are not guaranteed to be stable across Rust releases.
-fn stable_hash(seed: u64, parts: &[&[u8]]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &byte in bytes {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    eat(&seed.to_le_bytes());
-    for part in parts {
-        eat(&(part.len() as u64).to_le_bytes());
-        eat(part);
-    }
-    splitmix64(hash.wrapping_add(0x9e37_79b9_7f4a_7c15))
-}
-
-/// The splitmix64 output function: a strong 64-bit mixer.
-fn splitmix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -8,32 +8,16 @@
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::stable_hash::hash_parts;
+
 pub(super) fn shuffle<T>(items: &mut [T], seed: u64, purpose: &str, class: &str) {
     let mut rng =
-        ChaCha8Rng::seed_from_u64(stable_hash(seed, &[purpose.as_bytes(), class.as_bytes()]));
+        ChaCha8Rng::seed_from_u64(hash_parts(seed, &[purpose.as_bytes(), class.as_bytes()]));
     for i in (1..items.len()).rev() {
         // Uniform in 0..=i by multiply-high: no modulo bias worth speaking of.
         let j = ((u128::from(rng.next_u64()) * (i as u128 + 1)) >> 64) as usize;
         items.swap(i, j);
     }
-}
-
-/// FNV-1a over the seed and length-prefixed parts: stable across platforms and Rust
-/// releases, unlike `std`'s hashers.
-fn stable_hash(seed: u64, parts: &[&[u8]]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    eat(&seed.to_le_bytes());
-    for part in parts {
-        eat(&(part.len() as u64).to_le_bytes());
-        eat(part);
-    }
-    hash
 }
 
 #[cfg(test)]
