@@ -8,17 +8,17 @@ use std::collections::BTreeMap;
 use petgraph::graph::NodeIndex;
 
 use super::engine::Engine;
-use super::plan::{NodeState, Planned};
+use super::plan::{NodeState, Planned, plan_entries};
 use super::record::read_record;
 use crate::spec::NodeSpec;
 
 /// Estimated milliseconds of every node in `nodes` that the plan (`planned`, in `nodes`'
-/// order) says will execute and that has some recorded history; empty when nothing was
-/// ever recorded.
+/// order; made here when not given) says will execute and that has some recorded history;
+/// empty when nothing was ever recorded.
 pub fn run_estimates(
     engine: &Engine<'_>,
     nodes: &[NodeIndex],
-    planned: &[Planned],
+    planned: Option<&[Planned]>,
 ) -> BTreeMap<String, u64> {
     let has_history = std::fs::read_dir(engine.project.node_records_dir())
         .map(|mut entries| entries.next().is_some())
@@ -26,6 +26,14 @@ pub fn run_estimates(
     if !has_history {
         return BTreeMap::new();
     }
+    let made;
+    let planned = match planned {
+        Some(planned) => planned,
+        None => {
+            made = plan_entries(engine, nodes);
+            &made
+        }
+    };
     // A no-op run (nothing stale) must not read every node's history.
     let stale: Vec<NodeIndex> = planned
         .iter()

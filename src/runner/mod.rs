@@ -58,19 +58,21 @@ pub struct RunOptions {
 /// and in the summary, not as an error.
 pub fn run(engine: &Engine<'_>, options: &RunOptions, emit: &mut dyn FnMut(&Event)) -> RunSummary {
     let nodes = selected_nodes(engine, &options.targets);
-    // Planned once: the estimate reads which nodes will execute, and the nodes found up to
-    // date end as cached from the plan (the Slurm executor plans again as it submits).
-    let planned = plan::plan_entries(engine, &nodes);
+    // A local run plans once: the estimate reads which nodes will execute, and the nodes
+    // found up to date end as cached from the plan. The Slurm executor plans as it submits,
+    // so it is planned here only if the estimate needs it.
+    let planned =
+        matches!(options.executor, ExecutorKind::Local).then(|| plan::plan_entries(engine, &nodes));
     emit(&Event::RunStarted {
         pipeline: engine.graph.pipeline.file.display().to_string(),
         nodes: nodes.len(),
         jobs: options.jobs,
-        estimates: estimate::run_estimates(engine, &nodes, &planned),
+        estimates: estimate::run_estimates(engine, &nodes, planned.as_deref()),
     });
     let summary = match options.executor {
         ExecutorKind::Local => {
             let schedule = schedule::Schedule {
-                reused: reuse::reuse_up_to_date(engine, &nodes, planned),
+                reused: reuse::reuse_up_to_date(engine, &nodes, planned.unwrap_or_default()),
                 nodes,
                 jobs: options.jobs.max(1),
                 keep_going: options.keep_going,

@@ -117,12 +117,18 @@ impl Prepared {
         Ok((examples, used))
     }
 
-    fn loop_config<'a>(&'a self, cfg: &FinetuneConfig, phase: &str, seed: u64) -> LoopConfig<'a> {
+    fn loop_config<'a>(
+        &'a self,
+        cfg: &FinetuneConfig,
+        phase: &str,
+        stream: &'a str,
+        seed: u64,
+    ) -> LoopConfig<'a> {
         let (channels, side) = self.base.latent_shape();
         LoopConfig {
             phase: phase.to_owned(),
             seed,
-            stream: "",
+            stream,
             steps: cfg.steps,
             batch_size: cfg.batch_size,
             lr: cfg.lr,
@@ -210,8 +216,7 @@ pub fn train_sd_finetune(
     let prepared = Prepared::new(base_dir, train_dir, cfg.classes.as_deref())?;
     let (examples, prompts) = prepared.class_examples(cfg, &device.device)?;
     let ad = device.device.clone().autodiff();
-    let mut loop_cfg = prepared.loop_config(cfg, "sd_finetune", seed);
-    loop_cfg.stream = "sd_finetune";
+    let loop_cfg = prepared.loop_config(cfg, "sd_finetune", "sd_finetune", seed);
     let trained = train_loop(
         prepared.model(&ad)?,
         &loop_cfg,
@@ -262,8 +267,7 @@ pub fn train_sd_lora(
     let mut model = prepared.model(&ad)?;
     let scale = cfg.alpha / cfg.rank as f64;
     model.unet = attach(model.unet, LORA_TARGETS.to_owned(), cfg.rank, scale, seed)?;
-    let mut loop_cfg = prepared.loop_config(&finetune, "sd_lora", seed);
-    loop_cfg.stream = "sd_lora";
+    let loop_cfg = prepared.loop_config(&finetune, "sd_lora", "sd_lora", seed);
     let trained = train_loop(model, &loop_cfg, &examples, &ad, progress, cancel)?;
     let adapters = adapter_bytes(&trained.model.unet)?;
     write_bytes(
@@ -375,8 +379,7 @@ pub fn train_sd_dreambooth(
         }
         let phase = format!("sd_dreambooth {class}");
         let stream = format!("sd_dreambooth-{index}");
-        let mut loop_cfg = prepared.loop_config(&loop_params, &phase, seed);
-        loop_cfg.stream = &stream;
+        let mut loop_cfg = prepared.loop_config(&loop_params, &phase, &stream, seed);
         loop_cfg.prior = Some((&prior, cfg.prior_weight));
         let trained = train_loop(model, &loop_cfg, &examples, &ad, progress, cancel)?;
         write_bytes(
