@@ -26,6 +26,7 @@ pub mod slurm;
 mod supervise;
 pub mod transfer;
 mod typed;
+mod worker_pool;
 
 pub use at_rev::{RevCheckout, RevError, checkout_at, plan_at_rev};
 pub use cancel::CancelToken;

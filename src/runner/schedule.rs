@@ -17,6 +17,7 @@ use super::node_error::NodeError;
 use super::process::{NodeDone, NodeSignal, process_node_placed};
 use super::retry;
 use super::shell::log_path;
+use super::worker_pool::run_in_worker_pool;
 use crate::kinds::Progress;
 
 pub struct Schedule {
@@ -106,7 +107,10 @@ pub fn run_schedule(
             let job_rx = Arc::clone(&job_rx);
             let msg_tx = msg_tx.clone();
             let produced = Arc::clone(&produced);
-            scope.spawn(move || worker(engine, &job_rx, &msg_tx, &produced));
+            let jobs = schedule.jobs;
+            scope.spawn(move || {
+                run_in_worker_pool(jobs, || worker(engine, &job_rx, &msg_tx, &produced))
+            });
         }
         drop(msg_tx);
 
