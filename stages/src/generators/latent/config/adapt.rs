@@ -10,6 +10,7 @@ use super::{
     default_cfg_dropout, default_guidance, default_steps, invalid,
 };
 use crate::StageError;
+use crate::generators::latent::train::LoopParams;
 
 /// Prompts of the adaptation stages: `prompt` with `{class}` replaced by the class name,
 /// unless `prompts` gives the class its own.
@@ -140,6 +141,16 @@ impl LoraConfig {
 }
 
 impl FinetuneConfig {
+    pub(crate) fn loop_params(&self) -> LoopParams {
+        LoopParams {
+            steps: self.steps,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            cfg_dropout: self.cfg_dropout,
+            hflip: self.hflip,
+        }
+    }
+
     pub fn class_prompts(&self) -> ClassPrompts {
         ClassPrompts {
             prompt: self.prompt.clone(),
@@ -191,6 +202,17 @@ pub struct DreamboothConfig {
 }
 
 impl DreamboothConfig {
+    /// DreamBooth drops no prompts: the instance prompt is what it learns.
+    pub(crate) fn loop_params(&self) -> LoopParams {
+        LoopParams {
+            steps: self.steps,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            cfg_dropout: 0.0,
+            hflip: self.hflip,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), StageError> {
         if !(self.prior_weight.is_finite() && self.prior_weight >= 0.0) {
             return invalid(format!(
