@@ -13,6 +13,7 @@ pub mod latent;
 mod sample;
 pub mod sd;
 pub mod select;
+mod unet;
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
