@@ -132,12 +132,18 @@ impl LoraConfig {
     }
 
     pub fn validate(&self) -> Result<(), StageError> {
-        check_range("rank", self.rank, 1, 256)?;
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return invalid(format!("alpha {} is not a positive number", self.alpha));
-        }
+        check_lora_shape(self.rank, self.alpha)?;
         self.finetune().validate()
     }
+}
+
+/// LoRA's rank (1 to 256) and scale α (positive), latent or SD.
+pub(crate) fn check_lora_shape(rank: usize, alpha: f64) -> Result<(), StageError> {
+    check_range("rank", rank, 1, 256)?;
+    if !(alpha.is_finite() && alpha > 0.0) {
+        return invalid(format!("alpha {alpha} is not a positive number"));
+    }
+    Ok(())
 }
 
 impl FinetuneConfig {

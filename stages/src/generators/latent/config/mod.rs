@@ -13,6 +13,7 @@ use crate::generators::latent::train::LoopParams;
 
 mod adapt;
 
+pub(crate) use adapt::check_lora_shape;
 pub use adapt::{ClassPrompts, DreamboothConfig, FinetuneConfig, LoraConfig, LoraSpec};
 
 /// The autoencoder's shape. Saved in its artifact and in every generator made from it.
