@@ -45,6 +45,15 @@ impl Artifact {
         }
     }
 
+    /// A regular file with `digest` and `size`, executable as `meta` says.
+    pub(crate) fn file(digest: Digest, size: u64, meta: &std::fs::Metadata) -> Artifact {
+        Artifact::File {
+            digest,
+            size,
+            executable: crate::meta::is_executable(meta),
+        }
+    }
+
     /// The directory artifact described by `manifest`.
     pub fn dir(manifest: &TreeManifest) -> Artifact {
         Artifact::Dir {

@@ -170,11 +170,7 @@ impl StatCache {
             // The metadata just read is the stamp: no second stat.
             let abs = std::path::absolute(path).at("resolve", path)?;
             let (digest, size) = self.digest_with_meta(&abs, &meta)?;
-            Ok(Artifact::File {
-                digest,
-                size,
-                executable: meta::is_executable(&meta),
-            })
+            Ok(Artifact::file(digest, size, &meta))
         } else {
             Err(CacheError::NotAFile {
                 path: path.to_path_buf(),

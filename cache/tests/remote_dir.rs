@@ -10,6 +10,8 @@ use augflow_cache::remote::{DirRemote, ObjectKind, Remote, RemoteError};
 use common::count_files;
 use remote_common::*;
 
+remote_common::scenario_tests!(Folder::new());
+
 struct Folder {
     _dir: tempfile::TempDir,
     root: PathBuf,
@@ -36,70 +38,15 @@ impl Harness for Folder {
 }
 
 #[test]
-fn round_trip() {
-    remote_common::round_trip(&Folder::new());
-}
-
-#[test]
-fn push_twice() {
-    remote_common::push_twice(&Folder::new());
-}
-
-#[test]
-fn concurrent_push() {
-    remote_common::concurrent_push(&Folder::new());
-}
-
-#[test]
-fn tampered_blob() {
-    remote_common::tampered_blob(&Folder::new());
-}
-
-#[test]
-fn unusable_entry_is_a_miss() {
-    remote_common::unusable_entry_is_a_miss(&Folder::new());
-}
-
-#[test]
-fn missing_blob() {
-    remote_common::missing_blob(&Folder::new());
-}
-
-#[test]
-fn corrupt_local_blob_is_not_pushed() {
-    remote_common::corrupt_local_blob_is_not_pushed(&Folder::new());
-}
-
-#[test]
-fn gc() {
-    remote_common::gc(&Folder::new());
-}
-
-#[test]
 fn layout_and_format() {
     let folder = Folder::new();
     let remote = DirRemote::open(&folder.root).unwrap();
     assert_eq!(remote.describe(), format!("dir:{}", folder.root.display()));
-    assert_eq!(
-        fs::read_to_string(folder.root.join("FORMAT")).unwrap(),
-        "augflow-remote 1\n"
-    );
-    let t = team();
-    let d = t.a.put_bytes(b"blob").unwrap();
-    remote.put_blob_from_file(&d, &t.a.blob_path(&d)).unwrap();
-    // Same path scheme as the local store.
-    let rel =
-        t.a.blob_path(&d)
-            .strip_prefix(t.a.root())
-            .unwrap()
-            .to_path_buf();
+    // Same path scheme as the local store, at the path the remote says.
+    let (t, d) = blob_layout(&folder, &remote);
     assert_eq!(
         remote.object_path(ObjectKind::Blob, &d),
-        folder.root.join(rel)
-    );
-    assert_eq!(
-        fs::read(remote.object_path(ObjectKind::Blob, &d)).unwrap(),
-        b"blob"
+        folder.root.join(relative_blob_path(&t.a, &d))
     );
     // Only finished files: no temp left behind.
     assert_eq!(fs::read_dir(folder.root.join("tmp")).unwrap().count(), 0);
@@ -116,37 +63,10 @@ fn layout_and_format() {
 fn unavailable_folder_fails_fast() {
     let folder = Folder::new();
     let remote = DirRemote::open(&folder.root).unwrap();
-    let t = team();
-    let entry = outputs(&t.a, t.dir.path(), "gone", "alice");
-    let k = augflow_cache::Digest::of_bytes(b"gone");
+    let (t, entry, k) = fails_fast_inputs("gone");
     fs::rename(&folder.root, folder.root.with_extension("moved")).unwrap();
     fs::write(&folder.root, b"not a folder").unwrap();
     fails_fast(&remote, &t.a, &entry, &k);
-}
-
-#[test]
-fn broken_entries_are_misses() {
-    remote_common::trust::broken_entries_are_misses(&Folder::new());
-}
-
-#[test]
-fn downloads_stop_at_the_declared_size() {
-    remote_common::trust::downloads_stop_at_the_declared_size(&Folder::new());
-}
-
-#[test]
-fn push_reuploads_missing_blobs() {
-    remote_common::trust::push_reuploads_missing_blobs(&Folder::new());
-}
-
-#[test]
-fn broken_entries_are_replaced_only_by_repair() {
-    remote_common::trust::broken_entries_are_replaced_only_by_repair(&Folder::new());
-}
-
-#[test]
-fn signed_remotes_ignore_untrusted_writers() {
-    remote_common::trust::signed_remotes_ignore_untrusted_writers(&Folder::new());
 }
 
 fn mkfifo(path: &std::path::Path) {

@@ -10,6 +10,8 @@ use augflow_cache::remote::{ObjectKind, Remote, RemoteError};
 use remote_common::s3_server::S3Server;
 use remote_common::*;
 
+remote_common::scenario_tests!(S3Server::start());
+
 impl Harness for S3Server {
     fn open(&self) -> Box<dyn Remote> {
         Box::new(self.client())
@@ -25,46 +27,6 @@ impl Harness for S3Server {
 }
 
 #[test]
-fn round_trip() {
-    remote_common::round_trip(&S3Server::start());
-}
-
-#[test]
-fn push_twice() {
-    remote_common::push_twice(&S3Server::start());
-}
-
-#[test]
-fn concurrent_push() {
-    remote_common::concurrent_push(&S3Server::start());
-}
-
-#[test]
-fn tampered_blob() {
-    remote_common::tampered_blob(&S3Server::start());
-}
-
-#[test]
-fn unusable_entry_is_a_miss() {
-    remote_common::unusable_entry_is_a_miss(&S3Server::start());
-}
-
-#[test]
-fn missing_blob() {
-    remote_common::missing_blob(&S3Server::start());
-}
-
-#[test]
-fn corrupt_local_blob_is_not_pushed() {
-    remote_common::corrupt_local_blob_is_not_pushed(&S3Server::start());
-}
-
-#[test]
-fn gc() {
-    remote_common::gc(&S3Server::start());
-}
-
-#[test]
 fn layout_and_format() {
     let server = S3Server::start();
     let remote = server.client();
@@ -72,20 +34,7 @@ fn layout_and_format() {
         remote.describe(),
         format!("s3://team-cache/studies/augflow (http://{})", server.addr)
     );
-    let root = server.backing_root();
-    assert_eq!(
-        std::fs::read_to_string(root.join("FORMAT")).unwrap(),
-        "augflow-remote 1\n"
-    );
-    let t = team();
-    let d = t.a.put_bytes(b"blob").unwrap();
-    remote.put_blob_from_file(&d, &t.a.blob_path(&d)).unwrap();
-    let rel =
-        t.a.blob_path(&d)
-            .strip_prefix(t.a.root())
-            .unwrap()
-            .to_path_buf();
-    assert_eq!(std::fs::read(root.join(rel)).unwrap(), b"blob");
+    let (t, d) = blob_layout(&server, &remote);
     let listed = remote.list(ObjectKind::Blob).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0].digest, listed[0].size), (d, 4));
@@ -99,12 +48,11 @@ fn layout_and_format() {
     let after = remote.stats();
     assert_eq!(after.puts - before.puts, 4, "{after:?}");
     assert_eq!(after.bytes_uploaded - before.bytes_uploaded, BIG as u64);
-    let rel =
-        t.a.blob_path(&d)
-            .strip_prefix(t.a.root())
-            .unwrap()
-            .to_path_buf();
-    assert_eq!(std::fs::read(root.join(rel)).unwrap(), vec![3u8; BIG]);
+    let rel = relative_blob_path(&t.a, &d);
+    assert_eq!(
+        std::fs::read(server.backing_root().join(rel)).unwrap(),
+        vec![3u8; BIG]
+    );
 
     write_foreign_format(&server);
     let err = server
@@ -129,9 +77,7 @@ fn bad_credentials_fail_at_open() {
 fn stopped_server_fails_fast() {
     let mut server = S3Server::start();
     let remote = server.client();
-    let t = team();
-    let entry = outputs(&t.a, t.dir.path(), "dead", "alice");
-    let k = augflow_cache::Digest::of_bytes(b"dead");
+    let (t, entry, k) = fails_fast_inputs("dead");
     remote_common::push_twice(&server);
     server.stop();
     let start = Instant::now();
@@ -141,29 +87,4 @@ fn stopped_server_fails_fast() {
         .client_with_secret("augflow-test-secret")
         .unwrap_err();
     assert!(matches!(err, RemoteError::S3 { .. }), "{err:?}");
-}
-
-#[test]
-fn broken_entries_are_misses() {
-    remote_common::trust::broken_entries_are_misses(&S3Server::start());
-}
-
-#[test]
-fn downloads_stop_at_the_declared_size() {
-    remote_common::trust::downloads_stop_at_the_declared_size(&S3Server::start());
-}
-
-#[test]
-fn push_reuploads_missing_blobs() {
-    remote_common::trust::push_reuploads_missing_blobs(&S3Server::start());
-}
-
-#[test]
-fn broken_entries_are_replaced_only_by_repair() {
-    remote_common::trust::broken_entries_are_replaced_only_by_repair(&S3Server::start());
-}
-
-#[test]
-fn signed_remotes_ignore_untrusted_writers() {
-    remote_common::trust::signed_remotes_ignore_untrusted_writers(&S3Server::start());
 }

@@ -2,9 +2,10 @@
 //! `sample` (generator → N images per class). What uses the samples, `augment.merge` and
 //! `score.quality`, is in `synthetic.rs`.
 
+use augflow_stages::backend::SelectedDevice;
 use augflow_stages::generators::{
-    self, DdpmConfig, DdpmProgress, GanConfig, GanProgress, GeneratorFamily, SampleConfig,
-    SampleProgress, sample_generator_with_base,
+    self, DdpmConfig, DdpmProgress, GanConfig, GanProgress, GeneratorFamily, GeneratorFile,
+    SampleConfig, SampleProgress, TrainFn, sample_generator_with_base,
 };
 
 use super::ml::{device_for, device_outcome, reports_step, stage_error};
@@ -44,7 +45,6 @@ pub const SAMPLE: KindSpec = KindSpec::new(
 .on_device();
 
 pub fn train_ddpm(config: &DdpmConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-    let device = device_for(ctx)?;
     let report = |event: DdpmProgress| {
         if let DdpmProgress::Step {
             class,
@@ -66,16 +66,7 @@ pub fn train_ddpm(config: &DdpmConfig, ctx: &KindContext<'_>) -> Result<KindOutc
             });
         }
     };
-    let file = generators::train_ddpm(
-        config,
-        ctx.seed,
-        port_dir(&ctx.inputs, "train")?,
-        port_dir(&ctx.outputs, "generator")?,
-        &device,
-        &report,
-        ctx.cancel,
-    )
-    .map_err(stage_error)?;
+    let (device, file) = run_training(config, ctx, generators::train_ddpm, &report)?;
     let mut outcome = device_outcome(&device);
     let chosen: serde_json::Map<String, Value> = file
         .checkpoints
@@ -89,7 +80,6 @@ pub fn train_ddpm(config: &DdpmConfig, ctx: &KindContext<'_>) -> Result<KindOutc
 }
 
 pub fn train_gan(config: &GanConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-    let device = device_for(ctx)?;
     let report = |event: GanProgress| {
         if let GanProgress::Step {
             step,
@@ -108,16 +98,7 @@ pub fn train_gan(config: &GanConfig, ctx: &KindContext<'_>) -> Result<KindOutcom
             });
         }
     };
-    let file = generators::train_gan(
-        config,
-        ctx.seed,
-        port_dir(&ctx.inputs, "train")?,
-        port_dir(&ctx.outputs, "generator")?,
-        &device,
-        &report,
-        ctx.cancel,
-    )
-    .map_err(stage_error)?;
+    let (device, file) = run_training(config, ctx, generators::train_gan, &report)?;
     let mut outcome = device_outcome(&device);
     // One network for every class: one selected step and its mean score.
     if let Some(chosen) = file.checkpoints.first().filter(|c| !c.scores.is_empty()) {
@@ -129,6 +110,27 @@ pub fn train_gan(config: &GanConfig, ctx: &KindContext<'_>) -> Result<KindOutcom
             .insert("selection_kid".to_owned(), Value::from(chosen.score));
     }
     Ok(outcome)
+}
+
+/// Runs `train` from the stage's `train` images into its `generator` output.
+fn run_training<C, P>(
+    config: &C,
+    ctx: &KindContext<'_>,
+    train: TrainFn<C, P>,
+    report: &dyn Fn(P),
+) -> Result<(SelectedDevice, GeneratorFile), KindError> {
+    let device = device_for(ctx)?;
+    let file = train(
+        config,
+        ctx.seed,
+        port_dir(&ctx.inputs, "train")?,
+        port_dir(&ctx.outputs, "generator")?,
+        &device,
+        report,
+        ctx.cancel,
+    )
+    .map_err(stage_error)?;
+    Ok((device, file))
 }
 
 /// The generator's family is known from the kind that trains it, so a param that does

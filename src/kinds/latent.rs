@@ -10,8 +10,8 @@ use augflow_stages::StageError;
 use augflow_stages::backend::SelectedDevice;
 use augflow_stages::generators::GeneratorFile;
 use augflow_stages::generators::latent::{
-    self, AutoencoderConfig, BaseInputs, DiffusionBaseConfig, DreamboothConfig, FinetuneConfig,
-    LatentProgress, LoraConfig, MergeLoraConfig,
+    self, AdaptIo, AutoencoderConfig, BaseInputs, DiffusionBaseConfig, DreamboothConfig,
+    FinetuneConfig, LatentProgress, LoraConfig, MergeLoraConfig,
 };
 
 use super::ml::{device_for, device_outcome, reports_step, stage_error, write_json};
@@ -197,20 +197,10 @@ pub fn train_diffusion_base(
     Ok(generator_outcome(&device, &file))
 }
 
-/// One adaptation's stage function: config, seed, base, images, output, device,
-/// progress, cancel flag.
-pub(super) type Adapt<C> = fn(
-    &C,
-    u64,
-    &Path,
-    &Path,
-    &Path,
-    &SelectedDevice,
-    &dyn Fn(LatentProgress),
-    &std::sync::atomic::AtomicBool,
-) -> Result<GeneratorFile, StageError>;
+/// One adaptation's stage function.
+pub(super) type Adapt<C> = fn(&C, &AdaptIo<'_>) -> Result<GeneratorFile, StageError>;
 
-/// The three adaptations differ only in config type and stage function.
+/// The adaptations, latent and SD, differ only in config type and stage function.
 pub(super) fn adapt<C>(
     config: &C,
     ctx: &KindContext<'_>,
@@ -218,17 +208,16 @@ pub(super) fn adapt<C>(
 ) -> Result<KindOutcome, KindError> {
     let device = device_for(ctx)?;
     let report = reporter(ctx);
-    let file = train(
-        config,
-        ctx.seed,
-        port_dir(&ctx.inputs, "base")?,
-        port_dir(&ctx.inputs, "train")?,
-        port_dir(&ctx.outputs, "generator")?,
-        &device,
-        &report,
-        ctx.cancel,
-    )
-    .map_err(stage_error)?;
+    let io = AdaptIo {
+        seed: ctx.seed,
+        base_dir: port_dir(&ctx.inputs, "base")?,
+        train_dir: port_dir(&ctx.inputs, "train")?,
+        out_dir: port_dir(&ctx.outputs, "generator")?,
+        device: &device,
+        progress: &report,
+        cancel: ctx.cancel,
+    };
+    let file = train(config, &io).map_err(stage_error)?;
     Ok(generator_outcome(&device, &file))
 }
 

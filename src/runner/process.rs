@@ -309,7 +309,7 @@ fn check_output_paths(engine: &Engine<'_>, node: &NodeSpec) -> Result<(), NodeEr
 }
 
 /// An error and its sources on one line.
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(inner) = source {

@@ -45,6 +45,44 @@ pub(crate) fn permutation(rng: &mut ChaCha8Rng, n: usize) -> Vec<usize> {
     order
 }
 
+/// Training batches drawn in epochs of a seeded permutation, so every example is seen
+/// equally often. An epoch that runs out mid-batch is followed at once by the next
+/// permutation, drawn from the stream `epoch_rng` gives (keyed by the step needing it).
+pub(crate) struct EpochOrder {
+    len: usize,
+    order: Vec<usize>,
+    cursor: usize,
+}
+
+impl EpochOrder {
+    /// Epochs over `len` examples (at least one).
+    pub(crate) fn new(len: usize) -> Self {
+        Self {
+            len,
+            order: Vec::new(),
+            cursor: 0,
+        }
+    }
+
+    /// The indices of the next `batch_size` examples.
+    pub(crate) fn next_batch(
+        &mut self,
+        batch_size: usize,
+        epoch_rng: impl Fn() -> ChaCha8Rng,
+    ) -> Vec<usize> {
+        let mut batch = Vec::with_capacity(batch_size);
+        while batch.len() < batch_size {
+            if self.cursor == self.order.len() {
+                self.order = permutation(&mut epoch_rng(), self.len);
+                self.cursor = 0;
+            }
+            batch.push(self.order[self.cursor]);
+            self.cursor += 1;
+        }
+        batch
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +94,19 @@ mod tests {
         assert_ne!(a, keyed_rng(1, "x", &[3]).next_u64());
         assert_ne!(a, keyed_rng(1, "y", &[2]).next_u64());
         assert_ne!(a, keyed_rng(2, "x", &[2]).next_u64());
+    }
+
+    #[test]
+    fn epochs_see_every_example_once_and_carry_over_between_batches() {
+        let mut epochs = EpochOrder::new(5);
+        let rng = |epoch: u64| move || keyed_rng(0, "e", &[epoch]);
+        let first = permutation(&mut keyed_rng(0, "e", &[0]), 5);
+        let second = permutation(&mut keyed_rng(0, "e", &[1]), 5);
+        assert_eq!(epochs.next_batch(3, rng(0)), first[..3]);
+        // Two left of the first epoch, then the second one's first.
+        let batch = epochs.next_batch(3, rng(1));
+        assert_eq!(batch[..2], first[3..]);
+        assert_eq!(batch[2], second[0]);
     }
 
     #[test]

@@ -14,8 +14,6 @@ use augflow_stages::classifiers::{
 };
 use classifier_support::{files, phantom_splits, tiny_config};
 
-fn no_progress(_: TrainProgress) {}
-
 #[test]
 fn tiny_resnet_learns_phantom_classes() {
     // 30 patients per class with two films each; 18 / 6 / 6 patients per class for
@@ -126,17 +124,9 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     let cfg = tiny_config(Architecture::EfficientNetB0, 2);
     let run = |seed| {
         let out = tempfile::tempdir().unwrap();
-        train_classifier(
-            &cfg,
-            seed,
-            &splits.train,
-            &splits.val,
-            out.path(),
-            &device,
-            &no_progress,
-            &AtomicBool::new(false),
-        )
-        .unwrap();
+        splits
+            .fit(&cfg, seed, out.path(), &device, &AtomicBool::new(false))
+            .unwrap();
         files(out.path())
     };
     let first = run(1);
@@ -158,17 +148,9 @@ fn convnext_trains_and_predicts() {
     let mut cfg = tiny_config(Architecture::ConvNextTiny, 1);
     cfg.class_weighting = true;
     cfg.weight_decay = 1e-4;
-    train_classifier(
-        &cfg,
-        0,
-        &splits.train,
-        &splits.val,
-        out.path(),
-        &device,
-        &no_progress,
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    splits
+        .fit(&cfg, 0, out.path(), &device, &AtomicBool::new(false))
+        .unwrap();
     let predictions = predict(out.path(), &splits.test, &device).unwrap();
     assert_eq!(predictions.classes.len(), 5);
     assert_eq!(predictions.y_pred.len(), predictions.y_true.len());
@@ -180,18 +162,8 @@ fn previous_run_weights_serve_as_pretrained() {
     let device = select_device(BackendChoice::Cpu).unwrap();
     let first = tempfile::tempdir().unwrap();
     let cfg = tiny_config(Architecture::EfficientNetB1, 1);
-    let train = |cfg: &_, out: &std::path::Path| {
-        train_classifier(
-            cfg,
-            9,
-            &splits.train,
-            &splits.val,
-            out,
-            &device,
-            &no_progress,
-            &AtomicBool::new(false),
-        )
-    };
+    let train =
+        |cfg: &_, out: &std::path::Path| splits.fit(cfg, 9, out, &device, &AtomicBool::new(false));
     train(&cfg, first.path()).unwrap();
     let mut cfg2 = cfg.clone();
     cfg2.pretrained = Some(first.path().join(WEIGHTS_FILE));
@@ -212,31 +184,15 @@ fn refuses_non_empty_output_and_stops_when_cancelled() {
     let cfg = tiny_config(Architecture::ResNet50, 1);
     let out = tempfile::tempdir().unwrap();
     fs::write(out.path().join("leftover"), b"x").unwrap();
-    let err = train_classifier(
-        &cfg,
-        0,
-        &splits.train,
-        &splits.val,
-        out.path(),
-        &device,
-        &no_progress,
-        &AtomicBool::new(false),
-    )
-    .unwrap_err();
+    let err = splits
+        .fit(&cfg, 0, out.path(), &device, &AtomicBool::new(false))
+        .unwrap_err();
     assert!(matches!(err, StageError::OutputNotEmpty { .. }), "{err}");
 
     let out = tempfile::tempdir().unwrap();
-    let err = train_classifier(
-        &cfg,
-        0,
-        &splits.train,
-        &splits.val,
-        out.path(),
-        &device,
-        &no_progress,
-        &AtomicBool::new(true),
-    )
-    .unwrap_err();
+    let err = splits
+        .fit(&cfg, 0, out.path(), &device, &AtomicBool::new(true))
+        .unwrap_err();
     assert!(matches!(err, StageError::Cancelled), "{err}");
     assert!(fs::read_dir(out.path()).unwrap().next().is_none());
 }
@@ -246,17 +202,15 @@ fn unknown_test_class_is_an_error() {
     let splits = phantom_splits(5, 3);
     let device = select_device(BackendChoice::Cpu).unwrap();
     let out = tempfile::tempdir().unwrap();
-    train_classifier(
-        &tiny_config(Architecture::ResNet50, 1),
-        0,
-        &splits.train,
-        &splits.val,
-        out.path(),
-        &device,
-        &no_progress,
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    splits
+        .fit(
+            &tiny_config(Architecture::ResNet50, 1),
+            0,
+            out.path(),
+            &device,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
     // Rename a class in the test manifest.
     let path = splits.test.join("images.json");
     let text = fs::read_to_string(&path).unwrap();

@@ -1,18 +1,16 @@
 //! A tiny per-class DDPM on phantom data, on the CPU backend: it learns (its loss falls),
 //! records its checkpoint selection, and sampling gives N images per class, reproducibly.
 
-use std::collections::BTreeMap;
+mod generator_support;
+
 use std::fs;
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use augflow_stages::backend::{BackendChoice, select_device};
 use augflow_stages::generators::{
-    DdpmConfig, GeneratorFile, NoiseSchedule, SampleConfig, Sampler, SelectionConfig,
-    sample_generator, train_ddpm,
+    DdpmConfig, GeneratorFile, NoiseSchedule, Sampler, SelectionConfig, train_ddpm,
 };
-use augflow_stages::image_set::ImageSetManifest;
-use augflow_stages::phantom::{PhantomConfig, generate_phantom};
+use generator_support::{Scratch, assert_samples_n_per_class};
 
 fn tiny_config() -> DdpmConfig {
     DdpmConfig {
@@ -38,30 +36,10 @@ fn tiny_config() -> DdpmConfig {
     }
 }
 
-fn phantom(dir: &Path) {
-    let cfg = PhantomConfig {
-        size: 32,
-        classes: BTreeMap::from([("healthy".into(), 20), ("bacterial".into(), 20)]),
-        images_per_patient: 2,
-    };
-    generate_phantom(&cfg, 5, dir).unwrap();
-}
-
-fn file_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let manifest = ImageSetManifest::read(dir).unwrap();
-    manifest
-        .images
-        .iter()
-        .map(|r| (r.path.clone(), fs::read(dir.join(&r.path)).unwrap()))
-        .collect()
-}
-
 #[test]
 fn tiny_ddpm_learns_and_samples_n_per_class() {
-    let root = tempfile::tempdir().unwrap();
-    let data = root.path().join("data");
-    fs::create_dir(&data).unwrap();
-    phantom(&data);
+    let scratch = Scratch::with_classes(&[("healthy", 20), ("bacterial", 20)]);
+    let (root, data) = (&scratch.root, &scratch.data);
     let device = select_device(BackendChoice::Cpu).unwrap();
     let never = AtomicBool::new(false);
 
@@ -70,7 +48,7 @@ fn tiny_ddpm_learns_and_samples_n_per_class() {
     let file = train_ddpm(
         &tiny_config(),
         3,
-        &data,
+        data,
         &model_dir,
         &device,
         &|_| {},
@@ -108,94 +86,24 @@ fn tiny_ddpm_learns_and_samples_n_per_class() {
         );
     }
 
-    let sample = |n: usize, out: &str| {
-        let dir = root.path().join(out);
-        fs::create_dir(&dir).unwrap();
-        let cfg = SampleConfig {
-            n,
-            classes: None,
-            batch_size: 2,
-            sampler: Some(Sampler::Ddim),
-            steps: Some(5),
-            prompt: None,
-            guidance: None,
-            lora_scale: None,
-            ddpm: None,
-            latent: None,
-        };
-        sample_generator(&model_dir, &cfg, 9, &dir, &device, &|_| {}, &never).unwrap();
-        dir
-    };
-    let three = sample(3, "three");
-    let manifest = ImageSetManifest::read(&three).unwrap();
-    assert_eq!(manifest.images.len(), 6);
-    assert_eq!((manifest.width, manifest.height), (32, 32));
-    let counts = manifest.counts_per_class();
-    assert_eq!(counts["healthy"], 3);
-    assert_eq!(counts["bacterial"], 3);
-    assert!(
-        manifest
-            .images
-            .iter()
-            .all(|r| r.source.as_deref() == Some("synthetic:ddpm"))
+    assert_samples_n_per_class(
+        &model_dir,
+        root.path(),
+        Some(Sampler::Ddim),
+        Some(5),
+        "ddpm",
     );
-    let image = image::open(three.join(&manifest.images[0].path)).unwrap();
-    assert_eq!((image.width(), image.height()), (32, 32));
-
-    // Same seed: same bytes; more images: the first three are unchanged.
-    let five = sample(5, "five");
-    let (a, b) = (file_bytes(&three), file_bytes(&five));
-    assert_eq!(b.len(), 10);
-    for entry in &a {
-        assert!(b.contains(entry), "{} changed when N grew", entry.0);
-    }
-    let again = sample(3, "again");
-    assert_eq!(file_bytes(&again), a);
-    // Not all the same picture.
-    assert_ne!(a[0].1, a[1].1);
 }
 
 #[test]
 fn too_few_images_for_a_holdout_is_a_clear_error() {
-    let root = tempfile::tempdir().unwrap();
-    let data = root.path().join("data");
-    fs::create_dir(&data).unwrap();
-    let cfg = PhantomConfig {
-        size: 32,
-        classes: BTreeMap::from([("healthy".into(), 3)]),
-        images_per_patient: 1,
-    };
-    generate_phantom(&cfg, 5, &data).unwrap();
-    let out = root.path().join("out");
-    fs::create_dir(&out).unwrap();
-    let device = select_device(BackendChoice::Cpu).unwrap();
-    let err = train_ddpm(
-        &tiny_config(),
-        1,
-        &data,
-        &out,
-        &device,
-        &|_| {},
-        &AtomicBool::new(false),
-    )
-    .unwrap_err()
-    .to_string();
+    let err = Scratch::three_images().train_error(&tiny_config(), train_ddpm);
     assert!(err.contains("\"healthy\" has 3 training images"), "{err}");
 }
 
 #[test]
 fn holdout_zero_keeps_the_last_ema_weights_and_every_image() {
-    let root = tempfile::tempdir().unwrap();
-    let data = root.path().join("data");
-    fs::create_dir(&data).unwrap();
-    let cfg = PhantomConfig {
-        size: 32,
-        classes: BTreeMap::from([("healthy".into(), 3)]),
-        images_per_patient: 1,
-    };
-    generate_phantom(&cfg, 5, &data).unwrap();
-    let out = root.path().join("out");
-    fs::create_dir(&out).unwrap();
+    let scratch = Scratch::three_images();
     let mut config = tiny_config();
     config.steps = 4;
     config.selection.holdout = 0.0;
@@ -204,8 +112,8 @@ fn holdout_zero_keeps_the_last_ema_weights_and_every_image() {
     let file = train_ddpm(
         &config,
         1,
-        &data,
-        &out,
+        &scratch.data,
+        &scratch.out,
         &device,
         &|_| {},
         &AtomicBool::new(false),

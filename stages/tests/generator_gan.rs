@@ -2,6 +2,8 @@
 //! selection metric improves with training, its losses stay finite, and sampling gives N
 //! images per class, reproducibly.
 
+mod generator_support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
@@ -9,11 +11,9 @@ use std::sync::atomic::AtomicBool;
 
 use augflow_stages::backend::{BackendChoice, select_device};
 use augflow_stages::generators::{
-    AdaConfig, GanConfig, GanProgress, GanSelectionConfig, GeneratorFile, SampleConfig,
-    sample_generator, train_gan,
+    AdaConfig, GanConfig, GanProgress, GanSelectionConfig, GeneratorFile, train_gan,
 };
-use augflow_stages::image_set::ImageSetManifest;
-use augflow_stages::phantom::{PhantomConfig, generate_phantom};
+use generator_support::{Scratch, assert_samples_n_per_class};
 
 fn tiny_config() -> GanConfig {
     GanConfig {
@@ -47,24 +47,6 @@ fn tiny_config() -> GanConfig {
     }
 }
 
-fn phantom(dir: &Path) {
-    let cfg = PhantomConfig {
-        size: 32,
-        classes: BTreeMap::from([("healthy".into(), 20), ("bacterial".into(), 20)]),
-        images_per_patient: 2,
-    };
-    generate_phantom(&cfg, 5, dir).unwrap();
-}
-
-fn file_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let manifest = ImageSetManifest::read(dir).unwrap();
-    manifest
-        .images
-        .iter()
-        .map(|r| (r.path.clone(), fs::read(dir.join(&r.path)).unwrap()))
-        .collect()
-}
-
 fn train(cfg: &GanConfig, data: &Path, out: &Path) -> (GeneratorFile, Vec<GanProgress>) {
     fs::create_dir(out).unwrap();
     let device = select_device(BackendChoice::Cpu).unwrap();
@@ -84,12 +66,10 @@ fn train(cfg: &GanConfig, data: &Path, out: &Path) -> (GeneratorFile, Vec<GanPro
 
 #[test]
 fn tiny_gan_improves_and_samples_n_per_class() {
-    let root = tempfile::tempdir().unwrap();
-    let data = root.path().join("data");
-    fs::create_dir(&data).unwrap();
-    phantom(&data);
+    let scratch = Scratch::with_classes(&[("healthy", 20), ("bacterial", 20)]);
+    let (root, data) = (&scratch.root, &scratch.data);
     let model_dir = root.path().join("gan");
-    let (file, events) = train(&tiny_config(), &data, &model_dir);
+    let (file, events) = train(&tiny_config(), data, &model_dir);
 
     assert_eq!(file.spec.name(), "gan");
     let reread = GeneratorFile::read(&model_dir).unwrap();
@@ -151,59 +131,13 @@ fn tiny_gan_improves_and_samples_n_per_class() {
     assert!(p.iter().all(|p| (0.0..=1.0).contains(p)), "{p:?}");
     assert!(*p.last().unwrap() > 0.1, "{p:?}");
 
-    let device = select_device(BackendChoice::Cpu).unwrap();
-    let never = AtomicBool::new(false);
-    let sample = |n: usize, out: &str| {
-        let dir = root.path().join(out);
-        fs::create_dir(&dir).unwrap();
-        let cfg = SampleConfig {
-            n,
-            classes: None,
-            batch_size: 2,
-            sampler: None,
-            steps: None,
-            prompt: None,
-            guidance: None,
-            lora_scale: None,
-            ddpm: None,
-            latent: None,
-        };
-        sample_generator(&model_dir, &cfg, 9, &dir, &device, &|_| {}, &never).unwrap();
-        dir
-    };
-    let three = sample(3, "three");
-    let manifest = ImageSetManifest::read(&three).unwrap();
-    assert_eq!(manifest.images.len(), 6);
-    assert_eq!((manifest.width, manifest.height), (32, 32));
-    let counts = manifest.counts_per_class();
-    assert_eq!((counts["healthy"], counts["bacterial"]), (3, 3));
-    assert!(
-        manifest
-            .images
-            .iter()
-            .all(|r| r.source.as_deref() == Some("synthetic:gan"))
-    );
-    let image = image::open(three.join(&manifest.images[0].path)).unwrap();
-    assert_eq!((image.width(), image.height()), (32, 32));
-
-    // Same seed: same bytes; more images: the first three are unchanged.
-    let five = sample(5, "five");
-    let (a, b) = (file_bytes(&three), file_bytes(&five));
-    assert_eq!(b.len(), 10);
-    for entry in &a {
-        assert!(b.contains(entry), "{} changed when N grew", entry.0);
-    }
-    let again = sample(3, "again");
-    assert_eq!(file_bytes(&again), a);
-    assert_ne!(a[0].1, a[1].1, "not all the same picture");
+    assert_samples_n_per_class(&model_dir, root.path(), None, None, "gan");
 }
 
 #[test]
 fn same_seed_gives_the_same_generator_bytes() {
-    let root = tempfile::tempdir().unwrap();
-    let data = root.path().join("data");
-    fs::create_dir(&data).unwrap();
-    phantom(&data);
+    let scratch = Scratch::with_classes(&[("healthy", 20), ("bacterial", 20)]);
+    let (root, data) = (&scratch.root, &scratch.data);
     let cfg = GanConfig {
         steps: 8,
         selection: GanSelectionConfig {
@@ -214,8 +148,8 @@ fn same_seed_gives_the_same_generator_bytes() {
         ..tiny_config()
     };
     let (a, b) = (root.path().join("a"), root.path().join("b"));
-    let (file_a, _) = train(&cfg, &data, &a);
-    let (file_b, _) = train(&cfg, &data, &b);
+    let (file_a, _) = train(&cfg, data, &a);
+    let (file_b, _) = train(&cfg, data, &b);
     assert_eq!(file_a, file_b);
     for name in ["generator.json", "gan.safetensors"] {
         assert_eq!(
@@ -268,28 +202,6 @@ fn config_rejects_unknown_keys_and_names_bad_values() {
 
 #[test]
 fn too_few_images_for_a_holdout_is_a_clear_error() {
-    let root = tempfile::tempdir().unwrap();
-    let data = root.path().join("data");
-    fs::create_dir(&data).unwrap();
-    let cfg = PhantomConfig {
-        size: 32,
-        classes: BTreeMap::from([("healthy".into(), 3)]),
-        images_per_patient: 1,
-    };
-    generate_phantom(&cfg, 5, &data).unwrap();
-    let out = root.path().join("out");
-    fs::create_dir(&out).unwrap();
-    let device = select_device(BackendChoice::Cpu).unwrap();
-    let err = train_gan(
-        &tiny_config(),
-        1,
-        &data,
-        &out,
-        &device,
-        &|_| {},
-        &AtomicBool::new(false),
-    )
-    .unwrap_err()
-    .to_string();
+    let err = Scratch::three_images().train_error(&tiny_config(), train_gan);
     assert!(err.contains("\"healthy\" has 3 training images"), "{err}");
 }

@@ -2,6 +2,8 @@
 //! round-trips images, every stage lowers its loss, LoRA stores adapters and its base's
 //! digest only, and sampling gives N images per class from each generator.
 
+mod generator_support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,18 +19,9 @@ use augflow_stages::generators::{
     GeneratorFile, GeneratorSpec, NoiseSchedule, SampleConfig, Sampler, sample_generator_with_base,
 };
 use augflow_stages::image_set::ImageSetManifest;
-use augflow_stages::phantom::{PhantomConfig, generate_phantom};
+use generator_support::{adapt_io, file_bytes, phantom_set};
 
 const SIZE: u32 = 16;
-
-fn phantom(dir: &Path) {
-    let cfg = PhantomConfig {
-        size: 32,
-        classes: BTreeMap::from([("healthy".into(), 12), ("viral".into(), 12)]),
-        images_per_patient: 2,
-    };
-    generate_phantom(&cfg, 5, dir).unwrap();
-}
 
 fn ae_config() -> AutoencoderConfig {
     AutoencoderConfig {
@@ -101,7 +94,7 @@ impl Fixture {
         let root = tempfile::tempdir().unwrap();
         let data = root.path().join("data");
         fs::create_dir(&data).unwrap();
-        phantom(&data);
+        phantom_set(&data, 5, &[("healthy", 12), ("viral", 12)], 2);
         Self {
             root,
             data,
@@ -176,28 +169,8 @@ fn assert_eval_falls(file: &GeneratorFile, phase: &str) {
     assert!(pair[1] < pair[0], "{name}: {pair:?}");
 }
 
-fn image_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let manifest = ImageSetManifest::read(dir).unwrap();
-    manifest
-        .images
-        .iter()
-        .map(|r| (r.path.clone(), fs::read(dir.join(&r.path)).unwrap()))
-        .collect()
-}
-
 fn assert_n_per_class(dir: &Path, n: usize, source: &str) {
-    let manifest = ImageSetManifest::read(dir).unwrap();
-    let counts = manifest.counts_per_class();
-    assert_eq!(counts["healthy"], n, "{source}");
-    assert_eq!(counts["viral"], n, "{source}");
-    assert_eq!((manifest.width, manifest.height), (SIZE, SIZE));
-    let want = format!("synthetic:{source}");
-    assert!(
-        manifest
-            .images
-            .iter()
-            .all(|r| r.source.as_deref() == Some(want.as_str()))
-    );
+    generator_support::assert_n_per_class(dir, &["healthy", "viral"], n, SIZE, source);
 }
 
 #[test]
@@ -289,13 +262,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
     let train = |dir: &Path| {
         train_finetune(
             &ft_cfg,
-            3,
-            &base_dir,
-            &fx.data,
-            dir,
-            &fx.device,
-            &|_| {},
-            &fx.never,
+            &adapt_io(3, &base_dir, &fx.data, dir, &fx.device, &fx.never),
         )
         .unwrap()
     };
@@ -339,10 +306,10 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
     assert!(err.contains("\"zebra\""), "{err}");
     // Same seed: same bytes; a larger N keeps the first images.
     let five = fx.sample(&ft_dir, None, &sample_config(5), "ft-5");
-    let (a, b) = (image_bytes(&three), image_bytes(&five));
+    let (a, b) = (file_bytes(&three), file_bytes(&five));
     assert!(a.iter().all(|entry| b.contains(entry)));
     assert_eq!(
-        image_bytes(&fx.sample(&ft_dir, None, &sample_config(3), "ft-3b")),
+        file_bytes(&fx.sample(&ft_dir, None, &sample_config(3), "ft-3b")),
         a
     );
 
@@ -350,13 +317,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
     let lora_dir = fx.dir("lora");
     let lora = train_lora(
         &lora_config(2),
-        4,
-        &base_dir,
-        &fx.data,
-        &lora_dir,
-        &fx.device,
-        &|_| {},
-        &fx.never,
+        &adapt_io(4, &base_dir, &fx.data, &lora_dir, &fx.device, &fx.never),
     )
     .unwrap();
     assert_eval_falls(&lora, "lora");
@@ -396,7 +357,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
     let scale = MergeLoraConfig { scale: 1.0 };
     merge_lora(&scale, &lora_dir, &base_dir, &merged_dir, &fx.device).unwrap();
     let merged = fx.sample(&merged_dir, None, &sample_config(2), "merged-samples");
-    assert_eq!(image_bytes(&merged), image_bytes(&lora_samples));
+    assert_eq!(file_bytes(&merged), file_bytes(&lora_samples));
     // Without its base, or with another base, sampling refuses.
     let err = sample_generator_with_base(
         &lora_dir,
@@ -434,8 +395,8 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
         prompt: Some("an x-ray image of the lung".into()),
         ..sample_config(2)
     };
-    let from_lora = image_bytes(&fx.sample(&lora_dir, Some(&base_dir), &zero, "lora-0"));
-    let from_base = image_bytes(&fx.sample(&base_dir, None, &base_same, "base-0"));
+    let from_lora = file_bytes(&fx.sample(&lora_dir, Some(&base_dir), &zero, "lora-0"));
+    let from_base = file_bytes(&fx.sample(&base_dir, None, &base_same, "base-0"));
     let strip = |v: Vec<(String, Vec<u8>)>| v.into_iter().map(|(_, b)| b).collect::<Vec<_>>();
     assert_eq!(strip(from_lora), strip(from_base));
 
@@ -457,13 +418,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
     };
     let db = train_dreambooth(
         &db_cfg,
-        5,
-        &base_dir,
-        &fx.data,
-        &db_dir,
-        &fx.device,
-        &|_| {},
-        &fx.never,
+        &adapt_io(5, &base_dir, &fx.data, &db_dir, &fx.device, &fx.never),
     )
     .unwrap();
     assert_eq!(db.losses.len(), 4, "one model (losses + eval) per class");
@@ -490,13 +445,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
     };
     let file = train_dreambooth(
         &cfg,
-        6,
-        &base_dir,
-        &fx.data,
-        &db_text,
-        &fx.device,
-        &|_| {},
-        &fx.never,
+        &adapt_io(6, &base_dir, &fx.data, &db_text, &fx.device, &fx.never),
     )
     .unwrap();
     assert_eq!(file.checkpoints.len(), 1);

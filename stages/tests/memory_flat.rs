@@ -11,7 +11,7 @@ mod classifier_support;
 use std::sync::atomic::AtomicBool;
 
 use augflow_stages::backend::{BackendChoice, select_device};
-use augflow_stages::classifiers::{Architecture, train_classifier};
+use augflow_stages::classifiers::Architecture;
 use classifier_support::{phantom_splits, tiny_config};
 
 /// Trainings before the baseline is taken: allocator arenas, rayon's pool and Burn's
@@ -47,17 +47,9 @@ fn resident_memory_is_flat_across_20_trainings() {
     let mut weights_bytes = 0;
     for _ in 0..TRAININGS {
         let out = tempfile::tempdir().unwrap();
-        train_classifier(
-            &config,
-            3,
-            &splits.train,
-            &splits.val,
-            out.path(),
-            &device,
-            &|_| {},
-            &cancel,
-        )
-        .unwrap();
+        splits
+            .fit(&config, 3, out.path(), &device, &cancel)
+            .unwrap();
         weights_bytes = std::fs::read_dir(out.path())
             .unwrap()
             .map(|entry| entry.unwrap().metadata().unwrap().len())

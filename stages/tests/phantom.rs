@@ -1,12 +1,15 @@
 //! End-to-end tests of the phantom generator through its public API and on-disk output.
 
+mod data_support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use augflow_stages::StageError;
 use augflow_stages::image_set::ImageSetManifest;
 use augflow_stages::phantom::{PhantomConfig, generate_phantom};
+use data_support::files;
 
 fn config(size: u32, classes: &[(&str, u32)], images_per_patient: u32) -> PhantomConfig {
     PhantomConfig {
@@ -28,24 +31,6 @@ fn small() -> PhantomConfig {
         ],
         2,
     )
-}
-
-/// Every file under `dir`, by relative path.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(next) = pending.pop() {
-        for entry in fs::read_dir(&next).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap().to_owned();
-                out.insert(rel, fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
 }
 
 fn generate(cfg: &PhantomConfig, seed: u64) -> (tempfile::TempDir, ImageSetManifest) {

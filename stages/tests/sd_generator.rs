@@ -4,6 +4,8 @@
 //! file has exactly the names and shapes diffusers saves itself, and params that do not
 //! apply to SD are refused.
 
+mod generator_support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,7 +18,7 @@ use augflow_stages::generators::sd::{
     train_sd_dreambooth, train_sd_lora,
 };
 use augflow_stages::generators::{GeneratorFamily, SampleConfig, Sampler, sample_generator};
-use augflow_stages::phantom::{PhantomConfig, generate_phantom};
+use generator_support::{adapt_io, phantom_set};
 
 const FOLDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines/assets/sd-tiny");
 const LORA_NAMES: &str = include_str!("fixtures/sd/sd_tiny_lora_names.json");
@@ -40,6 +42,13 @@ impl Fixture {
         let dir = self.root.path().join(name);
         fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    /// A tiny training set (two classes, two images each) and the imported tiny SD.
+    fn adaptation_inputs(&self) -> (PathBuf, PathBuf) {
+        let data = self.dir("data");
+        phantom_set(&data, 3, &[("healthy", 2), ("viral", 2)], 1);
+        (data, self.import(Path::new(FOLDER), "sd").unwrap())
     }
 
     /// A copy of the tiny folder to break.
@@ -258,14 +267,7 @@ fn sd_sampling_is_seeded_per_image() {
 #[test]
 fn sd_lora_file_has_the_names_and_shapes_diffusers_saves() {
     let fixture = Fixture::new();
-    let data = fixture.dir("data");
-    let phantom = PhantomConfig {
-        size: 32,
-        classes: BTreeMap::from([("healthy".into(), 2), ("viral".into(), 2)]),
-        images_per_patient: 1,
-    };
-    generate_phantom(&phantom, 3, &data).unwrap();
-    let generator = fixture.import(Path::new(FOLDER), "sd").unwrap();
+    let (data, generator) = fixture.adaptation_inputs();
     let reference: serde_json::Value = serde_json::from_str(LORA_NAMES).unwrap();
     let cfg: SdLoraConfig = serde_json::from_value(serde_json::json!({
         "rank": reference["rank"], "alpha": 8.0, "steps": 2, "batch_size": 2
@@ -274,13 +276,7 @@ fn sd_lora_file_has_the_names_and_shapes_diffusers_saves() {
     let out = fixture.dir("lora");
     train_sd_lora(
         &cfg,
-        4,
-        &generator,
-        &data,
-        &out,
-        &fixture.device,
-        &|_| {},
-        &fixture.never,
+        &adapt_io(4, &generator, &data, &out, &fixture.device, &fixture.never),
     )
     .unwrap_or_else(|err| panic!("{}", error_chain(&err)));
     let theirs: BTreeMap<String, serde_json::Value> = reference["tensors"]
@@ -323,14 +319,7 @@ fn sd_lora_file_has_the_names_and_shapes_diffusers_saves() {
 #[test]
 fn sd_dreambooth_with_its_text_encoder_trains_one_model_per_class_and_samples() {
     let fixture = Fixture::new();
-    let data = fixture.dir("data");
-    let phantom = PhantomConfig {
-        size: 32,
-        classes: BTreeMap::from([("healthy".into(), 2), ("viral".into(), 2)]),
-        images_per_patient: 1,
-    };
-    generate_phantom(&phantom, 3, &data).unwrap();
-    let generator = fixture.import(Path::new(FOLDER), "sd").unwrap();
+    let (data, generator) = fixture.adaptation_inputs();
     let cfg: DreamboothConfig = serde_json::from_value(serde_json::json!({
         "prior_images": 2, "prior_steps": 2, "train_text_encoder": true,
         "steps": 2, "batch_size": 2, "lr": 0.001
@@ -339,13 +328,7 @@ fn sd_dreambooth_with_its_text_encoder_trains_one_model_per_class_and_samples() 
     let out = fixture.dir("dreambooth");
     let file = train_sd_dreambooth(
         &cfg,
-        4,
-        &generator,
-        &data,
-        &out,
-        &fixture.device,
-        &|_| {},
-        &fixture.never,
+        &adapt_io(4, &generator, &data, &out, &fixture.device, &fixture.never),
     )
     .unwrap_or_else(|err| panic!("{}", error_chain(&err)));
     for class in ["healthy", "viral"] {

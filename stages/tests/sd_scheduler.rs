@@ -6,25 +6,22 @@
 //! formula-defined sample with a formula noise prediction ([`fake_noise`]). diffusers
 //! computes in f32: we allow 1e-5 of the largest |value| per step.
 
+mod sd_support;
+
 use std::fs;
-use std::path::Path;
 
 use augflow_stages::metrics::quality::inception::test_weights::{fnv1a64, unit_value};
 use augflow_stages::sd::scheduler::{Ddim, Pndm, SchedulerConfig};
 use burn::tensor::{Device, Tensor, TensorData};
+use sd_support::{check_summary, fixture, json};
 use serde_json::Value;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sd");
-const TOLERANCE: f64 = 1e-5;
-
 fn config() -> SchedulerConfig {
-    SchedulerConfig::read(&Path::new(FIXTURES).join("sd-v1-4/scheduler/scheduler_config.json"))
-        .unwrap()
+    SchedulerConfig::read(&fixture("sd-v1-4/scheduler/scheduler_config.json")).unwrap()
 }
 
 fn reference() -> Value {
-    serde_json::from_str(&fs::read_to_string(format!("{FIXTURES}/schedulers.json")).unwrap())
-        .unwrap()
+    json("schedulers.json")
 }
 
 fn usizes(value: &Value) -> Vec<usize> {
@@ -60,27 +57,7 @@ fn check_step(what: &str, sample: &Tensor<4>, expected: &Value) {
         .into_iter()
         .map(f64::from)
         .collect();
-    let num = |k: &str| expected[k].as_f64().unwrap();
-    let max = num("max_abs");
-    let mean = ours.iter().sum::<f64>() / ours.len() as f64;
-    let l2 = ours.iter().map(|v| v * v).sum::<f64>().sqrt();
-    let worst = expected["first8"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(&ours)
-        .map(|(e, o)| (e.as_f64().unwrap() - o).abs() / max)
-        .fold(0.0, f64::max);
-    eprintln!(
-        "{what}: worst {worst:.2e}, mean {mean:.6e} ({:.6e})",
-        num("mean")
-    );
-    assert!(
-        worst <= TOLERANCE,
-        "{what}: first values differ by {worst:e}"
-    );
-    assert!((mean - num("mean")).abs() <= TOLERANCE * max, "{what} mean");
-    assert!((l2 - num("l2")).abs() <= TOLERANCE * num("l2"), "{what} l2");
+    check_summary(what, &ours, expected, "first8");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Bad pipelines: each gives a clear error naming file:line:column, exit code 2, no panic.
 
-use crate::common::TestProject;
+use crate::common::{TestProject, assert_mentions};
 
 /// Runs `augflow run` on the text and returns stderr, asserting the common contract.
 #[track_caller]
@@ -15,13 +15,6 @@ fn rejected(pipeline: &str) -> String {
         "nothing may run: {stderr}"
     );
     stderr
-}
-
-#[track_caller]
-fn assert_mentions(stderr: &str, needles: &[&str]) {
-    for needle in needles {
-        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
-    }
 }
 
 #[test]

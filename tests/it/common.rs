@@ -50,6 +50,20 @@ pub fn names(list: &[&str]) -> Vec<String> {
     v
 }
 
+/// The adaptations the diffusion example pipelines train, each sampled (`sample@…`) and
+/// scored (`quality@…`).
+pub const ADAPTATIONS: [&str; 3] = ["finetune", "lora", "dreambooth"];
+
+/// The nodes of such a pipeline, as [`names`] gives them: `first`, then the
+/// adaptations, their samples and their scores.
+pub fn with_adaptations(first: &[&str]) -> Vec<String> {
+    let samples = ADAPTATIONS.map(|g| format!("sample@{g}"));
+    let quality = ADAPTATIONS.map(|g| format!("quality@{g}"));
+    let mut all: Vec<&str> = first.iter().chain(&ADAPTATIONS).copied().collect();
+    all.extend(samples.iter().chain(&quality).map(String::as_str));
+    names(&all)
+}
+
 impl TestProject {
     pub fn new(pipeline: &str) -> TestProject {
         let project = TestProject {
@@ -185,4 +199,23 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     found.sort();
     found
+}
+
+/// `augflow args` in `project`, which must succeed: its stdout.
+pub fn stdout(project: &TestProject, args: &[&str]) -> String {
+    let output = project.augflow(args);
+    assert!(
+        output.status.success(),
+        "augflow {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+/// Fails unless `stderr` mentions every one of `needles`.
+#[track_caller]
+pub fn assert_mentions(stderr: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
 }

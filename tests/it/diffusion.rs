@@ -2,7 +2,7 @@
 //! params: every training stage lowers its loss, each generator gives N images per class,
 //! and editing only the LoRA rank reruns `lora` and what follows it, never the base.
 
-use crate::common::{TestProject, names};
+use crate::common::{ADAPTATIONS, TestProject, names, with_adaptations};
 
 fn scaled_down() -> TestProject {
     let project = TestProject::new(include_str!("../../pipelines/diffusion.yaml"));
@@ -46,14 +46,11 @@ fn diffusion_pipeline_trains_samples_and_a_new_lora_rank_reruns_only_lora() {
     let project = scaled_down();
     let first = project.run(&["--backend", "cpu", "-j", "2"]);
     first.assert_ok();
-    let generators = ["finetune", "lora", "dreambooth"];
-    let mut all = vec!["data", "split", "features", "autoencoder", "base"];
-    all.extend(generators);
-    let samples: Vec<String> = generators.iter().map(|g| format!("sample@{g}")).collect();
-    let quality: Vec<String> = generators.iter().map(|g| format!("quality@{g}")).collect();
-    all.extend(samples.iter().map(String::as_str));
-    all.extend(quality.iter().map(String::as_str));
-    assert_eq!(first.executed(), names(&all));
+    let generators = ADAPTATIONS;
+    assert_eq!(
+        first.executed(),
+        with_adaptations(&["data", "split", "features", "autoencoder", "base"])
+    );
 
     let ae = json(
         &project,

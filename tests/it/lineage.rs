@@ -1,6 +1,6 @@
 //! `augflow lineage` and `show`'s "used by" line, across two pipelines sharing one store.
 
-use crate::common::TestProject;
+use crate::common::{TestProject, stdout};
 
 const FIRST: &str = r#"
 stages:
@@ -32,16 +32,6 @@ fn key_of(project: &TestProject, store: &str, pipeline: &str, node: &str) -> Str
     shown["key"].as_str().expect("key").to_owned()
 }
 
-fn text(project: &TestProject, args: &[&str]) -> String {
-    let output = project.augflow(args);
-    assert!(
-        output.status.success(),
-        "augflow {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8")
-}
-
 #[test]
 fn lineage_and_users_span_the_pipelines_that_share_a_store() {
     let project = TestProject::new(FIRST);
@@ -63,7 +53,7 @@ fn lineage_and_users_span_the_pipelines_that_share_a_store() {
     assert_eq!(prep, key_of(&project, store, "other/augflow.yaml", "prep"));
 
     assert_eq!(
-        text(
+        stdout(
             &project,
             &["--store", store, "lineage", "prep", "--used-by"]
         ),
@@ -76,7 +66,7 @@ fn lineage_and_users_span_the_pipelines_that_share_a_store() {
     );
     // From the other pipeline: its `prep` entry was produced by the first one.
     assert_eq!(
-        text(
+        stdout(
             &project,
             &[
                 "--store",
@@ -96,19 +86,19 @@ fn lineage_and_users_span_the_pipelines_that_share_a_store() {
     );
     // A path inside a node's outputs names that node.
     assert_eq!(
-        text(&project, &["--store", store, "lineage", "count.txt"]),
+        stdout(&project, &["--store", store, "lineage", "count.txt"]),
         format!(
             "count [cmd]  key {}\n  data.txt <- prep.data.txt\n    prep [cmd]  key {}\n",
             &count[..12],
             &prep[..12]
         )
     );
-    let shown = text(&project, &["--store", store, "show", "prep"]);
+    let shown = stdout(&project, &["--store", store, "show", "prep"]);
     assert!(
         shown.contains("\n  used by: count, shout (other/augflow.yaml)\n"),
         "{shown}"
     );
-    let shown = text(&project, &["--store", store, "show", "count"]);
+    let shown = stdout(&project, &["--store", store, "show", "count"]);
     assert!(
         shown.contains("\n  used by: nothing in the store\n"),
         "{shown}"

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::common::{TestProject, names};
+use crate::common::{TestProject, names, stdout};
 
 /// A 2×2 grid whose metrics come from one score file per node, and a plain `eval` stage.
 pub const GRID: &str = r#"
@@ -33,16 +33,6 @@ pub fn grid() -> TestProject {
         project.write(&format!("scores/{cell}.txt"), score);
     }
     project
-}
-
-pub fn stdout(project: &TestProject, args: &[&str]) -> String {
-    let output = project.augflow(args);
-    assert!(
-        output.status.success(),
-        "augflow {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8")
 }
 
 #[test]

@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use crate::common::TestProject;
-use crate::metrics::{grid, stdout};
+use crate::common::{TestProject, stdout};
+use crate::metrics::grid;
 
 fn git(project: &TestProject, args: &[&str]) {
     let status = Command::new("git")

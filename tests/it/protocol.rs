@@ -1,7 +1,7 @@
 //! The study's protocol in the pipeline format: `sample` params that do not apply to the
 //! connected generator's family are errors at their own line, before anything runs.
 
-use crate::common::TestProject;
+use crate::common::{TestProject, assert_mentions};
 
 const HEAD: &str = "\
 stages:
@@ -27,13 +27,6 @@ fn rejected(sample: &str) -> String {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!project.path(".augflow/store").exists(), "{stderr}");
     stderr
-}
-
-#[track_caller]
-fn assert_mentions(stderr: &str, needles: &[&str]) {
-    for needle in needles {
-        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
-    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::common::{TestProject, names};
+use crate::common::{ADAPTATIONS, TestProject, names, with_adaptations};
 
 const ASSETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/assets/sd-tiny");
 
@@ -33,14 +33,11 @@ fn sd_tiny_pipeline_adapts_samples_and_a_new_lora_rank_reruns_only_the_lora_bran
     copy_tree(Path::new(ASSETS), &project.path("assets/sd-tiny"));
     let first = project.run(&["--backend", "cpu", "-j", "2"]);
     first.assert_ok();
-    let generators = ["finetune", "lora", "dreambooth"];
-    let mut all = vec!["data", "split", "features", "sd"];
-    all.extend(generators);
-    let samples: Vec<String> = generators.iter().map(|g| format!("sample@{g}")).collect();
-    let quality: Vec<String> = generators.iter().map(|g| format!("quality@{g}")).collect();
-    all.extend(samples.iter().map(String::as_str));
-    all.extend(quality.iter().map(String::as_str));
-    assert_eq!(first.executed(), names(&all));
+    let generators = ADAPTATIONS;
+    assert_eq!(
+        first.executed(),
+        with_adaptations(&["data", "split", "features", "sd"])
+    );
 
     for stage in generators {
         let file = json(

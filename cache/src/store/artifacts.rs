@@ -31,11 +31,7 @@ impl Store {
             Ok(Artifact::dir(&tree))
         } else if meta.is_file() {
             let (digest, size) = self.put_file(path)?;
-            Ok(Artifact::File {
-                digest,
-                size,
-                executable: meta::is_executable(&meta),
-            })
+            Ok(Artifact::file(digest, size, &meta))
         } else {
             Err(CacheError::NotAFile {
                 path: path.to_path_buf(),

@@ -32,6 +32,62 @@ pub trait Harness {
     fn atomic_create(&self) -> bool;
 }
 
+/// One `#[test]` per shared scenario (named after it), each against a fresh `$harness`:
+/// every backend runs the same list.
+macro_rules! scenario_tests {
+    (@shared $harness:expr; $($scenario:ident),*) => {
+        $(#[test] fn $scenario() { remote_common::$scenario(&$harness); })*
+    };
+    (@trust $harness:expr; $($scenario:ident),*) => {
+        $(#[test] fn $scenario() { remote_common::trust::$scenario(&$harness); })*
+    };
+    ($harness:expr) => {
+        remote_common::scenario_tests!(@shared $harness;
+            round_trip, push_twice, concurrent_push, tampered_blob, unusable_entry_is_a_miss,
+            missing_blob, corrupt_local_blob_is_not_pushed, gc);
+        remote_common::scenario_tests!(@trust $harness;
+            broken_entries_are_misses, downloads_stop_at_the_declared_size,
+            push_reuploads_missing_blobs, broken_entries_are_replaced_only_by_repair,
+            signed_remotes_ignore_untrusted_writers);
+    };
+}
+pub(crate) use scenario_tests;
+
+/// The remote's layout: `FORMAT` at its root, and a blob, pushed through `remote`, at
+/// the local store's path scheme below it. Returns the team and the blob's digest.
+pub fn blob_layout(h: &dyn Harness, remote: &dyn Remote) -> (Team, Digest) {
+    let root = h.backing_root();
+    assert_eq!(
+        fs::read_to_string(root.join("FORMAT")).unwrap(),
+        "augflow-remote 1\n"
+    );
+    let t = team();
+    let d = t.a.put_bytes(b"blob").unwrap();
+    remote.put_blob_from_file(&d, &t.a.blob_path(&d)).unwrap();
+    assert_eq!(
+        fs::read(root.join(relative_blob_path(&t.a, &d))).unwrap(),
+        b"blob"
+    );
+    (t, d)
+}
+
+/// Where `store` keeps blob `d`, relative to its root (the remote's scheme too).
+pub fn relative_blob_path(store: &Store, d: &Digest) -> PathBuf {
+    store
+        .blob_path(d)
+        .strip_prefix(store.root())
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Team, an action entry of theirs and a key, for the fails-fast checks.
+pub fn fails_fast_inputs(seed: &str) -> (Team, ActionEntry, Digest) {
+    let t = team();
+    let entry = outputs(&t.a, t.dir.path(), seed, "alice");
+    let k = Digest::of_bytes(seed.as_bytes());
+    (t, entry, k)
+}
+
 pub fn backing(h: &dyn Harness, kind: ObjectKind, d: &Digest) -> PathBuf {
     let hex = d.to_hex();
     let root = h.backing_root();

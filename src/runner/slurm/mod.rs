@@ -37,6 +37,7 @@ use petgraph::graph::NodeIndex;
 use super::engine::Engine;
 use super::events::{Event, RunSummary};
 use super::ledger::{Outcome, RunLedger};
+use super::process::error_chain;
 use crate::project::SlurmConfig;
 use state::{JOBS_FORMAT, JobsFile, read_jobs, write_jobs};
 
@@ -200,17 +201,6 @@ impl SlurmRun<'_, '_> {
             std::thread::sleep(Duration::from_millis(50).min(total));
         }
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -116,27 +116,8 @@ pub(super) fn submissions(events: &[Event]) -> Vec<(String, bool)> {
         .collect()
 }
 
-const FAILING: &str = r#"
-stages:
-  ok1:
-    cmd: "echo 1 > ok1.txt"
-    outs: [ok1.txt]
-  ok2:
-    cmd: "cat ok1.txt > ok2.txt"
-    deps: [ok1.txt]
-    outs: [ok2.txt]
-  bad:
-    cmd: "echo boom-from-bad >&2; exit 3"
-    outs: [bad.txt]
-  after_bad:
-    cmd: "cat bad.txt > after_bad.txt"
-    deps: [bad.txt]
-    outs: [after_bad.txt]
-  after_after:
-    cmd: "cat after_bad.txt > after_after.txt"
-    deps: [after_bad.txt]
-    outs: [after_after.txt]
-"#;
+/// `bad` fails (exit 3); `after_bad` and `after_after` depend on it, `ok1` and `ok2` do not.
+const FAILING: &str = include_str!("../../../tests/it/fixtures/slurm_failing.yaml");
 
 #[test]
 fn a_failed_job_cancels_its_dependents_and_the_rest_completes() {

@@ -7,15 +7,12 @@
 //! `Pneumonia/Fungal/…` → fungal, `No Finding` → healthy. Everything else is dropped
 //! and counted by reason. Patient ids are the data set's own `patientid`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-use serde::{Deserialize, Serialize};
 
 use super::IngestSummary;
 use super::csv_list::Table;
 use super::ingest::{Candidate, Ingest};
-use super::options::IngestOptions;
+use super::options::ingest_config;
 use crate::StageError;
 
 /// The metadata file at the data set's root.
@@ -24,37 +21,16 @@ const METADATA_FILE: &str = "metadata.csv";
 /// Frontal views, as spelled in the metadata (compared case-insensitively).
 const FRONTAL_VIEWS: [&str; 4] = ["PA", "AP", "AP Supine", "AP semi erect"];
 
-/// Config of `dataset.covid_chestxray`.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CovidChestXrayConfig {
-    /// The data set's root folder (holding `metadata.csv`), as written in the pipeline;
-    /// the engine resolves it and passes the result to [`load_covid_chestxray`] as `base`.
-    pub root: PathBuf,
-    /// See [`IngestOptions::size`].
-    #[serde(default)]
-    pub size: Option<u32>,
-    /// See [`IngestOptions::labels`].
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// See [`IngestOptions::classes`].
-    #[serde(default)]
-    pub classes: Option<Vec<String>>,
-    /// See [`IngestOptions::skip_bad`].
-    #[serde(default)]
-    pub skip_bad: bool,
+ingest_config! {
+    /// Config of `dataset.covid_chestxray`.
+    pub struct CovidChestXrayConfig {
+        /// The data set's root folder (holding `metadata.csv`), as written in the pipeline;
+        /// the engine resolves it and passes the result to [`load_covid_chestxray`] as `base`.
+        pub root: PathBuf,
+    }
 }
 
 impl CovidChestXrayConfig {
-    pub fn options(&self) -> IngestOptions {
-        IngestOptions {
-            size: self.size,
-            labels: self.labels.clone(),
-            classes: self.classes.clone(),
-            skip_bad: self.skip_bad,
-        }
-    }
-
     /// Checks everything the loader relies on, naming the offending value.
     pub fn validate(&self) -> Result<(), StageError> {
         self.options().validate()

@@ -3,49 +3,26 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::IngestSummary;
 use super::ingest::{Candidate, Ingest};
-use super::options::IngestOptions;
+use super::options::ingest_config;
 use super::part::parse_part;
 use crate::StageError;
 
-/// Config of `dataset.csv`.
-///
-/// The CSV has a header with the columns `path`, `label`, `patient_id` and optionally
-/// `split` (train/val/test), in any order and case; other columns are ignored.
-/// Relative paths are relative to the CSV file's folder.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CsvConfig {
-    /// The CSV file, as written in the pipeline; the engine resolves it and passes the
-    /// result to [`load_csv`] as `base`.
-    pub csv: PathBuf,
-    /// See [`IngestOptions::size`].
-    #[serde(default)]
-    pub size: Option<u32>,
-    /// See [`IngestOptions::labels`].
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// See [`IngestOptions::classes`].
-    #[serde(default)]
-    pub classes: Option<Vec<String>>,
-    /// See [`IngestOptions::skip_bad`].
-    #[serde(default)]
-    pub skip_bad: bool,
+ingest_config! {
+    /// Config of `dataset.csv`.
+    ///
+    /// The CSV has a header with the columns `path`, `label`, `patient_id` and optionally
+    /// `split` (train/val/test), in any order and case; other columns are ignored.
+    /// Relative paths are relative to the CSV file's folder.
+    pub struct CsvConfig {
+        /// The CSV file, as written in the pipeline; the engine resolves it and passes the
+        /// result to [`load_csv`] as `base`.
+        pub csv: PathBuf,
+    }
 }
 
 impl CsvConfig {
-    pub fn options(&self) -> IngestOptions {
-        IngestOptions {
-            size: self.size,
-            labels: self.labels.clone(),
-            classes: self.classes.clone(),
-            skip_bad: self.skip_bad,
-        }
-    }
-
     /// Checks everything the loader relies on, naming the offending value.
     pub fn validate(&self) -> Result<(), StageError> {
         self.options().validate()

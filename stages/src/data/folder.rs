@@ -1,52 +1,29 @@
 //! `dataset.folder`: one folder per class, optionally inside train/val/test folders.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 
 use super::ingest::{Candidate, Ingest};
-use super::options::IngestOptions;
+use super::options::ingest_config;
 use super::part::parse_part;
 use super::{IngestSummary, walk};
 use crate::StageError;
 
-/// Config of `dataset.folder`: `root/<class>/**` or `root/{train,val,test}/<class>/**`.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FolderConfig {
-    /// The data folder, as written in the pipeline; the engine resolves it and passes
-    /// the result to [`load_folder`] as `base`.
-    pub root: PathBuf,
-    /// A regex whose first capture group, applied to a file's stem, is the patient id,
-    /// e.g. `^(patient\d+)_`. Default: the whole stem, i.e. one patient per image.
-    #[serde(default)]
-    pub patient_pattern: Option<String>,
-    /// See [`IngestOptions::size`].
-    #[serde(default)]
-    pub size: Option<u32>,
-    /// See [`IngestOptions::labels`].
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// See [`IngestOptions::classes`].
-    #[serde(default)]
-    pub classes: Option<Vec<String>>,
-    /// See [`IngestOptions::skip_bad`].
-    #[serde(default)]
-    pub skip_bad: bool,
+ingest_config! {
+    /// Config of `dataset.folder`: `root/<class>/**` or `root/{train,val,test}/<class>/**`.
+    pub struct FolderConfig {
+        /// The data folder, as written in the pipeline; the engine resolves it and passes
+        /// the result to [`load_folder`] as `base`.
+        pub root: PathBuf,
+        /// A regex whose first capture group, applied to a file's stem, is the patient id,
+        /// e.g. `^(patient\d+)_`. Default: the whole stem, i.e. one patient per image.
+        #[serde(default)]
+        pub patient_pattern: Option<String>,
+    }
 }
 
 impl FolderConfig {
-    pub fn options(&self) -> IngestOptions {
-        IngestOptions {
-            size: self.size,
-            labels: self.labels.clone(),
-            classes: self.classes.clone(),
-            skip_bad: self.skip_bad,
-        }
-    }
-
     /// Checks everything the loader relies on, naming the offending value.
     pub fn validate(&self) -> Result<(), StageError> {
         self.options().validate()?;

@@ -7,51 +7,28 @@
 //! `NORMAL2-IM-1427-0001.jpeg`) from the IM number; both series share one IM
 //! namespace here, since merging two patients is harmless but splitting one leaks.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 
 use super::folder::name_of;
 use super::ingest::{Candidate, Ingest};
-use super::options::IngestOptions;
+use super::options::ingest_config;
 use super::part::parse_part;
 use super::{IngestSummary, walk};
 use crate::StageError;
 
-/// Config of `dataset.kermany`.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KermanyConfig {
-    /// The `chest_xray` folder (or the folder holding it), as written in the pipeline;
-    /// the engine resolves it and passes the result to [`load_kermany`] as `base`.
-    pub root: PathBuf,
-    /// See [`IngestOptions::size`].
-    #[serde(default)]
-    pub size: Option<u32>,
-    /// See [`IngestOptions::labels`].
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// See [`IngestOptions::classes`].
-    #[serde(default)]
-    pub classes: Option<Vec<String>>,
-    /// See [`IngestOptions::skip_bad`].
-    #[serde(default)]
-    pub skip_bad: bool,
+ingest_config! {
+    /// Config of `dataset.kermany`.
+    pub struct KermanyConfig {
+        /// The `chest_xray` folder (or the folder holding it), as written in the pipeline;
+        /// the engine resolves it and passes the result to [`load_kermany`] as `base`.
+        pub root: PathBuf,
+    }
 }
 
 impl KermanyConfig {
-    pub fn options(&self) -> IngestOptions {
-        IngestOptions {
-            size: self.size,
-            labels: self.labels.clone(),
-            classes: self.classes.clone(),
-            skip_bad: self.skip_bad,
-        }
-    }
-
     /// Checks everything the loader relies on, naming the offending value.
     pub fn validate(&self) -> Result<(), StageError> {
         self.options().validate()

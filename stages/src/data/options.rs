@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use crate::StageError;
 
 /// Smallest and largest `size`. Below 8 px nothing is left of a radiograph; above
@@ -11,26 +9,58 @@ use crate::StageError;
 pub const MIN_SIZE: u32 = 8;
 pub const MAX_SIZE: u32 = 4096;
 
-/// The options every loader takes. Each loader's config repeats these four fields
-/// (serde cannot flatten into a struct that denies unknown fields) and hands them over
-/// through its `options()` method.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Default, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IngestOptions {
-    /// Resize the shorter side to `size` and centre-crop to a square. `None` keeps the
-    /// original size, and then every image must have the same size.
-    #[serde(default)]
-    pub size: Option<u32>,
-    /// Label aliases, matched case-insensitively: `{"PNEUMONIA_bacteria": "bacterial"}`.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// Keep only these classes (after aliasing, case-insensitively); their order is
-    /// the order of label indices. `None` keeps every class, sorted by name.
-    #[serde(default)]
-    pub classes: Option<Vec<String>>,
-    /// Skip files that fail to read or decode (listed in the summary) instead of failing.
-    #[serde(default)]
-    pub skip_bad: bool,
+/// Declares an ingestion config: its own fields, then the four fields every loader
+/// takes (serde cannot flatten into a struct that denies unknown fields, so they are
+/// written here once and spliced into each config), and `options()`, which hands
+/// those four over to the shared writer as an [`IngestOptions`].
+macro_rules! ingest_config {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident: $ty:ty, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(serde::Deserialize, serde::Serialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: $ty, )*
+            /// Resize the shorter side to `size` and centre-crop to a square. `None` keeps the
+            /// original size, and then every image must have the same size.
+            #[serde(default)]
+            pub size: Option<u32>,
+            /// Label aliases, matched case-insensitively: `{"PNEUMONIA_bacteria": "bacterial"}`.
+            #[serde(default)]
+            pub labels: std::collections::BTreeMap<String, String>,
+            /// Keep only these classes (after aliasing, case-insensitively); their order is
+            /// the order of label indices. `None` keeps every class, sorted by name.
+            #[serde(default)]
+            pub classes: Option<Vec<String>>,
+            /// Skip files that fail to read or decode (listed in the summary) instead of failing.
+            #[serde(default)]
+            pub skip_bad: bool,
+        }
+
+        impl $name {
+            /// The options every loader takes, as this config sets them.
+            pub fn options(&self) -> $crate::data::IngestOptions {
+                $crate::data::IngestOptions {
+                    size: self.size,
+                    labels: self.labels.clone(),
+                    classes: self.classes.clone(),
+                    skip_bad: self.skip_bad,
+                }
+            }
+        }
+    };
+}
+pub(crate) use ingest_config;
+
+ingest_config! {
+    /// The options every loader takes; each loader's config declares them through
+    /// `ingest_config!`.
+    #[derive(Default)]
+    pub struct IngestOptions {}
 }
 
 impl IngestOptions {

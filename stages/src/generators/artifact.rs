@@ -15,6 +15,33 @@ pub const GENERATOR_FILE: &str = "generator.json";
 /// Version of `generator.json`; readers reject any other.
 pub const GENERATOR_FORMAT: u32 = 1;
 
+/// Training losses are recorded as means over this many steps (`loss_every`).
+pub(crate) const LOSS_WINDOW: usize = 10;
+
+/// A per-step loss series as the means of its windows of [`LOSS_WINDOW`] steps (the last
+/// window may be shorter).
+#[derive(Default)]
+pub(crate) struct LossWindow {
+    sum: f32,
+    len: usize,
+    means: Vec<f32>,
+}
+
+impl LossWindow {
+    pub fn push(&mut self, value: f32, last: bool) {
+        self.sum += value;
+        self.len += 1;
+        if self.len == LOSS_WINDOW || last {
+            self.means.push(self.sum / self.len as f32);
+            (self.sum, self.len) = (0.0, 0);
+        }
+    }
+
+    pub fn into_means(self) -> Vec<f32> {
+        self.means
+    }
+}
+
 /// The network family and its shape.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "family", rename_all = "snake_case", deny_unknown_fields)]
@@ -72,6 +99,27 @@ pub struct Checkpoint {
     pub holdout_images: usize,
 }
 
+impl Checkpoint {
+    /// The weights of a generator trained without checkpoint selection (the latent and
+    /// SD families): the last step, score 0, no scores, nothing held out.
+    pub(crate) fn last_step(
+        class: &str,
+        weights: String,
+        step: usize,
+        train_images: usize,
+    ) -> Self {
+        Self {
+            class: class.to_owned(),
+            weights,
+            step,
+            score: 0.0,
+            scores: Vec::new(),
+            train_images,
+            holdout_images: 0,
+        }
+    }
+}
+
 /// Contents of `generator.json`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -105,5 +153,28 @@ impl GeneratorFile {
 
     pub fn write(&self, dir: &Path) -> Result<(), StageError> {
         write_json(&dir.join(GENERATOR_FILE), self)
+    }
+
+    /// Writes the `generator.json` of a newly trained generator into `dir`, its losses
+    /// windowed by [`LOSS_WINDOW`] steps.
+    pub(crate) fn write_new(
+        dir: &Path,
+        spec: GeneratorSpec,
+        image_size: u32,
+        classes: Vec<String>,
+        checkpoints: Vec<Checkpoint>,
+        losses: Vec<(String, Vec<f32>)>,
+    ) -> Result<Self, StageError> {
+        let file = Self {
+            format: GENERATOR_FORMAT,
+            spec,
+            image_size,
+            classes,
+            checkpoints,
+            loss_every: LOSS_WINDOW,
+            losses,
+        };
+        file.write(dir)?;
+        Ok(file)
     }
 }

@@ -1,6 +1,7 @@
 //! Real images in, synthetic image sets out: generators see pixels in [−1, 1].
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::GrayImage;
@@ -41,6 +42,52 @@ pub(crate) fn load_by_class(
             .push(pixels.iter().map(|&p| f32::from(p) / 127.5 - 1.0).collect());
     }
     Ok((classes, groups))
+}
+
+/// Indices of the wanted classes (default: all), each checked against `classes`.
+pub(crate) fn wanted_classes(
+    classes: &[String],
+    wanted: Option<&[String]>,
+) -> Result<Vec<usize>, StageError> {
+    let Some(wanted) = wanted else {
+        return Ok((0..classes.len()).collect());
+    };
+    wanted
+        .iter()
+        .map(|class| {
+            classes.iter().position(|c| c == class).ok_or_else(|| {
+                StageError::InvalidConfig(format!(
+                    "class {class:?} is not in the training set (it has {})",
+                    classes.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Draws images `first..first + count`, `batch` at a time, as rows of `row_len` values:
+/// `draw_batch` makes the images of the given indices; `progress(done)` after each batch.
+pub(crate) fn draw_rows(
+    (first, count): (usize, usize),
+    batch: usize,
+    row_len: usize,
+    progress: &mut dyn FnMut(usize),
+    cancel: &AtomicBool,
+    mut draw_batch: impl FnMut(&[usize]) -> Result<Tensor<4>, StageError>,
+) -> Result<Vec<Vec<f32>>, StageError> {
+    let mut rows = Vec::with_capacity(count);
+    let indices: Vec<usize> = (first..first + count).collect();
+    for chunk in indices.chunks(batch.max(1)) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(StageError::Cancelled);
+        }
+        let values = draw_batch(chunk)?
+            .try_into_vec_as::<f32>()
+            .map_err(|err| StageError::Backend(format!("read samples from the device: {err}")))?;
+        rows.extend(values.chunks_exact(row_len).map(<[f32]>::to_vec));
+        progress(rows.len());
+    }
+    Ok(rows)
 }
 
 /// Stacks rows of `size²` pixels into a [n, 1, size, size] tensor, mirroring those whose

@@ -133,6 +133,12 @@ pub fn sample_generator_with_base(
             .iter()
             .position(|c| c == class)
             .unwrap_or_default();
+        let mut report = |done: usize| {
+            progress(SampleProgress {
+                done: done_before + done,
+                total,
+            })
+        };
         let rows = match &file.spec {
             GeneratorSpec::Ddpm {
                 unet,
@@ -155,12 +161,6 @@ pub fn sample_generator_with_base(
                     stream: "sample",
                     class_index,
                 };
-                let mut report = |done: usize| {
-                    progress(SampleProgress {
-                        done: done_before + done,
-                        total,
-                    })
-                };
                 draw(
                     &net,
                     &spec,
@@ -179,12 +179,6 @@ pub fn sample_generator_with_base(
                     ));
                 };
                 let net = sampler.model(checkpoint, cfg.lora_scale, &device.device)?;
-                let mut report = |done: usize| {
-                    progress(SampleProgress {
-                        done: done_before + done,
-                        total,
-                    })
-                };
                 sampler.draw(
                     &net,
                     class,
@@ -217,12 +211,6 @@ pub fn sample_generator_with_base(
                     stream: "sample",
                     class_index,
                     size,
-                };
-                let mut report = |done: usize| {
-                    progress(SampleProgress {
-                        done: done_before + done,
-                        total,
-                    })
                 };
                 gan_sample::draw(
                     &net,

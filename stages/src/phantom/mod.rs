@@ -25,6 +25,7 @@ use std::time::Instant;
 pub use config::{MAX_SIZE, MIN_SIZE, PHANTOM_CLASSES, PhantomConfig};
 
 use crate::StageError;
+use crate::data::out_dir::ensure_empty;
 use crate::image_set::{IMAGE_SET_FORMAT, IMAGES_DIR, ImageRecord, ImageSetManifest};
 use anatomy::Anatomy;
 use config::Class;
@@ -109,17 +110,4 @@ fn render_patient(class: Class, key: &PatientKey, size: u32, films: u32) -> Vec<
             shot.expose(&body.density, &mut key.image_rng(image, "grain"))
         })
         .collect()
-}
-
-fn ensure_empty(dir: &Path) -> Result<(), StageError> {
-    let mut entries = fs::read_dir(dir).map_err(|source| StageError::ListDir {
-        path: dir.to_owned(),
-        source,
-    })?;
-    match entries.next() {
-        None => Ok(()),
-        Some(_) => Err(StageError::OutputNotEmpty {
-            path: dir.to_owned(),
-        }),
-    }
 }

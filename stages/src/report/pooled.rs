@@ -206,15 +206,9 @@ fn pooled_delta(pairs: &[Pair<'_>], seed: u64, resamples: usize) -> Option<Poole
         None => (None, None),
     };
     let sums: Vec<f64> = clusters.values().copied().collect();
-    let p = sign_flip_test(
-        &sums,
-        &PermutationConfig {
-            seed,
-            ..PermutationConfig::default()
-        },
-    )
-    .ok()
-    .map(|t| t.p_value);
+    let p = sign_flip_test(&sums, &PermutationConfig::seeded(seed))
+        .ok()
+        .map(|t| t.p_value);
     Some(PooledDelta {
         mean,
         ci_low,
@@ -307,23 +301,10 @@ fn best_cell_images(
                 / repeats
         })
         .collect();
-    let ci = mean_ci(
-        &per_image,
-        &BootstrapConfig {
-            seed,
-            ..BootstrapConfig::default()
-        },
-    )
-    .ok();
-    let p = sign_flip_test(
-        &per_image,
-        &PermutationConfig {
-            seed,
-            ..PermutationConfig::default()
-        },
-    )
-    .ok()
-    .map(|t| t.p_value);
+    let ci = mean_ci(&per_image, &BootstrapConfig::seeded(seed)).ok();
+    let p = sign_flip_test(&per_image, &PermutationConfig::seeded(seed))
+        .ok()
+        .map(|t| t.p_value);
     Some(ImageTest {
         generator: generator.to_owned(),
         classifier: (*classifier).to_owned(),

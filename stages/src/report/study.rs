@@ -448,23 +448,8 @@ fn paired_delta(group: &[&Run], base: &[&Run], metric: &str, seed: u64) -> Optio
     }
     let diffs = paired_differences(&condition, &baseline).ok()?;
     let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
-    let ci = paired_mean_difference_ci(
-        &condition,
-        &baseline,
-        &BootstrapConfig {
-            seed,
-            ..BootstrapConfig::default()
-        },
-    )
-    .ok();
-    let test = sign_flip_test(
-        &diffs,
-        &PermutationConfig {
-            seed,
-            ..PermutationConfig::default()
-        },
-    )
-    .ok();
+    let ci = paired_mean_difference_ci(&condition, &baseline, &BootstrapConfig::seeded(seed)).ok();
+    let test = sign_flip_test(&diffs, &PermutationConfig::seeded(seed)).ok();
     Some(Delta {
         mean,
         ci_low: ci.map(|c| c.lower),

@@ -4,8 +4,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
-use augflow_stages::classifiers::{Architecture, AugmentConfig, TrainClassifierConfig};
+use augflow_stages::StageError;
+use augflow_stages::backend::SelectedDevice;
+use augflow_stages::classifiers::{
+    Architecture, AugmentConfig, TrainClassifierConfig, TrainReport, train_classifier,
+};
 use augflow_stages::image_set::{IMAGE_SET_FORMAT, ImageRecord, ImageSetManifest};
 use augflow_stages::phantom::{PHANTOM_CLASSES, PhantomConfig, generate_phantom};
 
@@ -17,6 +22,30 @@ pub struct Splits {
     pub train: PathBuf,
     pub val: PathBuf,
     pub test: PathBuf,
+}
+
+impl Splits {
+    /// Trains `cfg` on `train`, validating on `val`, into `out`: no progress shown,
+    /// cancelled when `cancel` is set.
+    pub fn fit(
+        &self,
+        cfg: &TrainClassifierConfig,
+        seed: u64,
+        out: &Path,
+        device: &SelectedDevice,
+        cancel: &AtomicBool,
+    ) -> Result<TrainReport, StageError> {
+        train_classifier(
+            cfg,
+            seed,
+            &self.train,
+            &self.val,
+            out,
+            device,
+            &|_| {},
+            cancel,
+        )
+    }
 }
 
 pub fn phantom_splits(per_class: u32, seed: u64) -> Splits {

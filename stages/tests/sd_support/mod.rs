@@ -100,35 +100,42 @@ pub fn check_batch<const D: usize>(what: &str, out: Tensor<D>, expected: &Value)
             .iter()
             .map(|&v| f64::from(v))
             .collect();
-        let num = |k: &str| reference[k].as_f64().unwrap();
-        let max = num("max_abs");
-        let mean = ours.iter().sum::<f64>() / ours.len() as f64;
-        let l2 = ours.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let worst = reference["first16"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(&ours)
-            .map(|(e, o)| (e.as_f64().unwrap() - o).abs() / max)
-            .fold(0.0, f64::max);
-        eprintln!(
-            "{what} {i}: first16 worst {worst:.2e} of max, mean {mean:.6e} ({:.6e}), l2 {l2:.6e} ({:.6e})",
-            num("mean"),
-            num("l2")
-        );
-        assert!(
-            worst <= TOLERANCE,
-            "{what} {i}: values differ by {worst:e} of max"
-        );
-        assert!(
-            (mean - num("mean")).abs() <= TOLERANCE * max,
-            "{what} {i} mean {mean}"
-        );
-        assert!(
-            (l2 - num("l2")).abs() <= TOLERANCE * num("l2"),
-            "{what} {i} l2 {l2}"
-        );
+        check_summary(&format!("{what} {i}"), &ours, reference, "first16");
     }
+}
+
+/// Compares `ours` with the script's summary of the same values: its mean, L2 norm and
+/// the values listed under `first` (the first 8 or 16), each within [`TOLERANCE`] of the
+/// largest |value|.
+pub fn check_summary(what: &str, ours: &[f64], reference: &Value, first: &str) {
+    let num = |k: &str| reference[k].as_f64().unwrap();
+    let max = num("max_abs");
+    let mean = ours.iter().sum::<f64>() / ours.len() as f64;
+    let l2 = ours.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let worst = reference[first]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(ours)
+        .map(|(e, o)| (e.as_f64().unwrap() - o).abs() / max)
+        .fold(0.0, f64::max);
+    eprintln!(
+        "{what}: {first} worst {worst:.2e} of max, mean {mean:.6e} ({:.6e}), l2 {l2:.6e} ({:.6e})",
+        num("mean"),
+        num("l2")
+    );
+    assert!(
+        worst <= TOLERANCE,
+        "{what}: values differ by {worst:e} of max"
+    );
+    assert!(
+        (mean - num("mean")).abs() <= TOLERANCE * max,
+        "{what} mean {mean}"
+    );
+    assert!(
+        (l2 - num("l2")).abs() <= TOLERANCE * num("l2"),
+        "{what} l2 {l2}"
+    );
 }
 
 /// A `*.tensors` list the script wrote: `name d0,d1,…` per line.

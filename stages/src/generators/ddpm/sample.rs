@@ -11,6 +11,7 @@ use super::schedule::Schedule;
 use super::unet::UNet;
 use crate::StageError;
 use crate::generators::Sampler;
+use crate::generators::images::draw_rows;
 use crate::rng::{keyed_rng, normal};
 
 /// A noise predictor ε̂(x_t, t): the pixel U-Net, or a latent U-Net with its prompt and
@@ -55,12 +56,8 @@ pub(crate) fn draw(
     progress: &mut dyn FnMut(usize),
     cancel: &AtomicBool,
 ) -> Result<Vec<Vec<f32>>, StageError> {
-    let mut rows = Vec::with_capacity(count);
-    let indices: Vec<usize> = (first..first + count).collect();
-    for chunk in indices.chunks(batch.max(1)) {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(StageError::Cancelled);
-        }
+    let row_len = spec.channels * spec.size * spec.size;
+    draw_rows((first, count), batch, row_len, progress, cancel, |chunk| {
         let x = match spec.sampler {
             Sampler::Ddim => ddim(unet, spec, chunk, device, cancel)?,
             Sampler::Ddpm => ancestral(unet, spec, chunk, device, cancel)?,
@@ -70,18 +67,8 @@ pub(crate) fn draw(
                 ));
             }
         };
-        let x = if spec.clip { x.clamp(-1.0, 1.0) } else { x };
-        let values = x
-            .try_into_vec_as::<f32>()
-            .map_err(|err| StageError::Backend(format!("read samples from the device: {err}")))?;
-        rows.extend(
-            values
-                .chunks_exact(spec.channels * spec.size * spec.size)
-                .map(<[f32]>::to_vec),
-        );
-        progress(rows.len());
-    }
-    Ok(rows)
+        Ok(if spec.clip { x.clamp(-1.0, 1.0) } else { x })
+    })
 }
 
 /// Standard normal noise for `images`, each from its own stream keyed by `parts`.

@@ -16,17 +16,14 @@ use super::unet::UNet;
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::data::out_dir::ensure_empty;
-use crate::generators::artifact::{Checkpoint, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
+use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec, LossWindow};
 use crate::generators::ema::ema_update;
-use crate::generators::images::{ClassImages, batch_tensor, load_by_class};
+use crate::generators::images::{ClassImages, batch_tensor, load_by_class, wanted_classes};
 use crate::generators::select::selection_score;
 use crate::generators::{DdpmConfig, Sampler};
 use crate::init::{InitPolicy, SeededInit};
-use crate::rng::{keyed_rng, normal, permutation, unit};
+use crate::rng::{EpochOrder, keyed_rng, normal, permutation, unit};
 use crate::weights::module_bytes;
-
-/// Training losses are recorded as means over this many steps.
-const LOSS_WINDOW: usize = 10;
 
 /// Progress events; the trainer never prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,20 +61,12 @@ pub fn train_ddpm(
     cfg.validate()?;
     ensure_empty(out_dir)?;
     let (classes, groups) = load_by_class(train_dir, cfg.image_size)?;
-    let wanted = match &cfg.classes {
-        Some(list) => list.clone(),
-        None => classes.clone(),
-    };
+    let wanted = wanted_classes(&classes, cfg.classes.as_deref())?;
     let schedule = Schedule::new(cfg.schedule, cfg.timesteps);
     let mut checkpoints = Vec::new();
     let mut losses = Vec::new();
-    for (number, class) in wanted.iter().enumerate() {
-        let index = classes.iter().position(|c| c == class).ok_or_else(|| {
-            StageError::InvalidConfig(format!(
-                "class {class:?} is not in the training set (it has {})",
-                classes.join(", ")
-            ))
-        })?;
+    for (number, &index) in wanted.iter().enumerate() {
+        let class = &classes[index];
         let job = ClassJob {
             cfg,
             seed,
@@ -94,21 +83,12 @@ pub fn train_ddpm(
         checkpoints.push(checkpoint);
         losses.push((class.clone(), class_losses));
     }
-    let file = GeneratorFile {
-        format: GENERATOR_FORMAT,
-        spec: GeneratorSpec::Ddpm {
-            unet: cfg.unet(),
-            schedule: cfg.schedule,
-            timesteps: cfg.timesteps,
-        },
-        image_size: cfg.image_size,
-        classes,
-        checkpoints,
-        loss_every: LOSS_WINDOW,
-        losses,
+    let spec = GeneratorSpec::Ddpm {
+        unet: cfg.unet(),
+        schedule: cfg.schedule,
+        timesteps: cfg.timesteps,
     };
-    file.write(out_dir)?;
-    Ok(file)
+    GeneratorFile::write_new(out_dir, spec, cfg.image_size, classes, checkpoints, losses)
 }
 
 /// A class's images: those the network trains on, and those held out for selection.
@@ -148,25 +128,19 @@ impl ClassJob<'_> {
         let mut ema = model.valid();
         let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
         let warmup = (cfg.steps / 20).max(1);
-        let mut order = Vec::new();
-        let mut cursor = 0;
-        let (mut window_sum, mut window_len, mut losses) = (0.0f32, 0, Vec::new());
+        let mut epochs = EpochOrder::new(train.len());
+        let mut window = LossWindow::default();
         let mut best: Option<(usize, f64, Vec<u8>)> = None;
         let mut scores = Vec::new();
         for step in 0..cfg.steps {
             if cancel.load(Ordering::Relaxed) {
                 return Err(StageError::Cancelled);
             }
-            // Epochs of a seeded permutation, so every image is seen equally often.
-            let mut batch = Vec::with_capacity(cfg.batch_size);
-            while batch.len() < cfg.batch_size {
-                if cursor == order.len() {
-                    order = permutation(&mut self.rng("ddpm-order", &[step as u64]), train.len());
-                    cursor = 0;
-                }
-                batch.push(train[order[cursor]]);
-                cursor += 1;
-            }
+            let batch: Vec<&[f32]> = epochs
+                .next_batch(cfg.batch_size, || self.rng("ddpm-order", &[step as u64]))
+                .into_iter()
+                .map(|i| train[i])
+                .collect();
             let loss = self.loss(&model, &batch, size, step, &ad);
             let loss_value = loss.clone().try_into_scalar::<f32>().map_err(|err| {
                 StageError::Backend(format!("read a loss from the device: {err}"))
@@ -177,12 +151,7 @@ impl ClassJob<'_> {
             // EMA warm-up (as in common DDPM code): early averages do not drag in the init.
             let decay = cfg.ema_decay.min((1 + step) as f64 / (10 + step) as f64);
             ema = ema_update(ema, &model, decay);
-            window_sum += loss_value;
-            window_len += 1;
-            if window_len == LOSS_WINDOW || step + 1 == cfg.steps {
-                losses.push(window_sum / window_len as f32);
-                (window_sum, window_len) = (0.0, 0);
-            }
+            window.push(loss_value, step + 1 == cfg.steps);
             progress(DdpmProgress::Step {
                 class: self.class.to_owned(),
                 class_number: self.number,
@@ -222,7 +191,7 @@ impl ClassJob<'_> {
                 train_images: train.len(),
                 holdout_images: holdout.len(),
             },
-            losses,
+            window.into_means(),
             weights,
         ))
     }

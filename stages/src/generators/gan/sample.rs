@@ -2,12 +2,13 @@
 //! streams keyed by its own key (class and image index when sampling), so image i is the
 //! same whether 100 or 1,000 are drawn, in whatever batches.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::generator::{GenInputs, Generator};
 use crate::StageError;
+use crate::generators::images::draw_rows;
 use crate::rng::{keyed_rng, normal};
 
 /// Keys the noise maps' streams apart from the latents' (part appended to an image's key).
@@ -78,29 +79,14 @@ pub(crate) fn draw(
     progress: &mut dyn FnMut(usize),
     cancel: &AtomicBool,
 ) -> Result<Vec<Vec<f32>>, StageError> {
-    let mut rows = Vec::with_capacity(count);
-    let indices: Vec<usize> = (first..first + count).collect();
-    for chunk in indices.chunks(batch.max(1)) {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(StageError::Cancelled);
-        }
+    let row_len = spec.size * spec.size;
+    draw_rows((first, count), batch, row_len, progress, cancel, |chunk| {
         let keys: Vec<Vec<u64>> = chunk
             .iter()
             .map(|&i| vec![spec.class_index as u64, i as u64])
             .collect();
         let classes = vec![spec.class_index; chunk.len()];
         let inputs = gen_inputs(g, spec.seed, spec.stream, &keys, &classes, device);
-        let values = g
-            .forward(inputs)
-            .clamp(-1.0, 1.0)
-            .try_into_vec_as::<f32>()
-            .map_err(|err| StageError::Backend(format!("read samples from the device: {err}")))?;
-        rows.extend(
-            values
-                .chunks_exact(spec.size * spec.size)
-                .map(<[f32]>::to_vec),
-        );
-        progress(rows.len());
-    }
-    Ok(rows)
+        Ok(g.forward(inputs).clamp(-1.0, 1.0))
+    })
 }

@@ -21,15 +21,13 @@ use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::data::out_dir::ensure_empty;
 use crate::generators::GanConfig;
-use crate::generators::artifact::{Checkpoint, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
+use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec, LOSS_WINDOW};
 use crate::generators::ema::ema_update;
-use crate::generators::images::{batch_tensor, load_by_class};
+use crate::generators::images::{batch_tensor, load_by_class, wanted_classes};
 use crate::generators::select::selection_score;
-use crate::rng::{keyed_rng, normal, permutation, unit};
+use crate::rng::{EpochOrder, keyed_rng, normal, permutation, unit};
 use crate::weights::module_bytes;
 
-/// Training series are recorded as means over this many steps.
-const LOSS_WINDOW: usize = 10;
 /// The finite-difference step of the R1 estimate, in pixel units (images span [−1, 1]).
 const R1_EPSILON: f64 = 1e-2;
 /// The weights file: the selected EMA generator.
@@ -79,19 +77,11 @@ pub fn train_gan(
     cfg.validate()?;
     ensure_empty(out_dir)?;
     let (classes, groups) = load_by_class(train_dir, cfg.image_size)?;
-    let wanted = match &cfg.classes {
-        Some(list) => list.clone(),
-        None => classes.clone(),
-    };
+    let wanted = wanted_classes(&classes, cfg.classes.as_deref())?;
     let mut data = Vec::with_capacity(wanted.len());
-    for class in &wanted {
-        let index = classes.iter().position(|c| c == class).ok_or_else(|| {
-            StageError::InvalidConfig(format!(
-                "class {class:?} is not in the training set (it has {})",
-                classes.join(", ")
-            ))
-        })?;
-        data.push(split_holdout(cfg, seed, class, index, &groups[index].rows)?);
+    for index in wanted {
+        let rows = &groups[index].rows;
+        data.push(split_holdout(cfg, seed, &classes[index], index, rows)?);
     }
     let size = cfg.image_size as usize;
     let trainer = Trainer {
@@ -123,19 +113,10 @@ pub fn train_gan(
     if cfg.ada.enabled {
         losses.push(("ada_p".to_owned(), outcome.ada_p));
     }
-    let file = GeneratorFile {
-        format: GENERATOR_FORMAT,
-        spec: GeneratorSpec::Gan {
-            generator: cfg.generator(classes.len()),
-        },
-        image_size: cfg.image_size,
-        classes,
-        checkpoints,
-        loss_every: LOSS_WINDOW,
-        losses,
+    let spec = GeneratorSpec::Gan {
+        generator: cfg.generator(classes.len()),
     };
-    file.write(out_dir)?;
-    Ok(file)
+    GeneratorFile::write_new(out_dir, spec, cfg.image_size, classes, checkpoints, losses)
 }
 
 /// Splits a class's images into training rows and held-out rows (seeded, per class).
@@ -253,7 +234,7 @@ impl Trainer<'_> {
             .iter()
             .flat_map(|class| class.train.iter().map(|&row| (class.index, row)))
             .collect();
-        let (mut order, mut cursor) = (Vec::new(), 0);
+        let mut epochs = EpochOrder::new(pool.len());
         let (mut loss_g, mut loss_d, mut ada_p) = (
             Windowed::default(),
             Windowed::default(),
@@ -265,18 +246,13 @@ impl Trainer<'_> {
             if cancel.load(Ordering::Relaxed) {
                 return Err(StageError::Cancelled);
             }
-            let mut batch = Vec::with_capacity(cfg.batch_size);
-            while batch.len() < cfg.batch_size {
-                if cursor == order.len() {
-                    order = permutation(
-                        &mut keyed_rng(self.seed, "gan-order", &[step as u64]),
-                        pool.len(),
-                    );
-                    cursor = 0;
-                }
-                batch.push(pool[order[cursor]]);
-                cursor += 1;
-            }
+            let batch: Vec<(usize, &[f32])> = epochs
+                .next_batch(cfg.batch_size, || {
+                    keyed_rng(self.seed, "gan-order", &[step as u64])
+                })
+                .into_iter()
+                .map(|i| pool[i])
+                .collect();
             let p = if cfg.ada.enabled { ada.p() } else { 0.0 };
             let state = Step {
                 index: step,

@@ -20,7 +20,7 @@ use crate::backend::SelectedDevice;
 use crate::data::out_dir::ensure_empty;
 use crate::generators::images::load_by_class;
 use crate::init::{InitPolicy, SeededInit};
-use crate::rng::{keyed_rng, normal, permutation, unit};
+use crate::rng::{EpochOrder, keyed_rng, normal, unit};
 use crate::weights::{load_module, module_bytes};
 
 /// Trains the autoencoder on every image of the image sets in `train_dirs` and writes
@@ -60,22 +60,19 @@ pub fn train_autoencoder(
         model = load_module(model, path)?;
     }
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let mut order = Vec::new();
-    let mut cursor = 0;
+    let mut epochs = EpochOrder::new(rows.len());
     let mut window = LossWindow::default();
     for step in 0..cfg.steps {
         if cancel.load(Ordering::Relaxed) {
             return Err(StageError::Cancelled);
         }
-        let mut batch = Vec::with_capacity(cfg.batch_size);
-        while batch.len() < cfg.batch_size {
-            if cursor == order.len() {
-                order = permutation(&mut keyed_rng(seed, "ae-order", &[step as u64]), rows.len());
-                cursor = 0;
-            }
-            batch.push(rows[order[cursor]].as_slice());
-            cursor += 1;
-        }
+        let batch: Vec<&[f32]> = epochs
+            .next_batch(cfg.batch_size, || {
+                keyed_rng(seed, "ae-order", &[step as u64])
+            })
+            .into_iter()
+            .map(|i| rows[i].as_slice())
+            .collect();
         let mut rng = keyed_rng(seed, "ae-step", &[step as u64]);
         let flips: Vec<bool> = batch
             .iter()

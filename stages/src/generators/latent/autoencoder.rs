@@ -10,7 +10,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
 use super::config::AutoencoderSpec;
-use crate::generators::ddpm::unet::{conv1, conv3, group_norm, upsample_nearest};
+use crate::generators::unet::{conv1, conv3, group_norm, upsample_nearest};
 
 #[derive(Module, Debug)]
 pub struct AeBlock {

@@ -3,58 +3,45 @@
 //! `train_text_encoder`, of the text encoder) is fine-tuned on the class's images with the
 //! instance prompt, plus `prior_weight` × the loss on the prior set.
 
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
-
 use burn::module::Module;
 
 use super::LatentProgress;
 use super::config::{DreamboothConfig, LatentMethod};
 use super::files::{AUTOENCODER_WEIGHTS, TEXT_WEIGHTS, UNET_WEIGHTS, copy_file, write_bytes};
+use super::files::{dreambooth_text_encoder, dreambooth_unet};
 use super::model::{Guided, load_model, prompt_tokens};
-use super::stages::{finish, read_base, to_examples, wanted_classes};
+use super::stages::{AdaptIo, finish, read_base, to_examples};
 use super::train::{Example, LoopConfig, train_loop};
 use crate::StageError;
-use crate::backend::SelectedDevice;
-use crate::data::out_dir::ensure_empty;
 use crate::generators::Sampler;
 use crate::generators::ddpm::sample::{DrawSpec, draw};
 use crate::generators::ddpm::schedule::Schedule;
-use crate::generators::images::load_by_class;
+use crate::generators::images::{load_by_class, wanted_classes};
 use crate::weights::module_bytes;
 
-/// Trains one DreamBooth model per wanted class of `train_dir` from the base generator
-/// in `base_dir` and writes them, with the base's autoencoder and text encoder, into the
-/// empty `out_dir`.
-#[allow(clippy::too_many_arguments)] // Each argument is a distinct, named input.
+/// Trains one DreamBooth model per wanted class of `io.train_dir` from the base generator
+/// in `io.base_dir` and writes them, with the base's autoencoder and text encoder, into
+/// the empty `io.out_dir`.
 pub fn train_dreambooth(
     cfg: &DreamboothConfig,
-    seed: u64,
-    base_dir: &Path,
-    train_dir: &Path,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(LatentProgress),
-    cancel: &AtomicBool,
+    io: &AdaptIo<'_>,
 ) -> Result<crate::generators::GeneratorFile, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
+    io.start(cfg)?;
+    let (base_dir, out_dir, seed, device) = (io.base_dir, io.out_dir, io.seed, io.device);
+    let (progress, cancel) = (io.progress, io.cancel);
     let (mut spec, ae) = read_base(base_dir, &device.device)?;
-    let (classes, groups) = load_by_class(train_dir, spec.autoencoder.image_size)?;
+    let (classes, groups) = load_by_class(io.train_dir, spec.autoencoder.image_size)?;
     let wanted = wanted_classes(&classes, cfg.classes.as_deref())?;
     let (text_path, unet_path) = (base_dir.join(TEXT_WEIGHTS), base_dir.join(UNET_WEIGHTS));
     let base = load_model(&spec, &text_path, &unet_path, &device.device)?;
     let schedule = Schedule::new(spec.schedule, spec.timesteps);
-    let (channels, side) = (
-        spec.autoencoder.latent_channels,
-        spec.autoencoder.latent_size() as usize,
-    );
+    let (channels, side) = spec.autoencoder.latent_shape();
     spec.prompts.clear();
     spec.method = LatentMethod::Dreambooth;
     spec.text_per_class = cfg.train_text_encoder;
     let mut counts = vec![0; classes.len()];
     let mut losses = Vec::new();
-    let ad = device.device.clone().autodiff();
+    let ad = io.autodiff();
     for &index in &wanted {
         let class = &classes[index];
         let instance_prompt = cfg.instance_prompt.replace("{class}", class);
@@ -112,31 +99,24 @@ pub fn train_dreambooth(
         }
         let phase = format!("dreambooth {class}");
         let stream = format!("dreambooth-{index}");
-        let loop_cfg = LoopConfig {
-            phase: phase.clone(),
+        let mut loop_cfg = LoopConfig::new(
+            &phase,
+            &stream,
             seed,
-            stream: &stream,
-            steps: cfg.steps,
-            batch_size: cfg.batch_size,
-            lr: cfg.lr,
-            cfg_dropout: 0.0,
-            hflip: cfg.hflip,
-            schedule: &schedule,
-            channels,
-            side,
-            prior: Some((&prior, cfg.prior_weight)),
-            empty_prompt: None,
-            eval_chunk: None,
-        };
+            cfg.loop_params(),
+            &schedule,
+            (channels, side),
+        );
+        loop_cfg.prior = Some((&prior, cfg.prior_weight));
         let trained = train_loop(model, &loop_cfg, &examples, &ad, progress, cancel)?;
         let model = &trained.model;
         write_bytes(
-            &out_dir.join(unet_file(class)),
+            &out_dir.join(dreambooth_unet(class)),
             &module_bytes(&model.unet, "unet")?,
         )?;
         if cfg.train_text_encoder {
             write_bytes(
-                &out_dir.join(format!("text_encoder-{class}.safetensors")),
+                &out_dir.join(dreambooth_text_encoder(class)),
                 &module_bytes(&model.text, "text encoder")?,
             )?;
         }
@@ -149,10 +129,12 @@ pub fn train_dreambooth(
         copy_file(base_dir, out_dir, TEXT_WEIGHTS)?;
     }
     finish(
-        out_dir, spec, classes, &counts, unet_file, cfg.steps, losses,
+        out_dir,
+        spec,
+        classes,
+        &counts,
+        dreambooth_unet,
+        cfg.steps,
+        losses,
     )
-}
-
-fn unet_file(class: &str) -> String {
-    format!("unet-{class}.safetensors")
 }

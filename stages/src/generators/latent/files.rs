@@ -19,6 +19,16 @@ pub const TEXT_WEIGHTS: &str = "text_encoder.safetensors";
 pub const UNET_WEIGHTS: &str = "unet.safetensors";
 pub const LORA_WEIGHTS: &str = "lora.safetensors";
 
+/// A DreamBooth generator's U-Net of `class` (latent or SD: one per class).
+pub fn dreambooth_unet(class: &str) -> String {
+    format!("unet-{class}.safetensors")
+}
+
+/// A DreamBooth generator's text encoder of `class`, with `train_text_encoder`.
+pub fn dreambooth_text_encoder(class: &str) -> String {
+    format!("text_encoder-{class}.safetensors")
+}
+
 /// Reconstruction quality of the autoencoder on a set of images (pixels in [−1, 1]
 /// mapped to [0, 1]).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

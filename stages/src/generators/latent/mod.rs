@@ -37,7 +37,7 @@ pub use config::{
 pub use dreambooth::train_dreambooth;
 pub use files::{AUTOENCODER_FILE, AutoencoderFile, Reconstruction, base_digest};
 pub use merge::{MergeLoraConfig, merge_lora};
-pub use stages::{BaseInputs, train_diffusion_base, train_finetune, train_lora};
+pub use stages::{AdaptIo, BaseInputs, train_diffusion_base, train_finetune, train_lora};
 
 use burn::tensor::Tensor;
 use serde::Serialize;
@@ -64,30 +64,7 @@ pub enum LatentProgress {
     },
 }
 
-/// Training losses are recorded as means over this many steps.
-pub(crate) const LOSS_WINDOW: usize = 10;
-
-#[derive(Default)]
-pub(crate) struct LossWindow {
-    sum: f32,
-    len: usize,
-    means: Vec<f32>,
-}
-
-impl LossWindow {
-    pub fn push(&mut self, value: f32, last: bool) {
-        self.sum += value;
-        self.len += 1;
-        if self.len == LOSS_WINDOW || last {
-            self.means.push(self.sum / self.len as f32);
-            (self.sum, self.len) = (0.0, 0);
-        }
-    }
-
-    pub fn into_means(self) -> Vec<f32> {
-        self.means
-    }
-}
+pub(crate) use super::artifact::{LOSS_WINDOW, LossWindow};
 
 pub(crate) fn scalar(loss: &Tensor<1>) -> Result<f32, StageError> {
     loss.clone()

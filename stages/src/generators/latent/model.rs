@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use super::config::{LatentSpec, LatentUNetSpec, TextSpec};
-use super::files::TEXT_WEIGHTS;
+use super::files::{TEXT_WEIGHTS, dreambooth_text_encoder};
 use super::text::TextEncoder;
 use super::unet::LatentUNet;
 use super::vocab::tokenize;
@@ -50,7 +50,7 @@ impl LatentDiffusion {
 /// The text encoder file of `class` in a latent generator.
 pub fn text_weights(spec: &LatentSpec, class: &str) -> String {
     if spec.text_per_class {
-        format!("text_encoder-{class}.safetensors")
+        dreambooth_text_encoder(class)
     } else {
         TEXT_WEIGHTS.to_owned()
     }

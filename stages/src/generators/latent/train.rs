@@ -11,10 +11,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngCore;
 
 use super::model::LatentDiffusion;
-use super::{LatentProgress, LossWindow, scalar};
+use super::{LatentProgress, LossWindow, flip_rows, scalar};
 use crate::StageError;
 use crate::generators::ddpm::schedule::Schedule;
-use crate::rng::{keyed_rng, normal, permutation, unit};
+use crate::rng::{EpochOrder, keyed_rng, normal, unit};
 
 /// One training example: a scaled latent [c, s, s] and its prompt's tokens.
 #[derive(Debug, Clone)]
@@ -50,6 +50,76 @@ pub(crate) struct LoopConfig<'a> {
     /// Evaluate the fixed batch this many examples per forward (its peak memory, at
     /// Stable Diffusion's sizes); `None`: all in one forward.
     pub eval_chunk: Option<usize>,
+}
+
+/// The optimisation params a stage's config gives the loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LoopParams {
+    pub steps: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub cfg_dropout: f64,
+    pub hflip: bool,
+}
+
+impl<'a> LoopConfig<'a> {
+    /// A loop over latents of `shape` (channels, side) under `schedule`, its random
+    /// streams keyed by `seed` and `stream`: no prior term, dropped prompts all zeros,
+    /// the evaluation batch in one forward (the stages that differ set those after).
+    pub fn new(
+        phase: &str,
+        stream: &'a str,
+        seed: u64,
+        params: LoopParams,
+        schedule: &'a Schedule,
+        (channels, side): (usize, usize),
+    ) -> Self {
+        Self {
+            phase: phase.to_owned(),
+            seed,
+            stream,
+            steps: params.steps,
+            batch_size: params.batch_size,
+            lr: params.lr,
+            cfg_dropout: params.cfg_dropout,
+            hflip: params.hflip,
+            schedule,
+            channels,
+            side,
+            prior: None,
+            empty_prompt: None,
+            eval_chunk: None,
+        }
+    }
+}
+
+/// Examples of `rows` (images of `size`² pixels), each with `tokens`, their latents by
+/// `encode`; with `hflip`, also the latents of the rows mirrored left-right (encoded, not
+/// mirrored in latent space: the encoder is not mirror-equivariant).
+pub(crate) fn encode_examples(
+    rows: &[Vec<f32>],
+    tokens: &[usize],
+    hflip: bool,
+    size: usize,
+    encode: impl Fn(&[Vec<f32>]) -> Result<Vec<Vec<f32>>, StageError>,
+) -> Result<Vec<Example>, StageError> {
+    let latents = encode(rows)?;
+    let mirrored: Vec<Option<Vec<f32>>> = if hflip {
+        let views: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        let flipped = flip_rows(&views, &vec![true; rows.len()], size);
+        encode(&flipped)?.into_iter().map(Some).collect()
+    } else {
+        vec![None; rows.len()]
+    };
+    Ok(latents
+        .into_iter()
+        .zip(mirrored)
+        .map(|(latent, mirrored)| Example {
+            latent,
+            mirrored,
+            tokens: tokens.to_vec(),
+        })
+        .collect())
 }
 
 /// A prompt-conditioned noise predictor the loop can train: the from-scratch
@@ -136,22 +206,18 @@ pub(crate) fn train_loop<M: Denoiser>(
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
     let warmup = (cfg.steps / 20).max(1);
     let mut window = LossWindow::default();
-    let mut order = Vec::new();
-    let mut cursor = 0;
+    let mut epochs = EpochOrder::new(examples.len());
     for step in 0..cfg.steps {
         if cancel.load(Ordering::Relaxed) {
             return Err(StageError::Cancelled);
         }
-        let mut batch = Vec::with_capacity(cfg.batch_size);
-        while batch.len() < cfg.batch_size {
-            if cursor == order.len() {
-                let mut rng = keyed_rng(cfg.seed, cfg.stream, &[0, step as u64]);
-                order = permutation(&mut rng, examples.len());
-                cursor = 0;
-            }
-            batch.push(&examples[order[cursor]]);
-            cursor += 1;
-        }
+        let batch: Vec<&Example> = epochs
+            .next_batch(cfg.batch_size, || {
+                keyed_rng(cfg.seed, cfg.stream, &[0, step as u64])
+            })
+            .into_iter()
+            .map(|i| &examples[i])
+            .collect();
         let instance = noised_prediction(&model, cfg, &batch, step, 1, device);
         let loss = match cfg.prior {
             None => mse(instance.0, instance.1),

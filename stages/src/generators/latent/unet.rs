@@ -1,19 +1,17 @@
-//! The latent noise predictor: the DDPM U-Net's residual blocks, time embedding and
-//! up/down sampling, with Stable Diffusion's transformer block at chosen resolutions:
-//! self-attention, cross-attention on the prompt context, and a feed-forward layer, each
-//! pre-LayerNorm and residual. Every attention projection (q, k, v, out) is a `Linear`,
+//! The latent noise predictor: the U-Net the pixel DDPM also uses (`generators/unet.rs`),
+//! with Stable Diffusion's transformer block at chosen resolutions: self-attention,
+//! cross-attention on the prompt context, and a feed-forward layer, each pre-LayerNorm
+//! and residual. Every attention projection (q, k, v, out) is a `Linear`,
 //! which is where LoRA attaches.
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::nn::{GroupNorm, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, silu, softmax};
+use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Device, Tensor};
 
 use super::config::LatentUNetSpec;
-use crate::generators::ddpm::unet::{
-    ResBlock, conv3, group_norm, timestep_embedding, upsample_nearest,
-};
+use crate::generators::UNetSpec;
+use crate::generators::unet::{AttentionBlock, UNetCore, group_norm};
 
 /// Multi-head attention of `x` [b, n, c] on `context` [b, m, d] (itself for
 /// self-attention).
@@ -113,136 +111,32 @@ impl TransformerBlock {
     }
 }
 
-#[derive(Module, Debug)]
-pub struct Level {
-    blocks: Vec<ResBlock>,
-    attentions: Vec<TransformerBlock>,
-    resample: Option<Conv2d>,
+impl AttentionBlock for TransformerBlock {
+    type Context = Tensor<3>;
+
+    fn attend(&self, x: Tensor<4>, context: &Tensor<3>) -> Tensor<4> {
+        self.forward(x, context.clone())
+    }
 }
 
-#[derive(Module, Debug)]
-pub struct LatentUNet {
-    time1: Linear,
-    time2: Linear,
-    conv_in: Conv2d,
-    down: Vec<Level>,
-    mid1: ResBlock,
-    mid_attn: TransformerBlock,
-    mid2: ResBlock,
-    up: Vec<Level>,
-    norm_out: GroupNorm,
-    conv_out: Conv2d,
-    base_channels: usize,
-}
+/// The U-Net over latents, conditioned on a prompt's context [b, m, context_dim].
+pub type LatentUNet = UNetCore<TransformerBlock>;
 
-impl LatentUNet {
+impl UNetCore<TransformerBlock> {
     /// A U-Net over `channels`-channel latents of side `size`.
     pub fn new(spec: &LatentUNetSpec, channels: usize, size: u32, device: &Device) -> Self {
-        let base = spec.base_channels;
-        let time_dim = 4 * base;
-        let levels = spec.channel_mults.len();
-        let mut chans = vec![base];
-        let (mut ch, mut res) = (base, size);
-        let mut down = Vec::with_capacity(levels);
-        for (i, &mult) in spec.channel_mults.iter().enumerate() {
-            let out_ch = base * mult;
-            let attend = spec.attention_resolutions.contains(&res);
-            let (mut blocks, mut attentions) = (Vec::new(), Vec::new());
-            for _ in 0..spec.res_blocks {
-                blocks.push(ResBlock::new(ch, out_ch, time_dim, device));
-                if attend {
-                    attentions.push(TransformerBlock::new(out_ch, spec, device));
-                }
-                ch = out_ch;
-                chans.push(ch);
-            }
-            let resample = (i + 1 < levels).then(|| conv3([ch, ch], 2, device));
-            if resample.is_some() {
-                chans.push(ch);
-                res /= 2;
-            }
-            down.push(Level {
-                blocks,
-                attentions,
-                resample,
-            });
-        }
-        let mid1 = ResBlock::new(ch, ch, time_dim, device);
-        let mid_attn = TransformerBlock::new(ch, spec, device);
-        let mid2 = ResBlock::new(ch, ch, time_dim, device);
-        let mut up = Vec::with_capacity(levels);
-        for (i, &mult) in spec.channel_mults.iter().enumerate().rev() {
-            let out_ch = base * mult;
-            let attend = spec.attention_resolutions.contains(&res);
-            let (mut blocks, mut attentions) = (Vec::new(), Vec::new());
-            for _ in 0..=spec.res_blocks {
-                let skip = chans.pop().unwrap_or(base);
-                blocks.push(ResBlock::new(ch + skip, out_ch, time_dim, device));
-                if attend {
-                    attentions.push(TransformerBlock::new(out_ch, spec, device));
-                }
-                ch = out_ch;
-            }
-            let resample = (i > 0).then(|| conv3([ch, ch], 1, device));
-            if resample.is_some() {
-                res *= 2;
-            }
-            up.push(Level {
-                blocks,
-                attentions,
-                resample,
-            });
-        }
-        Self {
-            time1: LinearConfig::new(base, time_dim).init(device),
-            time2: LinearConfig::new(time_dim, time_dim).init(device),
-            conv_in: conv3([channels, base], 1, device),
-            down,
-            mid1,
-            mid_attn,
-            mid2,
-            up,
-            norm_out: group_norm(ch, device),
-            conv_out: conv3([ch, channels], 1, device),
-            base_channels: base,
-        }
+        let shape = UNetSpec {
+            base_channels: spec.base_channels,
+            channel_mults: spec.channel_mults.clone(),
+            res_blocks: spec.res_blocks,
+            attention_resolutions: spec.attention_resolutions.clone(),
+        };
+        let block = |ch| TransformerBlock::new(ch, spec, device);
+        Self::build(&shape, channels, size, block, device)
     }
 
     /// Predicted noise ε̂(z_t, t, context) for latents [b, c, s, s].
     pub fn forward(&self, x: Tensor<4>, t: &[usize], context: Tensor<3>) -> Tensor<4> {
-        let device = x.device();
-        let temb = timestep_embedding(t, self.base_channels, &device);
-        let temb = self.time2.forward(silu(self.time1.forward(temb)));
-        let mut h = self.conv_in.forward(x);
-        let mut skips = vec![h.clone()];
-        for level in &self.down {
-            for (i, block) in level.blocks.iter().enumerate() {
-                h = block.forward(h, temb.clone());
-                if let Some(attn) = level.attentions.get(i) {
-                    h = attn.forward(h, context.clone());
-                }
-                skips.push(h.clone());
-            }
-            if let Some(conv) = &level.resample {
-                h = conv.forward(h);
-                skips.push(h.clone());
-            }
-        }
-        h = self.mid1.forward(h, temb.clone());
-        h = self.mid_attn.forward(h, context.clone());
-        h = self.mid2.forward(h, temb.clone());
-        for level in &self.up {
-            for (i, block) in level.blocks.iter().enumerate() {
-                let skip = skips.pop().unwrap_or_else(|| h.clone());
-                h = block.forward(Tensor::cat(vec![h, skip], 1), temb.clone());
-                if let Some(attn) = level.attentions.get(i) {
-                    h = attn.forward(h, context.clone());
-                }
-            }
-            if let Some(conv) = &level.resample {
-                h = conv.forward(upsample_nearest(h));
-            }
-        }
-        self.conv_out.forward(silu(self.norm_out.forward(h)))
+        self.predict(x, t, &context)
     }
 }

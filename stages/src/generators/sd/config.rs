@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::STUDY_PROMPT;
 use crate::StageError;
 use crate::generators::latent::FinetuneConfig;
+use crate::generators::latent::config::check_lora_shape;
 
 /// Config of `import.stable_diffusion`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
@@ -104,18 +105,7 @@ impl SdLoraConfig {
     }
 
     pub fn validate(&self) -> Result<(), StageError> {
-        if !(1..=256).contains(&self.rank) {
-            return Err(StageError::InvalidConfig(format!(
-                "rank {} is outside 1..=256",
-                self.rank
-            )));
-        }
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(StageError::InvalidConfig(format!(
-                "alpha {} is not a positive number",
-                self.alpha
-            )));
-        }
+        check_lora_shape(self.rank, self.alpha)?;
         self.finetune().validate()
     }
 }

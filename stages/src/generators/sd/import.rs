@@ -7,7 +7,7 @@ use super::{ImportSdConfig, SD_DIR, SdMethod, SdSpec};
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::data::out_dir::{create_dir_all, ensure_empty};
-use crate::generators::artifact::{GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
+use crate::generators::artifact::{GeneratorFile, GeneratorSpec};
 use crate::sd::{SdConfigs, SdFolder, StableDiffusion};
 
 /// Small files of the layout that are copied when present (diffusers reads them when
@@ -42,24 +42,22 @@ pub fn import_stable_diffusion(
         let from = folder.join(&rel);
         fs::copy(&from, &to).map_err(|source| StageError::Read { path: from, source })?;
     }
-    let file = GeneratorFile {
-        format: GENERATOR_FORMAT,
-        spec: GeneratorSpec::StableDiffusion {
-            sd: SdSpec {
-                method: SdMethod::Import,
-                prompts: Default::default(),
-                lora: None,
-                text_per_class: false,
-            },
+    let spec = GeneratorSpec::StableDiffusion {
+        sd: SdSpec {
+            method: SdMethod::Import,
+            prompts: Default::default(),
+            lora: None,
+            text_per_class: false,
         },
-        image_size,
-        classes: Vec::new(),
-        checkpoints: Vec::new(),
-        loss_every: crate::generators::latent::LOSS_WINDOW,
-        losses: Vec::new(),
     };
-    file.write(out_dir)?;
-    Ok(file)
+    GeneratorFile::write_new(
+        out_dir,
+        spec,
+        image_size,
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    )
 }
 
 /// The pixel size: the config's, or the U-Net's `sample_size` in pixels; a multiple of

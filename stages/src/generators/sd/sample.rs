@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::model::{LORA_TARGETS, SdArtifact};
-use super::train::dreambooth_text_encoder;
 use super::{SD_LORA_FILE, SD_UNET_FILE, STUDY_PROMPT, SdMethod};
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::generators::images::SyntheticWriter;
+use crate::generators::latent::files::dreambooth_text_encoder;
 use crate::generators::latent::lora::{attach, load_adapters};
 use crate::generators::{SampleConfig, SampleProgress, Sampler};
 use crate::image_set::ImageSetManifest;

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -18,18 +17,17 @@ use super::model::{LORA_TARGETS, SdArtifact, SdDenoiser, encode_rows};
 use super::sample::{initial_latents, latent_rows};
 use super::{SD_DIR, SD_LORA_FILE, SD_UNET_FILE, SdLoraConfig, SdLoraSpec, SdMethod, SdSpec};
 use crate::StageError;
-use crate::backend::SelectedDevice;
-use crate::data::out_dir::{create_dir_all, ensure_empty};
-use crate::generators::artifact::{Checkpoint, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
+use crate::data::out_dir::create_dir_all;
+use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec};
 use crate::generators::ddpm::schedule::Schedule;
-use crate::generators::images::{ClassImages, load_by_class};
-use crate::generators::latent::files::write_bytes;
+use crate::generators::images::{ClassImages, load_by_class, wanted_classes};
+use crate::generators::latent::files::{dreambooth_text_encoder, dreambooth_unet, write_bytes};
 use crate::generators::latent::lora::{adapter_bytes, attach};
-use crate::generators::latent::stages::wanted_classes;
-use crate::generators::latent::train::{Example, LoopConfig, train_loop};
-use crate::generators::latent::{
-    DreamboothConfig, FinetuneConfig, LOSS_WINDOW, LatentProgress, flip_rows,
+use crate::generators::latent::stages::AdaptIo;
+use crate::generators::latent::train::{
+    Example, LoopConfig, LoopParams, Trained, encode_examples, train_loop,
 };
+use crate::generators::latent::{DreamboothConfig, FinetuneConfig, LatentProgress};
 use crate::sd::{SdSampler, StableDiffusion};
 use crate::weights::module_bytes;
 
@@ -78,25 +76,9 @@ impl Prepared {
         let vae = self.base.vae(device)?;
         let config = &self.base.configs.vae;
         let size = self.base.file.image_size as usize;
-        let rows = &self.groups[index].rows;
-        let latents = encode_rows(&vae, config, rows, size, device)?;
-        let mirrored: Vec<Option<Vec<f32>>> = if hflip {
-            let views: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
-            let flipped = flip_rows(&views, &vec![true; rows.len()], size);
-            let encoded = encode_rows(&vae, config, &flipped, size, device)?;
-            encoded.into_iter().map(Some).collect()
-        } else {
-            vec![None; rows.len()]
-        };
-        Ok(latents
-            .into_iter()
-            .zip(mirrored)
-            .map(|(latent, mirrored)| Example {
-                latent,
-                mirrored,
-                tokens: tokens.to_vec(),
-            })
-            .collect())
+        encode_examples(&self.groups[index].rows, tokens, hflip, size, |rows| {
+            encode_rows(&vae, config, rows, size, device)
+        })
     }
 
     /// Every wanted class's examples with its prompt from `cfg`; the prompts by class.
@@ -117,30 +99,20 @@ impl Prepared {
         Ok((examples, used))
     }
 
+    /// The loop over the base's latents: dropped prompts become the tokenised empty
+    /// prompt, the evaluation batch is encoded `batch_size` examples per forward.
     fn loop_config<'a>(
         &'a self,
-        cfg: &FinetuneConfig,
+        params: LoopParams,
         phase: &str,
         stream: &'a str,
         seed: u64,
     ) -> LoopConfig<'a> {
-        let (channels, side) = self.base.latent_shape();
-        LoopConfig {
-            phase: phase.to_owned(),
-            seed,
-            stream,
-            steps: cfg.steps,
-            batch_size: cfg.batch_size,
-            lr: cfg.lr,
-            cfg_dropout: cfg.cfg_dropout,
-            hflip: cfg.hflip,
-            schedule: &self.schedule,
-            channels,
-            side,
-            prior: None,
-            empty_prompt: Some(&self.empty),
-            eval_chunk: Some(cfg.batch_size),
-        }
+        let shape = self.base.latent_shape();
+        let mut loop_cfg = LoopConfig::new(phase, stream, seed, params, &self.schedule, shape);
+        loop_cfg.empty_prompt = Some(&self.empty);
+        loop_cfg.eval_chunk = Some(params.batch_size);
+        loop_cfg
     }
 
     /// The base's text encoder (frozen) and U-Net, on the autodiff `device`.
@@ -174,59 +146,52 @@ impl Prepared {
             .iter()
             .map(|&index| {
                 let class = &self.classes[index];
-                Checkpoint {
-                    class: class.clone(),
-                    weights: weights(class),
-                    step: steps,
-                    score: 0.0,
-                    scores: Vec::new(),
-                    train_images: self.groups[index].rows.len(),
-                    holdout_images: 0,
-                }
+                let images = self.groups[index].rows.len();
+                Checkpoint::last_step(class, weights(class), steps, images)
             })
             .collect();
-        let file = GeneratorFile {
-            format: GENERATOR_FORMAT,
-            spec: GeneratorSpec::StableDiffusion { sd: spec },
-            image_size: self.base.file.image_size,
-            classes: self.classes.clone(),
+        let spec = GeneratorSpec::StableDiffusion { sd: spec };
+        let size = self.base.file.image_size;
+        GeneratorFile::write_new(
+            out_dir,
+            spec,
+            size,
+            self.classes.clone(),
             checkpoints,
-            loss_every: LOSS_WINDOW,
             losses,
-        };
-        file.write(out_dir)?;
-        Ok(file)
+        )
+    }
+
+    /// What `train.sd_finetune` and `train.sd_lora` share: every wanted class's examples
+    /// with its prompt, and the loop over the base's text encoder (frozen) and U-Net,
+    /// which `adapt` turns into the model trained. Returns the trained model and the
+    /// prompts by class.
+    fn train_class_prompted(
+        &self,
+        cfg: &FinetuneConfig,
+        phase: &str,
+        io: &AdaptIo<'_>,
+        adapt: impl FnOnce(SdDenoiser) -> Result<SdDenoiser, StageError>,
+    ) -> Result<(Trained<SdDenoiser>, BTreeMap<String, String>), StageError> {
+        let (examples, prompts) = self.class_examples(cfg, &io.device.device)?;
+        let ad = io.autodiff();
+        let model = adapt(self.model(&ad)?)?;
+        let loop_cfg = self.loop_config(cfg.loop_params(), phase, phase, io.seed);
+        let trained = train_loop(model, &loop_cfg, &examples, &ad, io.progress, io.cancel)?;
+        Ok((trained, prompts))
     }
 }
 
 /// `train.sd_finetune`: the U-Net on every wanted class's images with its prompt.
-#[allow(clippy::too_many_arguments)] // The adaptations' shared signature.
 pub fn train_sd_finetune(
     cfg: &FinetuneConfig,
-    seed: u64,
-    base_dir: &Path,
-    train_dir: &Path,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(LatentProgress),
-    cancel: &AtomicBool,
+    io: &AdaptIo<'_>,
 ) -> Result<GeneratorFile, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
-    let prepared = Prepared::new(base_dir, train_dir, cfg.classes.as_deref())?;
-    let (examples, prompts) = prepared.class_examples(cfg, &device.device)?;
-    let ad = device.device.clone().autodiff();
-    let loop_cfg = prepared.loop_config(cfg, "sd_finetune", "sd_finetune", seed);
-    let trained = train_loop(
-        prepared.model(&ad)?,
-        &loop_cfg,
-        &examples,
-        &ad,
-        progress,
-        cancel,
-    )?;
+    io.start(cfg)?;
+    let prepared = Prepared::new(io.base_dir, io.train_dir, cfg.classes.as_deref())?;
+    let (trained, prompts) = prepared.train_class_prompted(cfg, "sd_finetune", io, Ok)?;
     write_bytes(
-        &out_dir.join(SD_UNET_FILE),
+        &io.out_dir.join(SD_UNET_FILE),
         &module_bytes(&trained.model.unet, "unet")?,
     )?;
     let spec = SdSpec {
@@ -237,7 +202,7 @@ pub fn train_sd_finetune(
     };
     let losses = trained.series("sd_finetune");
     prepared.finish(
-        out_dir,
+        io.out_dir,
         spec,
         |_| SD_UNET_FILE.to_owned(),
         cfg.steps,
@@ -247,34 +212,27 @@ pub fn train_sd_finetune(
 
 /// `train.sd_lora`: adapters on the U-Net's attention projections, everything else
 /// frozen; written in Burn's naming and in diffusers' (`pytorch_lora_weights.safetensors`).
-#[allow(clippy::too_many_arguments)] // The adaptations' shared signature.
-pub fn train_sd_lora(
-    cfg: &SdLoraConfig,
-    seed: u64,
-    base_dir: &Path,
-    train_dir: &Path,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(LatentProgress),
-    cancel: &AtomicBool,
-) -> Result<GeneratorFile, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
-    let finetune = cfg.finetune();
-    let prepared = Prepared::new(base_dir, train_dir, cfg.classes.as_deref())?;
-    let (examples, prompts) = prepared.class_examples(&finetune, &device.device)?;
-    let ad = device.device.clone().autodiff();
-    let mut model = prepared.model(&ad)?;
+pub fn train_sd_lora(cfg: &SdLoraConfig, io: &AdaptIo<'_>) -> Result<GeneratorFile, StageError> {
+    io.start(cfg)?;
+    let prepared = Prepared::new(io.base_dir, io.train_dir, cfg.classes.as_deref())?;
     let scale = cfg.alpha / cfg.rank as f64;
-    model.unet = attach(model.unet, LORA_TARGETS.to_owned(), cfg.rank, scale, seed)?;
-    let loop_cfg = prepared.loop_config(&finetune, "sd_lora", "sd_lora", seed);
-    let trained = train_loop(model, &loop_cfg, &examples, &ad, progress, cancel)?;
+    let (trained, prompts) =
+        prepared.train_class_prompted(&cfg.finetune(), "sd_lora", io, |mut model| {
+            model.unet = attach(
+                model.unet,
+                LORA_TARGETS.to_owned(),
+                cfg.rank,
+                scale,
+                io.seed,
+            )?;
+            Ok(model)
+        })?;
     let adapters = adapter_bytes(&trained.model.unet)?;
     write_bytes(
-        &out_dir.join(DIFFUSERS_LORA_FILE),
+        &io.out_dir.join(DIFFUSERS_LORA_FILE),
         &diffusers_lora_tensors(&adapters, scale)?,
     )?;
-    write_bytes(&out_dir.join(SD_LORA_FILE), &adapters)?;
+    write_bytes(&io.out_dir.join(SD_LORA_FILE), &adapters)?;
     let spec = SdSpec {
         method: SdMethod::Lora,
         prompts,
@@ -286,7 +244,7 @@ pub fn train_sd_lora(
     };
     let losses = trained.series("sd_lora");
     prepared.finish(
-        out_dir,
+        io.out_dir,
         spec,
         |_| SD_LORA_FILE.to_owned(),
         cfg.steps,
@@ -301,32 +259,15 @@ const PRIOR_BATCH: usize = 4;
 /// the class prompt, then a copy of the base U-Net (and with `train_text_encoder` of its
 /// text encoder) learns the class's images with the instance prompt plus
 /// `prior_weight` × the loss on the prior latents.
-#[allow(clippy::too_many_arguments)] // The adaptations' shared signature.
 pub fn train_sd_dreambooth(
     cfg: &DreamboothConfig,
-    seed: u64,
-    base_dir: &Path,
-    train_dir: &Path,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(LatentProgress),
-    cancel: &AtomicBool,
+    io: &AdaptIo<'_>,
 ) -> Result<GeneratorFile, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
-    let prepared = Prepared::new(base_dir, train_dir, cfg.classes.as_deref())?;
+    io.start(cfg)?;
+    let (seed, device, progress, cancel) = (io.seed, io.device, io.progress, io.cancel);
+    let prepared = Prepared::new(io.base_dir, io.train_dir, cfg.classes.as_deref())?;
     let sd = StableDiffusion::load(&prepared.base.folder.root, &device.device)?;
-    let ad = device.device.clone().autodiff();
-    let loop_params = FinetuneConfig {
-        classes: None,
-        prompt: String::new(),
-        prompts: BTreeMap::new(),
-        cfg_dropout: 0.0,
-        steps: cfg.steps,
-        batch_size: cfg.batch_size,
-        lr: cfg.lr,
-        hflip: cfg.hflip,
-    };
+    let ad = io.autodiff();
     let shape = prepared.base.latent_shape();
     let mut prompts = BTreeMap::new();
     let mut losses = Vec::new();
@@ -379,16 +320,16 @@ pub fn train_sd_dreambooth(
         }
         let phase = format!("sd_dreambooth {class}");
         let stream = format!("sd_dreambooth-{index}");
-        let mut loop_cfg = prepared.loop_config(&loop_params, &phase, &stream, seed);
+        let mut loop_cfg = prepared.loop_config(cfg.loop_params(), &phase, &stream, seed);
         loop_cfg.prior = Some((&prior, cfg.prior_weight));
         let trained = train_loop(model, &loop_cfg, &examples, &ad, progress, cancel)?;
         write_bytes(
-            &out_dir.join(dreambooth_unet(class)),
+            &io.out_dir.join(dreambooth_unet(class)),
             &module_bytes(&trained.model.unet, "unet")?,
         )?;
         if cfg.train_text_encoder {
             write_bytes(
-                &out_dir.join(dreambooth_text_encoder(class)),
+                &io.out_dir.join(dreambooth_text_encoder(class)),
                 &module_bytes(&trained.model.text, "text encoder")?,
             )?;
         }
@@ -401,13 +342,5 @@ pub fn train_sd_dreambooth(
         lora: None,
         text_per_class: cfg.train_text_encoder,
     };
-    prepared.finish(out_dir, spec, dreambooth_unet, cfg.steps, losses)
-}
-
-pub(super) fn dreambooth_unet(class: &str) -> String {
-    format!("unet-{class}.safetensors")
-}
-
-pub(super) fn dreambooth_text_encoder(class: &str) -> String {
-    format!("text_encoder-{class}.safetensors")
+    prepared.finish(io.out_dir, spec, dreambooth_unet, cfg.steps, losses)
 }

@@ -48,6 +48,16 @@ impl Default for BootstrapConfig {
     }
 }
 
+impl BootstrapConfig {
+    /// The defaults with resamples drawn from `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        Self {
+            seed,
+            ..Self::default()
+        }
+    }
+}
+
 /// A point estimate and its two-sided bootstrap interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConfidenceInterval {

@@ -43,6 +43,16 @@ impl Default for PermutationConfig {
     }
 }
 
+impl PermutationConfig {
+    /// The defaults with resamples drawn from `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        Self {
+            seed,
+            ..Self::default()
+        }
+    }
+}
+
 /// How a p-value was obtained, for the report to state next to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PValueMethod {

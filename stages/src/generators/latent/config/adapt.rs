@@ -10,6 +10,7 @@ use super::{
     default_cfg_dropout, default_guidance, default_steps, invalid,
 };
 use crate::StageError;
+use crate::generators::latent::train::LoopParams;
 
 /// Prompts of the adaptation stages: `prompt` with `{class}` replaced by the class name,
 /// unless `prompts` gives the class its own.
@@ -131,15 +132,31 @@ impl LoraConfig {
     }
 
     pub fn validate(&self) -> Result<(), StageError> {
-        check_range("rank", self.rank, 1, 256)?;
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return invalid(format!("alpha {} is not a positive number", self.alpha));
-        }
+        check_lora_shape(self.rank, self.alpha)?;
         self.finetune().validate()
     }
 }
 
+/// LoRA's rank (1 to 256) and scale α (positive), latent or SD.
+pub(crate) fn check_lora_shape(rank: usize, alpha: f64) -> Result<(), StageError> {
+    check_range("rank", rank, 1, 256)?;
+    if !(alpha.is_finite() && alpha > 0.0) {
+        return invalid(format!("alpha {alpha} is not a positive number"));
+    }
+    Ok(())
+}
+
 impl FinetuneConfig {
+    pub(crate) fn loop_params(&self) -> LoopParams {
+        LoopParams {
+            steps: self.steps,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            cfg_dropout: self.cfg_dropout,
+            hflip: self.hflip,
+        }
+    }
+
     pub fn class_prompts(&self) -> ClassPrompts {
         ClassPrompts {
             prompt: self.prompt.clone(),
@@ -191,6 +208,17 @@ pub struct DreamboothConfig {
 }
 
 impl DreamboothConfig {
+    /// DreamBooth drops no prompts: the instance prompt is what it learns.
+    pub(crate) fn loop_params(&self) -> LoopParams {
+        LoopParams {
+            steps: self.steps,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            cfg_dropout: 0.0,
+            hflip: self.hflip,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), StageError> {
         if !(self.prior_weight.is_finite() && self.prior_weight >= 0.0) {
             return invalid(format!(

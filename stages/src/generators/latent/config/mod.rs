@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 use crate::StageError;
 use crate::generators::NoiseSchedule;
 use crate::generators::config::validate_size;
+use crate::generators::latent::train::LoopParams;
 
 mod adapt;
 
+pub(crate) use adapt::check_lora_shape;
 pub use adapt::{ClassPrompts, DreamboothConfig, FinetuneConfig, LoraConfig, LoraSpec};
 
 /// The autoencoder's shape. Saved in its artifact and in every generator made from it.
@@ -28,6 +30,11 @@ pub struct AutoencoderSpec {
 }
 
 impl AutoencoderSpec {
+    /// (channels, side) of the latent grid.
+    pub fn latent_shape(&self) -> (usize, usize) {
+        (self.latent_channels, self.latent_size() as usize)
+    }
+
     pub fn latent_size(&self) -> u32 {
         self.image_size / self.factor
     }
@@ -214,6 +221,16 @@ pub struct DiffusionBaseConfig {
 }
 
 impl DiffusionBaseConfig {
+    pub(crate) fn loop_params(&self) -> LoopParams {
+        LoopParams {
+            steps: self.steps,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            cfg_dropout: self.cfg_dropout,
+            hflip: self.hflip,
+        }
+    }
+
     pub fn unet(&self) -> LatentUNetSpec {
         LatentUNetSpec {
             base_channels: self.base_channels,

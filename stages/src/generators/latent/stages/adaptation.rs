@@ -1,23 +1,56 @@
-//! What the adaptations share: reading the base, class-prompted examples, `generator.json`.
+//! What the adaptations share, latent and SD alike: their inputs, reading the base,
+//! class-prompted examples, `generator.json`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use burn::module::Module;
 use burn::tensor::Device;
 
-use crate::StageError;
-use crate::generators::artifact::{Checkpoint, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
+use crate::backend::SelectedDevice;
+use crate::data::out_dir::ensure_empty;
+use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec};
 use crate::generators::ddpm::schedule::Schedule;
-use crate::generators::images::load_by_class;
+use crate::generators::images::{load_by_class, wanted_classes};
+use crate::generators::latent::LatentProgress;
 use crate::generators::latent::ae_train::encode_means;
 use crate::generators::latent::autoencoder::Autoencoder;
 use crate::generators::latent::config::{FinetuneConfig, LatentMethod, LatentSpec};
-use crate::generators::latent::files::AUTOENCODER_WEIGHTS;
-use crate::generators::latent::model::{LatentDiffusion, prompt_tokens};
-use crate::generators::latent::train::{Example, LoopConfig, Trained, train_loop};
-use crate::generators::latent::{LOSS_WINDOW, LatentProgress, flip_rows};
+use crate::generators::latent::files::{AUTOENCODER_WEIGHTS, TEXT_WEIGHTS, UNET_WEIGHTS};
+use crate::generators::latent::model::{LatentDiffusion, load_model, prompt_tokens};
+use crate::generators::latent::train::{Example, LoopConfig, Trained, encode_examples, train_loop};
 use crate::weights::load_module;
+use crate::{StageConfig, StageError};
+
+/// What an adaptation (`train.finetune`, `train.lora`, `train.dreambooth` and their SD
+/// counterparts) reads, writes and reports to, besides its config.
+pub struct AdaptIo<'a> {
+    /// Keys every random stream of the run.
+    pub seed: u64,
+    /// The base generator's folder.
+    pub base_dir: &'a Path,
+    /// The labelled training image set.
+    pub train_dir: &'a Path,
+    /// The empty folder the adapted generator is written to.
+    pub out_dir: &'a Path,
+    pub device: &'a SelectedDevice,
+    pub progress: &'a dyn Fn(LatentProgress),
+    pub cancel: &'a AtomicBool,
+}
+
+impl AdaptIo<'_> {
+    /// Every adaptation's first step: `cfg` checked and the output folder empty.
+    pub(crate) fn start(&self, cfg: &impl StageConfig) -> Result<(), StageError> {
+        cfg.validate()?;
+        ensure_empty(self.out_dir)
+    }
+
+    /// The device the models train on.
+    pub(crate) fn autodiff(&self) -> Device {
+        self.device.device.clone().autodiff()
+    }
+}
 
 /// The base generator of an adaptation and its class-prompted training examples.
 pub(in crate::generators::latent) struct Adaptation {
@@ -29,16 +62,12 @@ pub(in crate::generators::latent) struct Adaptation {
 }
 
 impl Adaptation {
-    /// Reads the base in `base_dir` (a `train.diffusion_base` or `train.finetune`
-    /// output) and encodes the wanted classes of `train_dir` with their prompts.
-    pub(super) fn prepare(
-        base_dir: &Path,
-        train_dir: &Path,
-        cfg: &FinetuneConfig,
-        device: &Device,
-    ) -> Result<Self, StageError> {
-        let (spec, ae) = read_base(base_dir, device)?;
-        let (classes, groups) = load_by_class(train_dir, spec.autoencoder.image_size)?;
+    /// Reads the base in `io.base_dir` (a `train.diffusion_base` or `train.finetune`
+    /// output) and encodes the wanted classes of `io.train_dir` with their prompts.
+    pub(super) fn prepare(cfg: &FinetuneConfig, io: &AdaptIo<'_>) -> Result<Self, StageError> {
+        let device = &io.device.device;
+        let (spec, ae) = read_base(io.base_dir, device)?;
+        let (classes, groups) = load_by_class(io.train_dir, spec.autoencoder.image_size)?;
         let wanted = wanted_classes(&classes, cfg.classes.as_deref())?;
         let prompts = cfg.class_prompts();
         let mut examples = Vec::new();
@@ -68,36 +97,48 @@ impl Adaptation {
         })
     }
 
-    #[allow(clippy::too_many_arguments)] // Each argument is a distinct, named input.
+    /// The base's text encoder (frozen) and U-Net, on the autodiff device.
+    pub(super) fn frozen_text_model(
+        &self,
+        io: &AdaptIo<'_>,
+    ) -> Result<LatentDiffusion, StageError> {
+        let mut model = load_model(
+            &self.spec,
+            &io.base_dir.join(TEXT_WEIGHTS),
+            &io.base_dir.join(UNET_WEIGHTS),
+            &io.autodiff(),
+        )?;
+        model.text = model.text.no_grad();
+        Ok(model)
+    }
+
+    /// Trains `model` on the examples with `cfg`'s loop params; `phase` names the loss
+    /// series and keys the random streams.
     pub(super) fn train(
         &self,
         model: LatentDiffusion,
         cfg: &FinetuneConfig,
-        seed: u64,
         phase: &str,
-        device: &Device,
-        progress: &dyn Fn(LatentProgress),
-        cancel: &AtomicBool,
+        io: &AdaptIo<'_>,
     ) -> Result<Trained, StageError> {
         let schedule = Schedule::new(self.spec.schedule, self.spec.timesteps);
-        let ae = &self.spec.autoencoder;
-        let loop_cfg = LoopConfig {
-            phase: phase.to_owned(),
-            seed,
-            stream: phase,
-            steps: cfg.steps,
-            batch_size: cfg.batch_size,
-            lr: cfg.lr,
-            cfg_dropout: cfg.cfg_dropout,
-            hflip: cfg.hflip,
-            schedule: &schedule,
-            channels: ae.latent_channels,
-            side: ae.latent_size() as usize,
-            prior: None,
-            empty_prompt: None,
-            eval_chunk: None,
-        };
-        train_loop(model, &loop_cfg, &self.examples, device, progress, cancel)
+        let loop_cfg = LoopConfig::new(
+            phase,
+            phase,
+            io.seed,
+            cfg.loop_params(),
+            &schedule,
+            self.spec.autoencoder.latent_shape(),
+        );
+        let device = io.autodiff();
+        train_loop(
+            model,
+            &loop_cfg,
+            &self.examples,
+            &device,
+            io.progress,
+            io.cancel,
+        )
     }
 }
 
@@ -129,27 +170,6 @@ pub(in crate::generators::latent) fn read_base(
     Ok((spec, ae))
 }
 
-/// Indices of the wanted classes (default: all), each checked against `classes`.
-pub(crate) fn wanted_classes(
-    classes: &[String],
-    wanted: Option<&[String]>,
-) -> Result<Vec<usize>, StageError> {
-    let Some(wanted) = wanted else {
-        return Ok((0..classes.len()).collect());
-    };
-    wanted
-        .iter()
-        .map(|class| {
-            classes.iter().position(|c| c == class).ok_or_else(|| {
-                StageError::InvalidConfig(format!(
-                    "class {class:?} is not in the training set (it has {})",
-                    classes.join(", ")
-                ))
-            })
-        })
-        .collect()
-}
-
 /// Scaled latents of `rows`, each with `tokens`; with `hflip`, also those of the rows
 /// mirrored left-right (encoded, not mirrored in latent space).
 pub(in crate::generators::latent) fn to_examples(
@@ -161,35 +181,17 @@ pub(in crate::generators::latent) fn to_examples(
     device: &Device,
 ) -> Result<Vec<Example>, StageError> {
     let scale = spec.scale_factor as f32;
-    let scaled = |rows: &[Vec<f32>]| -> Result<Vec<Vec<f32>>, StageError> {
+    let size = spec.autoencoder.image_size as usize;
+    encode_examples(rows, tokens, hflip, size, |rows| {
         Ok(encode_means(ae, rows, &spec.autoencoder, device)?
             .into_iter()
             .map(|latent| latent.into_iter().map(|v| v * scale).collect())
             .collect())
-    };
-    let latents = scaled(rows)?;
-    let mirrored: Vec<Option<Vec<f32>>> = if hflip {
-        let size = spec.autoencoder.image_size as usize;
-        let views: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
-        let flipped = flip_rows(&views, &vec![true; rows.len()], size);
-        scaled(&flipped)?.into_iter().map(Some).collect()
-    } else {
-        vec![None; rows.len()]
-    };
-    Ok(latents
-        .into_iter()
-        .zip(mirrored)
-        .map(|(latent, mirrored)| Example {
-            latent,
-            mirrored,
-            tokens: tokens.to_vec(),
-        })
-        .collect())
+    })
 }
 
-/// Writes `generator.json`: one checkpoint entry per class with training images (the
-/// last step; latent generators do no checkpoint selection, so score is 0 and scores
-/// empty).
+/// Writes `generator.json` of a latent generator: one checkpoint per class with training
+/// images and a prompt.
 pub(in crate::generators::latent) fn finish(
     out_dir: &Path,
     spec: LatentSpec,
@@ -203,27 +205,11 @@ pub(in crate::generators::latent) fn finish(
         .iter()
         .zip(counts)
         .filter(|(class, n)| **n > 0 && spec.prompts.contains_key(*class))
-        .map(|(class, &n)| Checkpoint {
-            class: class.clone(),
-            weights: weights(class),
-            step: steps,
-            score: 0.0,
-            scores: Vec::new(),
-            train_images: n,
-            holdout_images: 0,
-        })
+        .map(|(class, &n)| Checkpoint::last_step(class, weights(class), steps, n))
         .collect();
-    let file = GeneratorFile {
-        format: GENERATOR_FORMAT,
-        image_size: spec.autoencoder.image_size,
-        spec: GeneratorSpec::Latent {
-            latent: Box::new(spec),
-        },
-        classes,
-        checkpoints,
-        loss_every: LOSS_WINDOW,
-        losses,
+    let image_size = spec.autoencoder.image_size;
+    let spec = GeneratorSpec::Latent {
+        latent: Box::new(spec),
     };
-    file.write(out_dir)?;
-    Ok(file)
+    GeneratorFile::write_new(out_dir, spec, image_size, classes, checkpoints, losses)
 }

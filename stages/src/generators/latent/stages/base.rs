@@ -108,22 +108,14 @@ pub fn train_diffusion_base(
         model.text = load_module(model.text, path)?;
     }
     let schedule = Schedule::new(spec.schedule, spec.timesteps);
-    let loop_cfg = LoopConfig {
-        phase: "base".to_owned(),
+    let loop_cfg = LoopConfig::new(
+        "base",
+        "latent-base",
         seed,
-        stream: "latent-base",
-        steps: cfg.steps,
-        batch_size: cfg.batch_size,
-        lr: cfg.lr,
-        cfg_dropout: cfg.cfg_dropout,
-        hflip: cfg.hflip,
-        schedule: &schedule,
-        channels: ae_spec.latent_channels,
-        side: ae_spec.latent_size() as usize,
-        prior: None,
-        empty_prompt: None,
-        eval_chunk: None,
-    };
+        cfg.loop_params(),
+        &schedule,
+        ae_spec.latent_shape(),
+    );
     let trained = train_loop(model, &loop_cfg, &examples, &ad, progress, cancel)?;
     let model = &trained.model;
     copy_file(inputs.autoencoder, out_dir, AUTOENCODER_WEIGHTS)?;

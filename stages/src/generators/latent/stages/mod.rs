@@ -6,7 +6,7 @@ mod base;
 mod finetune;
 mod lora;
 
-pub(crate) use adaptation::wanted_classes;
+pub use adaptation::AdaptIo;
 pub(super) use adaptation::{finish, read_base, to_examples};
 pub use base::{BaseInputs, train_diffusion_base};
 pub use finetune::train_finetune;

@@ -140,7 +140,15 @@ struct Block<'a> {
     input: usize,
 }
 
-impl Block<'_> {
+impl<'a> Block<'a> {
+    fn new(source: &'a mut dyn WeightSource, name: &'a str, input: usize) -> Self {
+        Self {
+            source,
+            name,
+            input,
+        }
+    }
+
     /// A branch whose input is the block's input.
     fn conv(&mut self, branch: &str, shape: ConvShape) -> ConvBn {
         let input = self.input;
@@ -168,11 +176,7 @@ struct InceptionA {
 
 impl InceptionA {
     fn new(source: &mut dyn WeightSource, name: &str, input: usize, pool: usize) -> Self {
-        let mut b = Block {
-            source,
-            name,
-            input,
-        };
+        let mut b = Block::new(source, name, input);
         Self {
             branch1x1: b.conv("branch1x1", k1(64)),
             branch5x5: [
@@ -209,11 +213,7 @@ struct InceptionB {
 
 impl InceptionB {
     fn new(source: &mut dyn WeightSource, name: &str, input: usize) -> Self {
-        let mut b = Block {
-            source,
-            name,
-            input,
-        };
+        let mut b = Block::new(source, name, input);
         Self {
             branch3x3: b.conv("branch3x3", k3(384, 2, 0)),
             branch3x3dbl: [
@@ -246,11 +246,7 @@ struct InceptionC {
 
 impl InceptionC {
     fn new(source: &mut dyn WeightSource, name: &str, input: usize, c7: usize) -> Self {
-        let mut b = Block {
-            source,
-            name,
-            input,
-        };
+        let mut b = Block::new(source, name, input);
         Self {
             branch1x1: b.conv("branch1x1", k1(192)),
             branch7x7: [
@@ -290,11 +286,7 @@ struct InceptionD {
 
 impl InceptionD {
     fn new(source: &mut dyn WeightSource, name: &str, input: usize) -> Self {
-        let mut b = Block {
-            source,
-            name,
-            input,
-        };
+        let mut b = Block::new(source, name, input);
         Self {
             branch3x3: [
                 b.conv("branch3x3_1", k1(192)),
@@ -335,11 +327,7 @@ struct InceptionE {
 
 impl InceptionE {
     fn new(source: &mut dyn WeightSource, name: &str, input: usize, max_pool: bool) -> Self {
-        let mut b = Block {
-            source,
-            name,
-            input,
-        };
+        let mut b = Block::new(source, name, input);
         Self {
             branch1x1: b.conv("branch1x1", k1(320)),
             branch3x3_1: b.conv("branch3x3_1", k1(384)),
