@@ -12,14 +12,14 @@ fn scaled_down() -> TestProject {
             "      size: ${size}\n  split:",
             "      size: ${size}\n      classes: {healthy: 30, bacterial: 20, viral: 20, covid19: 20, fungal: 20}\n  split:",
         ),
-        ("epochs: 3", "epochs: 1"),
-        ("gan_steps: 150", "gan_steps: 4"),
-        ("ddpm_steps: 100", "ddpm_steps: 4"),
+        ("epochs: 8", "epochs: 1"),
+        ("gan_steps: 500", "gan_steps: 4"),
+        ("ddpm_steps: 200", "ddpm_steps: 4"),
         ("sample_n: 100", "sample_n: 10"),
         ("amount: [50, 100]", "amount: [3, 6]"),
         ("amount: [50, 100]", "amount: [3, 6]"),
         ("amount: [50, 100]", "amount: [3, 6]"),
-        ("epochs: 4", "epochs: 1"),
+        ("epochs: 8", "epochs: 1"),
         ("ddpm: {steps: 20}", "ddpm: {steps: 2}"),
     ] {
         project.edit_pipeline(from, to);
