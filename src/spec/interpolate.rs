@@ -10,7 +10,8 @@ use indexmap::IndexMap;
 
 use super::model::Value;
 
-/// Where names are looked up, innermost first: stage params, matrix axes, pipeline params.
+/// Where names are looked up, innermost first: stage params, matrix axes, `include`
+/// variables, pipeline params.
 pub struct Scope<'a> {
     layers: Vec<&'a IndexMap<String, Value>>,
 }
@@ -27,7 +28,9 @@ impl<'a> Scope<'a> {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InterpError {
-    #[error("resolve `${{{0}}}`: no stage param, matrix axis or pipeline param has that name")]
+    #[error(
+        "resolve `${{{0}}}`: no stage param, matrix axis, matrix `include` variable or pipeline param has that name"
+    )]
     Unknown(String),
     #[error("interpolate `${{{0}}}` into text: it is a list or a map")]
     NotScalar(String),

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde_saphyr::Spanned;
 
 use super::diagnostic::{Diagnostics, Loc};
+use super::include::{INCLUDE_KEY, include_vars};
 use super::interpolate::{
     Scope, interpolate_cmd, interpolate_str, interpolate_value, render_scalar,
 };
@@ -73,13 +74,19 @@ pub fn lower(raw: &RawPipeline, diags: &mut Diagnostics) -> (Vec<NodeSpec>, Vec<
             continue;
         };
         total_nodes += count;
-        for combo in combinations(&axes) {
+        let combos = combinations(&axes);
+        let Some(vars) = include_vars(stage, &axes, &combos, diags, &at) else {
+            broken.push(stage_name.clone());
+            continue;
+        };
+        for (combo, vars) in combos.into_iter().zip(vars) {
             let name = node_name(stage_name, &combo);
             let node = lower_node(
                 stage_name,
                 &name,
                 stage,
                 combo,
+                &vars,
                 &top,
                 pipeline_seed,
                 diags,
@@ -183,6 +190,9 @@ fn lower_axes(
     let mut axes = Vec::new();
     let mut ok = true;
     for (axis, values) in &stage.matrix {
+        if axis == INCLUDE_KEY {
+            continue;
+        }
         if values.value.is_empty() {
             diags.push(
                 at(&values.referenced),
@@ -234,13 +244,14 @@ fn lower_node(
     name: &str,
     stage: &RawStage,
     combo: IndexMap<String, Value>,
+    vars: &IndexMap<String, Value>,
     top: &IndexMap<String, Value>,
     pipeline_seed: Option<u64>,
     diags: &mut Diagnostics,
     at: &impl Fn(&serde_saphyr::Location) -> Loc,
 ) -> Option<NodeSpec> {
     let mut ok = true;
-    let outer = Scope::new(vec![&combo, top]);
+    let outer = Scope::new(vec![&combo, vars, top]);
     let mut params = IndexMap::new();
     for (key, value) in &stage.params {
         match interpolate_value(&value.value, &outer) {
@@ -253,7 +264,7 @@ fn lower_node(
             }
         }
     }
-    let scope = Scope::new(vec![&params, &combo, top]);
+    let scope = Scope::new(vec![&params, &combo, vars, top]);
     let seed_field = stage.seed.as_ref();
     let params_sorted: BTreeMap<String, Value> = params.clone().into_iter().collect();
 

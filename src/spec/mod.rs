@@ -1,6 +1,7 @@
 //! The pipeline file: YAML → typed, validated, matrix-expanded spec. The only YAML user.
 
 mod diagnostic;
+mod include;
 mod interpolate;
 mod lower;
 mod matrix;

@@ -141,3 +141,19 @@ fn gathering_into_a_single_input_or_from_a_missing_stage_is_an_error() {
         ],
     );
 }
+
+#[test]
+fn a_matrix_include_entry_that_selects_nothing_or_is_not_a_mapping() {
+    let stderr = rejected(
+        "stages:\n  a:\n    matrix:\n      x: [one, two]\n      include:\n        - {x: tow, y: 2}\n        - 3\n    cmd: \"echo ${x} ${y}\"\n",
+    );
+    assert_mentions(
+        &stderr,
+        &[
+            "augflow.yaml:6:11",
+            "none has x: \"tow\"",
+            "augflow.yaml:7:11",
+            "give each matrix `include` entry as a mapping",
+        ],
+    );
+}

@@ -60,3 +60,49 @@ fn three_axes_expand_and_one_edited_value_reruns_only_its_nodes() {
         cells(&["gan", "ddpm"], &["100"], &["1", "2", "3"])
     );
 }
+
+const PAIRED: &str = r#"
+stages:
+  cell:
+    matrix:
+      classifier: [resnet50, convnext_tiny]
+      repeat: [1, 2]
+      include:
+        - {lr: 0.002}
+        - {classifier: convnext_tiny, lr: 0.001}
+    cmd: "echo ${classifier} ${repeat} ${lr} > cells/${classifier}-${repeat}.txt"
+    outs: ["cells/${classifier}-${repeat}.txt"]
+"#;
+
+#[test]
+fn include_pairs_a_value_with_an_axis_value_without_multiplying_the_grid() {
+    let project = TestProject::new(PAIRED);
+    std::fs::create_dir_all(project.path("cells")).unwrap();
+    let first = project.run(&[]);
+    first.assert_ok();
+    let all = names(&[
+        "cell@convnext_tiny-1",
+        "cell@convnext_tiny-2",
+        "cell@resnet50-1",
+        "cell@resnet50-2",
+    ]);
+    assert_eq!(first.executed(), all);
+    assert_eq!(project.read("cells/resnet50-2.txt"), "resnet50 2 0.002\n");
+    assert_eq!(
+        project.read("cells/convnext_tiny-1.txt"),
+        "convnext_tiny 1 0.001\n",
+        "the later entry overrides the earlier one"
+    );
+
+    project.edit_pipeline("lr: 0.001}", "lr: 0.0015}");
+    let edited = project.run(&[]);
+    edited.assert_ok();
+    assert_eq!(
+        edited.executed(),
+        names(&["cell@convnext_tiny-1", "cell@convnext_tiny-2"])
+    );
+    assert_eq!(
+        edited.with_status("cached"),
+        names(&["cell@resnet50-1", "cell@resnet50-2"])
+    );
+}
