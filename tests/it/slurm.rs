@@ -300,11 +300,14 @@ fn slurm_executor_matches_local_skips_dependents_and_resumes() {
             .map(|n| (n, false))
             .collect::<Vec<_>>()
     );
+    // A short job may start and end between two polls, so RUNNING itself is not always
+    // seen (a loaded machine missed it); a job followed to its end always is.
     assert!(
         events
             .iter()
-            .any(|e| e["event"] == "job_state" && e["state"] == "RUNNING"),
-        "no job was seen running"
+            .any(|e| e["event"] == "job_state"
+                && (e["state"] == "RUNNING" || e["state"] == "COMPLETED")),
+        "no job was followed past the queue"
     );
     for node in all {
         assert_eq!(
