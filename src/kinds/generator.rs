@@ -5,7 +5,7 @@
 use augflow_stages::backend::SelectedDevice;
 use augflow_stages::generators::{
     self, DdpmConfig, DdpmProgress, GanConfig, GanProgress, GeneratorFamily, GeneratorFile,
-    SampleConfig, SampleProgress, TrainFn, sample_generator_with_base,
+    SampleConfig, SampleProgress, TrainFn, TrainInputs, sample_generator_with_base,
 };
 
 use super::ml::{device_for, device_outcome, reports_step, stage_error};
@@ -14,17 +14,24 @@ use super::{
 };
 use crate::spec::Value;
 
-const TRAIN_INPUTS: &[Port] = &[port("train", ArtifactType::ImageSet)];
+/// `features`: a classifier trained on real images, whose penultimate layer scores
+/// checkpoints when `selection.holdout` is above 0 (optional: pooled pixels without it).
+const TRAIN_INPUTS: &[Port] = &[
+    port("train", ArtifactType::ImageSet),
+    port("features", ArtifactType::Model),
+];
 const GENERATOR_OUTPUT: &[Port] = &[port("generator", ArtifactType::Generator)];
 
 pub const TRAIN_DDPM: KindSpec = KindSpec::new("train.ddpm", augflow_stages::GENERATOR_VERSION)
     .inputs(TRAIN_INPUTS)
     .outputs(GENERATOR_OUTPUT)
+    .optional(&["features"])
     .on_device();
 
 pub const TRAIN_GAN: KindSpec = KindSpec::new("train.gan", augflow_stages::GENERATOR_VERSION)
     .inputs(TRAIN_INPUTS)
     .outputs(GENERATOR_OUTPUT)
+    .optional(&["features"])
     .on_device();
 
 /// `sample` runs the generators' samplers, the latent ones (prompt, guidance, LoRA scale,
@@ -108,8 +115,26 @@ pub fn train_gan(config: &GanConfig, ctx: &KindContext<'_>) -> Result<KindOutcom
         outcome
             .metadata
             .insert("selection_kid".to_owned(), Value::from(chosen.score));
+        if let Some((_, spread)) = chosen.spreads.iter().find(|(step, _)| *step == chosen.step) {
+            outcome
+                .metadata
+                .insert("selection_spread".to_owned(), Value::from(*spread));
+        }
     }
     Ok(outcome)
+}
+
+/// A `features` model scores checkpoints, which only happens with images held out: with
+/// `selection.holdout: 0` it would be ignored, so it is an error at the graph check.
+pub fn features_need_holdout(holdout: f64, connected: &[&str]) -> Result<(), String> {
+    if holdout == 0.0 && connected.contains(&"features") {
+        return Err(
+            "input `features` scores checkpoints, and `selection.holdout: 0` scores none; \
+             set `selection: {holdout: 0.1}` or remove the input"
+                .to_owned(),
+        );
+    }
+    Ok(())
 }
 
 /// Runs `train` from the stage's `train` images into its `generator` output.
@@ -120,10 +145,14 @@ fn run_training<C, P>(
     report: &dyn Fn(P),
 ) -> Result<(SelectedDevice, GeneratorFile), KindError> {
     let device = device_for(ctx)?;
+    let inputs = TrainInputs {
+        train: port_dir(&ctx.inputs, "train")?,
+        features: ctx.inputs.get("features").map(|dir| dir.as_path()),
+    };
     let file = train(
         config,
         ctx.seed,
-        port_dir(&ctx.inputs, "train")?,
+        inputs,
         port_dir(&ctx.outputs, "generator")?,
         &device,
         report,

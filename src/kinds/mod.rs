@@ -155,8 +155,20 @@ impl Registry {
         registry.add(Kind::new(split::SPEC, split::split));
         registry.add(Kind::new(classifier::TRAIN, classifier::train));
         registry.add(Kind::new(classifier::SCORE, classifier::score));
-        registry.add(Kind::new(generator::TRAIN_DDPM, generator::train_ddpm));
-        registry.add(Kind::new(generator::TRAIN_GAN, generator::train_gan));
+        registry.add(
+            Kind::new(generator::TRAIN_DDPM, generator::train_ddpm).with_inputs_check(
+                |config, connected| {
+                    generator::features_need_holdout(config.selection.holdout, connected)
+                },
+            ),
+        );
+        registry.add(
+            Kind::new(generator::TRAIN_GAN, generator::train_gan).with_inputs_check(
+                |config, connected| {
+                    generator::features_need_holdout(config.selection.holdout, connected)
+                },
+            ),
+        );
         registry.add(
             Kind::new(generator::SAMPLE, generator::sample)
                 .with_upstream_check(generator::sample_fits_generator),

@@ -40,8 +40,8 @@ use augflow_stages::StageError;
 use augflow_stages::backend::{BackendChoice, SelectedDevice, select_device, wgpu_adapters};
 use augflow_stages::generators::{
     AdaConfig, DdpmConfig, DdpmProgress, GanConfig, GanProgress, GanSelectionConfig, NoiseSchedule,
-    SampleConfig, SampleProgress, Sampler, SelectionConfig, ddpm, gan, sample_generator,
-    train_ddpm, train_gan,
+    SampleConfig, SampleProgress, Sampler, SelectionConfig, TrainInputs, ddpm, gan,
+    sample_generator, train_ddpm, train_gan,
 };
 use augflow_stages::phantom::{PhantomConfig, generate_phantom};
 use serde_json::{Value, json};
@@ -202,7 +202,7 @@ impl Case {
             Family::Ddpm => train_ddpm(
                 &self.ddpm_config(steps),
                 SEED,
-                data,
+                TrainInputs::images(data),
                 out,
                 device,
                 &|event| {
@@ -215,7 +215,7 @@ impl Case {
             Family::Gan => train_gan(
                 &self.gan_config(steps),
                 SEED,
-                data,
+                TrainInputs::images(data),
                 out,
                 device,
                 &|event| {

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use augflow_stages::backend::{BackendChoice, select_device};
 use augflow_stages::generators::{
-    DdpmConfig, GeneratorFile, NoiseSchedule, Sampler, SelectionConfig, train_ddpm,
+    DdpmConfig, GeneratorFile, NoiseSchedule, Sampler, SelectionConfig, TrainInputs, train_ddpm,
 };
 use generator_support::{Scratch, assert_samples_n_per_class};
 
@@ -48,7 +48,7 @@ fn tiny_ddpm_learns_and_samples_n_per_class() {
     let file = train_ddpm(
         &tiny_config(),
         3,
-        data,
+        TrainInputs::images(data),
         &model_dir,
         &device,
         &|_| {},
@@ -112,7 +112,7 @@ fn holdout_zero_keeps_the_last_ema_weights_and_every_image() {
     let file = train_ddpm(
         &config,
         1,
-        &scratch.data,
+        TrainInputs::images(&scratch.data),
         &scratch.out,
         &device,
         &|_| {},

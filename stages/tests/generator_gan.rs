@@ -9,9 +9,11 @@ use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use augflow_stages::StageError;
 use augflow_stages::backend::{BackendChoice, select_device};
+use augflow_stages::classifiers::{Architecture, TrainClassifierConfig, train_classifier};
 use augflow_stages::generators::{
-    AdaConfig, GanConfig, GanProgress, GanSelectionConfig, GeneratorFile, train_gan,
+    AdaConfig, GanConfig, GanProgress, GanSelectionConfig, GeneratorFile, TrainInputs, train_gan,
 };
 use generator_support::{Scratch, assert_samples_n_per_class};
 
@@ -48,20 +50,27 @@ fn tiny_config() -> GanConfig {
 }
 
 fn train(cfg: &GanConfig, data: &Path, out: &Path) -> (GeneratorFile, Vec<GanProgress>) {
+    train_from(cfg, TrainInputs::images(data), out).unwrap()
+}
+
+fn train_from(
+    cfg: &GanConfig,
+    inputs: TrainInputs<'_>,
+    out: &Path,
+) -> Result<(GeneratorFile, Vec<GanProgress>), StageError> {
     fs::create_dir(out).unwrap();
     let device = select_device(BackendChoice::Cpu).unwrap();
     let events = std::sync::Mutex::new(Vec::new());
     let file = train_gan(
         cfg,
         3,
-        data,
+        inputs,
         out,
         &device,
         &|event| events.lock().unwrap().push(event),
         &AtomicBool::new(false),
-    )
-    .unwrap();
-    (file, events.into_inner().unwrap())
+    )?;
+    Ok((file, events.into_inner().unwrap()))
 }
 
 #[test]
@@ -204,4 +213,77 @@ fn config_rejects_unknown_keys_and_names_bad_values() {
 fn too_few_images_for_a_holdout_is_a_clear_error() {
     let err = Scratch::three_images().train_error(&tiny_config(), train_gan);
     assert!(err.contains("\"healthy\" has 3 training images"), "{err}");
+}
+
+/// A classifier trained (one epoch, tiny) on `data`, validated on it too: a feature map,
+/// not a judge.
+fn features_model(data: &Path, out: &Path) {
+    fs::create_dir(out).unwrap();
+    let cfg = TrainClassifierConfig {
+        width: 0.25,
+        depth: 0.3,
+        image_size: 32,
+        batch_size: 8,
+        epochs: 1,
+        ..TrainClassifierConfig::new(Architecture::ResNet50)
+    };
+    let device = select_device(BackendChoice::Cpu).unwrap();
+    let never = AtomicBool::new(false);
+    train_classifier(&cfg, 1, data, data, out, &device, &|_| {}, &never).unwrap();
+}
+
+#[test]
+fn a_features_model_scores_checkpoints_in_its_space_and_every_score_has_a_spread() {
+    let scratch = Scratch::with_classes(&[("healthy", 20), ("bacterial", 20)]);
+    let (root, data) = (scratch.root.path(), &scratch.data);
+    let features = root.join("features");
+    features_model(data, &features);
+    let cfg = GanConfig {
+        steps: 20,
+        ..tiny_config()
+    };
+    let (pixels, _) = train(&cfg, data, &root.join("pixels"));
+    let inputs = TrainInputs {
+        train: data,
+        features: Some(&features),
+    };
+    let (domain, events) = train_from(&cfg, inputs, &root.join("domain")).unwrap();
+
+    // Training and the drawn images are the same in both runs: only the space differs.
+    let steps = |c: &augflow_stages::generators::Checkpoint| -> Vec<usize> {
+        c.scores.iter().map(|s| s.0).collect()
+    };
+    let (p, d) = (&pixels.checkpoints[0], &domain.checkpoints[0]);
+    assert_eq!(steps(p), [10, 20]);
+    assert_eq!(steps(d), steps(p));
+    for (a, b) in p.scores.iter().zip(&d.scores) {
+        assert!((a.1 - b.1).abs() > 1e-9, "pixel {a:?} vs domain {b:?}");
+    }
+    for c in [p, d] {
+        assert_eq!(c.spreads.iter().map(|s| s.0).collect::<Vec<_>>(), [10, 20]);
+        assert!(
+            c.spreads.iter().all(|s| s.1.is_finite() && s.1 > 0.0),
+            "{:?}",
+            c.spreads
+        );
+    }
+    let reported: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e {
+            GanProgress::Checkpoint { spread, .. } => Some(*spread),
+            GanProgress::Step { .. } => None,
+        })
+        .collect();
+    assert_eq!(reported, d.spreads.iter().map(|s| s.1).collect::<Vec<_>>());
+
+    // Without a holdout the model would score nothing: refused, not ignored.
+    let no_holdout = GanConfig {
+        selection: GanSelectionConfig {
+            holdout: 0.0,
+            ..cfg.selection.clone()
+        },
+        ..cfg
+    };
+    let err = train_from(&no_holdout, inputs, &root.join("refused")).unwrap_err();
+    assert!(err.to_string().contains("selection.holdout"), "{err}");
 }

@@ -157,3 +157,17 @@ fn a_matrix_include_entry_that_selects_nothing_or_is_not_a_mapping() {
         ],
     );
 }
+
+#[test]
+fn a_generator_features_model_without_a_holdout_is_an_error() {
+    let stderr = rejected(
+        "stages:\n  data:\n    kind: dataset.phantom\n  judge:\n    kind: train.classifier\n    inputs: {train: data.images, val: data.images}\n  gan:\n    kind: train.gan\n    inputs: {train: data.images, features: judge.model}\n",
+    );
+    assert_mentions(
+        &stderr,
+        &[
+            "augflow.yaml:8:11",
+            "input `features` scores checkpoints, and `selection.holdout: 0` scores none",
+        ],
+    );
+}

@@ -127,7 +127,7 @@ fn luma(rgb: &[u8]) -> u8 {
 /// Resizes to `size` × `size` with a separable triangle filter whose support widens when
 /// shrinking (antialiased, like PIL's bilinear). Aspect ratio is not preserved: the
 /// study's images are square and stretching keeps the whole field of view.
-fn resize(src: &[u8], width: usize, height: usize, size: usize) -> Vec<u8> {
+pub(crate) fn resize(src: &[u8], width: usize, height: usize, size: usize) -> Vec<u8> {
     if width == size && height == size {
         return src.to_vec();
     }

@@ -24,7 +24,7 @@ pub use config::{
 };
 pub use efficientnet::{round_filters, round_repeats};
 pub use model::{Classifier, param_count};
-pub use predict::{Embeddings, Predictions, embed, predict};
+pub use predict::{Embeddings, FeatureNet, Predictions, embed, predict};
 pub use pretrained::load_pretrained;
 pub use training::{EpochRecord, History, TrainProgress, TrainReport, cosine_lr, train_classifier};
 pub use weights::{HISTORY_FILE, MODEL_FILE, MODEL_FORMAT, ModelFile, WEIGHTS_FILE, load_model};

@@ -94,6 +94,11 @@ pub struct Checkpoint {
     /// The selection score (KID, lower is better) and every checkpoint's, by step.
     pub score: f64,
     pub scores: Vec<(usize, f64)>,
+    /// Each checkpoint's spread of the score, by step (see `select`): a kept checkpoint
+    /// beats another only by more than a few spreads. Absent in files written before
+    /// spreads were recorded and when nothing was scored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spreads: Vec<(usize, f64)>,
     /// Real training images of the class the network trained on / held out for selection.
     pub train_images: usize,
     pub holdout_images: usize,
@@ -114,6 +119,7 @@ impl Checkpoint {
             step,
             score: 0.0,
             scores: Vec::new(),
+            spreads: Vec::new(),
             train_images,
             holdout_images: 0,
         }

@@ -30,12 +30,32 @@ pub use ddpm::{DdpmProgress, train_ddpm};
 pub use gan::{GanProgress, train_gan};
 pub use sample::{SampleProgress, sample_generator, sample_generator_with_base};
 
+/// What a pixel-space family ([`train_ddpm`], [`train_gan`]) trains from.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainInputs<'a> {
+    /// The real training image set.
+    pub train: &'a Path,
+    /// A classifier trained on real images: with `selection.holdout` above 0, checkpoints
+    /// are scored in its penultimate layer instead of pooled pixels ([`select`]).
+    pub features: Option<&'a Path>,
+}
+
+impl<'a> TrainInputs<'a> {
+    /// Training images only: checkpoints (if any) are scored in pooled pixels.
+    pub fn images(train: &'a Path) -> Self {
+        Self {
+            train,
+            features: None,
+        }
+    }
+}
+
 /// The stage function of a pixel-space family ([`train_ddpm`], [`train_gan`]): config,
-/// seed, training images, empty output folder, device, progress, cancel flag.
+/// seed, inputs, empty output folder, device, progress, cancel flag.
 pub type TrainFn<C, P> = fn(
     &C,
     u64,
-    &Path,
+    TrainInputs<'_>,
     &Path,
     &SelectedDevice,
     &dyn Fn(P),

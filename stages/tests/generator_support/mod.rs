@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use augflow_stages::backend::{BackendChoice, SelectedDevice, select_device};
 use augflow_stages::generators::latent::{AdaptIo, LatentProgress};
-use augflow_stages::generators::{SampleConfig, Sampler, TrainFn, sample_generator};
+use augflow_stages::generators::{SampleConfig, Sampler, TrainFn, TrainInputs, sample_generator};
 use augflow_stages::image_set::ImageSetManifest;
 use augflow_stages::phantom::{PhantomConfig, generate_phantom};
 
@@ -49,9 +49,17 @@ impl Scratch {
     pub fn train_error<C, P>(&self, cfg: &C, train: TrainFn<C, P>) -> String {
         let device = select_device(BackendChoice::Cpu).unwrap();
         let never = AtomicBool::new(false);
-        train(cfg, 1, &self.data, &self.out, &device, &|_| {}, &never)
-            .unwrap_err()
-            .to_string()
+        train(
+            cfg,
+            1,
+            TrainInputs::images(&self.data),
+            &self.out,
+            &device,
+            &|_| {},
+            &never,
+        )
+        .unwrap_err()
+        .to_string()
     }
 
     fn new(classes: &[(&str, u32)], images_per_patient: u32) -> Self {

@@ -16,10 +16,13 @@ use super::unet::UNet;
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::data::out_dir::ensure_empty;
+use crate::generators::TrainInputs;
 use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec, LossWindow};
 use crate::generators::ema::ema_update;
 use crate::generators::images::{ClassImages, batch_tensor, load_by_class, wanted_classes};
-use crate::generators::select::selection_score;
+use crate::generators::select::{
+    SelectionScore, SelectionSpace, load_selection_net, selection_score, space_of,
+};
 use crate::generators::{DdpmConfig, Sampler};
 use crate::init::{InitPolicy, SeededInit};
 use crate::rng::{EpochOrder, keyed_rng, normal, permutation, unit};
@@ -38,21 +41,22 @@ pub enum DdpmProgress {
         steps: usize,
         loss: f32,
     },
-    /// After each checkpoint's selection score.
+    /// After each checkpoint's selection score and its spread.
     Checkpoint {
         class: String,
         step: usize,
         kid: f64,
+        spread: f64,
     },
 }
 
-/// Trains one DDPM per class of the image set in `train_dir` (or per `cfg.classes`) and
+/// Trains one DDPM per class of the image set `inputs.train` (or per `cfg.classes`) and
 /// writes `generator.json` and `ddpm-<class>.safetensors` (the selected EMA weights) into
 /// the empty `out_dir`. Same seed and device ⇒ same bytes.
 pub fn train_ddpm(
     cfg: &DdpmConfig,
     seed: u64,
-    train_dir: &Path,
+    inputs: TrainInputs<'_>,
     out_dir: &Path,
     device: &SelectedDevice,
     progress: &dyn Fn(DdpmProgress),
@@ -60,7 +64,8 @@ pub fn train_ddpm(
 ) -> Result<GeneratorFile, StageError> {
     cfg.validate()?;
     ensure_empty(out_dir)?;
-    let (classes, groups) = load_by_class(train_dir, cfg.image_size)?;
+    let net = load_selection_net(inputs.features, cfg.selection.holdout, device)?;
+    let (classes, groups) = load_by_class(inputs.train, cfg.image_size)?;
     let wanted = wanted_classes(&classes, cfg.classes.as_deref())?;
     let schedule = Schedule::new(cfg.schedule, cfg.timesteps);
     let mut checkpoints = Vec::new();
@@ -75,6 +80,7 @@ pub fn train_ddpm(
             class_index: index,
             number: number + 1,
             classes: wanted.len(),
+            space: space_of(net.as_ref()),
         };
         let (checkpoint, class_losses, weights) =
             job.train(&groups[index], device, progress, cancel)?;
@@ -102,6 +108,7 @@ struct ClassJob<'a> {
     class_index: usize,
     number: usize,
     classes: usize,
+    space: SelectionSpace<'a>,
 }
 
 impl ClassJob<'_> {
@@ -131,7 +138,7 @@ impl ClassJob<'_> {
         let mut epochs = EpochOrder::new(train.len());
         let mut window = LossWindow::default();
         let mut best: Option<(usize, f64, Vec<u8>)> = None;
-        let mut scores = Vec::new();
+        let (mut scores, mut spreads) = (Vec::new(), Vec::new());
         for step in 0..cfg.steps {
             if cancel.load(Ordering::Relaxed) {
                 return Err(StageError::Cancelled);
@@ -166,12 +173,15 @@ impl ClassJob<'_> {
             } else if !holdout.is_empty()
                 && ((step + 1) % cfg.selection.every == 0 || step + 1 == cfg.steps)
             {
-                let kid = self.score(&ema, &holdout, size, &device.device, cancel)?;
+                let SelectionScore { kid, spread } =
+                    self.score(&ema, &holdout, size, &device.device, cancel)?;
                 scores.push((step + 1, kid));
+                spreads.push((step + 1, spread));
                 progress(DdpmProgress::Checkpoint {
                     class: self.class.to_owned(),
                     step: step + 1,
                     kid,
+                    spread,
                 });
                 if best.as_ref().is_none_or(|(_, b, _)| kid < *b || b.is_nan()) {
                     best = Some((step + 1, kid, module_bytes(&ema, "ddpm")?));
@@ -188,6 +198,7 @@ impl ClassJob<'_> {
                 step,
                 score,
                 scores,
+                spreads,
                 train_images: train.len(),
                 holdout_images: holdout.len(),
             },
@@ -267,7 +278,7 @@ impl ClassJob<'_> {
         size: usize,
         device: &Device,
         cancel: &AtomicBool,
-    ) -> Result<f64, StageError> {
+    ) -> Result<SelectionScore, StageError> {
         let sel = &self.cfg.selection;
         let spec = DrawSpec {
             schedule: self.schedule,
@@ -290,6 +301,6 @@ impl ClassJob<'_> {
             &mut |_| {},
             cancel,
         )?;
-        selection_score(&drawn, holdout, size)
+        selection_score(&drawn, holdout, size, self.space)
     }
 }

@@ -21,10 +21,13 @@ use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::data::out_dir::ensure_empty;
 use crate::generators::GanConfig;
+use crate::generators::TrainInputs;
 use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec, LOSS_WINDOW};
 use crate::generators::ema::ema_update;
 use crate::generators::images::{batch_tensor, load_by_class, wanted_classes};
-use crate::generators::select::selection_score;
+use crate::generators::select::{
+    SelectionScore, SelectionSpace, load_selection_net, selection_score, space_of,
+};
 use crate::rng::{EpochOrder, keyed_rng, normal, permutation, unit};
 use crate::weights::module_bytes;
 
@@ -46,10 +49,12 @@ pub enum GanProgress {
         /// ADA's augmentation probability.
         p: f64,
     },
-    /// After each checkpoint's selection scores (pixel KID per class, and their mean).
+    /// After each checkpoint's selection scores (KID per class, their mean, and the
+    /// mean's spread).
     Checkpoint {
         step: usize,
         kid: f64,
+        spread: f64,
         per_class: Vec<(String, f64)>,
     },
 }
@@ -62,13 +67,13 @@ struct ClassData<'i> {
     holdout: Vec<Vec<f32>>,
 }
 
-/// Trains one class-conditional GAN on the classes of the image set in `train_dir` (or
+/// Trains one class-conditional GAN on the classes of the image set `inputs.train` (or
 /// `cfg.classes`) and writes `generator.json` and `gan.safetensors` (the selected EMA
 /// generator) into the empty `out_dir`. Same seed and device ⇒ same bytes.
 pub fn train_gan(
     cfg: &GanConfig,
     seed: u64,
-    train_dir: &Path,
+    inputs: TrainInputs<'_>,
     out_dir: &Path,
     device: &SelectedDevice,
     progress: &dyn Fn(GanProgress),
@@ -76,7 +81,8 @@ pub fn train_gan(
 ) -> Result<GeneratorFile, StageError> {
     cfg.validate()?;
     ensure_empty(out_dir)?;
-    let (classes, groups) = load_by_class(train_dir, cfg.image_size)?;
+    let net = load_selection_net(inputs.features, cfg.selection.holdout, device)?;
+    let (classes, groups) = load_by_class(inputs.train, cfg.image_size)?;
     let wanted = wanted_classes(&classes, cfg.classes.as_deref())?;
     let mut data = Vec::with_capacity(wanted.len());
     for index in wanted {
@@ -90,6 +96,7 @@ pub fn train_gan(
         size,
         num_classes: classes.len(),
         data: &data,
+        space: space_of(net.as_ref()),
     };
     let outcome = trainer.run(device, progress, cancel)?;
     let path = out_dir.join(WEIGHTS);
@@ -102,6 +109,7 @@ pub fn train_gan(
             step: outcome.step,
             score: outcome.score,
             scores: outcome.scores.clone(),
+            spreads: outcome.spreads.clone(),
             train_images: class.train.len(),
             holdout_images: class.holdout.len(),
         })
@@ -153,6 +161,7 @@ struct Outcome {
     step: usize,
     score: f64,
     scores: Vec<(usize, f64)>,
+    spreads: Vec<(usize, f64)>,
     weights: Vec<u8>,
     loss_g: Vec<f32>,
     loss_d: Vec<f32>,
@@ -196,6 +205,7 @@ struct Trainer<'a> {
     size: usize,
     num_classes: usize,
     data: &'a [ClassData<'a>],
+    space: SelectionSpace<'a>,
 }
 
 impl Trainer<'_> {
@@ -241,7 +251,7 @@ impl Trainer<'_> {
             Windowed::default(),
         );
         let mut best: Option<(usize, f64, Vec<u8>)> = None;
-        let mut scores = Vec::new();
+        let (mut scores, mut spreads) = (Vec::new(), Vec::new());
         for step in 0..cfg.steps {
             if cancel.load(Ordering::Relaxed) {
                 return Err(StageError::Cancelled);
@@ -290,12 +300,22 @@ impl Trainer<'_> {
                 }
             } else if (step + 1) % cfg.selection.every == 0 || last {
                 let per_class = self.score(&ema, &device.device, cancel)?;
-                let kid = per_class.iter().map(|(_, s)| s).sum::<f64>() / per_class.len() as f64;
+                let n = per_class.len() as f64;
+                let kid = per_class.iter().map(|(_, s)| s.kid).sum::<f64>() / n;
+                // The classes' draws are independent: variances add.
+                let spread = per_class
+                    .iter()
+                    .map(|(_, s)| s.spread.powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+                    / n;
                 scores.push((step + 1, kid));
+                spreads.push((step + 1, spread));
                 progress(GanProgress::Checkpoint {
                     step: step + 1,
                     kid,
-                    per_class,
+                    spread,
+                    per_class: per_class.into_iter().map(|(c, s)| (c, s.kid)).collect(),
                 });
                 if best.as_ref().is_none_or(|(_, b, _)| kid < *b || b.is_nan()) {
                     best = Some((step + 1, kid, module_bytes(&ema, "gan")?));
@@ -309,6 +329,7 @@ impl Trainer<'_> {
             step,
             score,
             scores,
+            spreads,
             weights,
             loss_g: loss_g.means,
             loss_d: loss_d.means,
@@ -426,7 +447,7 @@ impl Trainer<'_> {
         ema: &Generator,
         device: &Device,
         cancel: &AtomicBool,
-    ) -> Result<Vec<(String, f64)>, StageError> {
+    ) -> Result<Vec<(String, SelectionScore)>, StageError> {
         let sel = &self.cfg.selection;
         let mut out = Vec::with_capacity(self.data.len());
         for class in self.data {
@@ -448,7 +469,7 @@ impl Trainer<'_> {
             )?;
             out.push((
                 class.name.clone(),
-                selection_score(&drawn, &class.holdout, self.size)?,
+                selection_score(&drawn, &class.holdout, self.size, self.space)?,
             ));
         }
         Ok(out)
