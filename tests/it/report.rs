@@ -13,7 +13,7 @@ fn scaled_down() -> TestProject {
             "      size: ${size}\n      classes: {healthy: 30, bacterial: 20, viral: 20, covid19: 20, fungal: 20}\n  split:",
         ),
         ("epochs: 8", "epochs: 1"),
-        ("gan_steps: 500", "gan_steps: 4"),
+        ("gan_steps: 1500", "gan_steps: 4"),
         ("ddpm_steps: 200", "ddpm_steps: 4"),
         ("sample_n: 100", "sample_n: 10"),
         ("amount: [50, 100]", "amount: [3, 6]"),
