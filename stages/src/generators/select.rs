@@ -39,8 +39,13 @@ pub enum SelectionSpace<'a> {
 }
 
 impl SelectionSpace<'_> {
-    /// Features of rows of `size`² pixels in [−1, 1].
-    fn features(self, rows: &[Vec<f32>], size: usize) -> Result<Vec<Vec<f32>>, StageError> {
+    /// Features of rows of `size`² pixels in [−1, 1]. The held-out images' are computed
+    /// once per training and passed to every [`selection_score`].
+    pub(crate) fn features(
+        self,
+        rows: &[Vec<f32>],
+        size: usize,
+    ) -> Result<Vec<Vec<f32>>, StageError> {
         match self {
             Self::Pixels => Ok(pixel_features(rows, size)),
             Self::Domain(net) => {
@@ -108,8 +113,8 @@ pub fn pixel_features(rows: &[Vec<f32>], size: usize) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// KID between generated and held-out real images (rows of `size`² values in [−1, 1]) in
-/// `space`, with its spread.
+/// KID between generated images (rows of `size`² values in [−1, 1]) and the held-out real
+/// images' features in `space` ([`SelectionSpace::features`]), with its spread.
 pub fn selection_score(
     generated: &[Vec<f32>],
     real: &[Vec<f32>],
@@ -117,11 +122,10 @@ pub fn selection_score(
     space: SelectionSpace<'_>,
 ) -> Result<SelectionScore, StageError> {
     let generated = space.features(generated, size)?;
-    let real = space.features(real, size)?;
-    let kid = mmd2_unbiased(&generated, &real)?;
+    let kid = mmd2_unbiased(&generated, real)?;
     Ok(SelectionScore {
         kid,
-        spread: half_draw_spread(&generated, &real)?,
+        spread: half_draw_spread(&generated, real)?,
     })
 }
 

@@ -128,6 +128,11 @@ impl ClassJob<'_> {
         let cfg = self.cfg;
         let size = images.size;
         let (train, holdout) = self.split_holdout(images)?;
+        let held_out = if holdout.is_empty() {
+            Vec::new()
+        } else {
+            self.space.features(&holdout, size)?
+        };
         let ad = device.device.clone().autodiff();
         let init_seed = self.rng("ddpm-init", &[]).next_u64();
         let mut model = UNet::new(&cfg.unet(), cfg.image_size, &ad)
@@ -174,7 +179,7 @@ impl ClassJob<'_> {
                 && ((step + 1) % cfg.selection.every == 0 || step + 1 == cfg.steps)
             {
                 let SelectionScore { kid, spread } =
-                    self.score(&ema, &holdout, size, &device.device, cancel)?;
+                    self.score(&ema, &held_out, size, &device.device, cancel)?;
                 scores.push((step + 1, kid));
                 spreads.push((step + 1, spread));
                 progress(DdpmProgress::Checkpoint {
@@ -274,7 +279,7 @@ impl ClassJob<'_> {
     fn score(
         &self,
         ema: &UNet,
-        holdout: &[Vec<f32>],
+        held_out: &[Vec<f32>],
         size: usize,
         device: &Device,
         cancel: &AtomicBool,
@@ -301,6 +306,6 @@ impl ClassJob<'_> {
             &mut |_| {},
             cancel,
         )?;
-        selection_score(&drawn, holdout, size, self.space)
+        selection_score(&drawn, held_out, size, self.space)
     }
 }

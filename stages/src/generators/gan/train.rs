@@ -252,6 +252,15 @@ impl Trainer<'_> {
         );
         let mut best: Option<(usize, f64, Vec<u8>)> = None;
         let (mut scores, mut spreads) = (Vec::new(), Vec::new());
+        // Each class's held-out images in the selection space, computed once.
+        let held_out: Vec<Vec<Vec<f32>>> = if cfg.selection.holdout == 0.0 {
+            Vec::new()
+        } else {
+            self.data
+                .iter()
+                .map(|class| self.space.features(&class.holdout, self.size))
+                .collect::<Result<_, _>>()?
+        };
         for step in 0..cfg.steps {
             if cancel.load(Ordering::Relaxed) {
                 return Err(StageError::Cancelled);
@@ -299,7 +308,7 @@ impl Trainer<'_> {
                     best = Some((step + 1, 0.0, module_bytes(&ema, "gan")?));
                 }
             } else if (step + 1) % cfg.selection.every == 0 || last {
-                let per_class = self.score(&ema, &device.device, cancel)?;
+                let per_class = self.score(&ema, &held_out, &device.device, cancel)?;
                 let n = per_class.len() as f64;
                 let kid = per_class.iter().map(|(_, s)| s.kid).sum::<f64>() / n;
                 // The classes' draws are independent: variances add.
@@ -441,16 +450,18 @@ impl Trainer<'_> {
         Ok((optim.step(self.cfg.lr_g, g, grads), value))
     }
 
-    /// Pixel KID of `samples` EMA images per class against the class's held-out images.
+    /// KID of `samples` EMA images per class against the class's held-out images
+    /// (`held_out`: their features, in `self.data`'s order).
     fn score(
         &self,
         ema: &Generator,
+        held_out: &[Vec<Vec<f32>>],
         device: &Device,
         cancel: &AtomicBool,
     ) -> Result<Vec<(String, SelectionScore)>, StageError> {
         let sel = &self.cfg.selection;
         let mut out = Vec::with_capacity(self.data.len());
-        for class in self.data {
+        for (class, held_out) in self.data.iter().zip(held_out) {
             let spec = DrawSpec {
                 seed: self.seed,
                 stream: "gan-selection",
@@ -469,7 +480,7 @@ impl Trainer<'_> {
             )?;
             out.push((
                 class.name.clone(),
-                selection_score(&drawn, &class.holdout, self.size, self.space)?,
+                selection_score(&drawn, held_out, self.size, self.space)?,
             ));
         }
         Ok(out)
