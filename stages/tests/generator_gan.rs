@@ -2,6 +2,7 @@
 //! selection metric improves with training, its losses stay finite, and sampling gives N
 //! images per class, reproducibly.
 
+mod classifier_support;
 mod generator_support;
 
 use std::collections::BTreeMap;
@@ -11,10 +12,11 @@ use std::sync::atomic::AtomicBool;
 
 use augflow_stages::StageError;
 use augflow_stages::backend::{BackendChoice, select_device};
-use augflow_stages::classifiers::{Architecture, TrainClassifierConfig, train_classifier};
+use augflow_stages::classifiers::{Architecture, train_classifier};
 use augflow_stages::generators::{
     AdaConfig, GanConfig, GanProgress, GanSelectionConfig, GeneratorFile, TrainInputs, train_gan,
 };
+use classifier_support::tiny_config as tiny_config_classifier;
 use generator_support::{Scratch, assert_samples_n_per_class};
 
 fn tiny_config() -> GanConfig {
@@ -215,18 +217,11 @@ fn too_few_images_for_a_holdout_is_a_clear_error() {
     assert!(err.contains("\"healthy\" has 3 training images"), "{err}");
 }
 
-/// A classifier trained (one epoch, tiny) on `data`, validated on it too: a feature map,
-/// not a judge.
+/// A classifier trained (one epoch, the classifier tests' tiny config) on `data`,
+/// validated on it too: a feature map, not a judge.
 fn features_model(data: &Path, out: &Path) {
     fs::create_dir(out).unwrap();
-    let cfg = TrainClassifierConfig {
-        width: 0.25,
-        depth: 0.3,
-        image_size: 32,
-        batch_size: 8,
-        epochs: 1,
-        ..TrainClassifierConfig::new(Architecture::ResNet50)
-    };
+    let cfg = tiny_config_classifier(Architecture::ResNet50, 1);
     let device = select_device(BackendChoice::Cpu).unwrap();
     let never = AtomicBool::new(false);
     train_classifier(&cfg, 1, data, data, out, &device, &|_| {}, &never).unwrap();
