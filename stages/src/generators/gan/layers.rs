@@ -4,7 +4,7 @@
 //! host from one keyed stream, so the same seed gives the same network on every backend.
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::leaky_relu;
+use burn::tensor::activation::relu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -50,7 +50,8 @@ impl Init {
 
 /// Leaky ReLU (slope 0.2) times √2, which keeps unit variance through a layer.
 pub(crate) fn lrelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    leaky_relu(x, 0.2).mul_scalar(std::f64::consts::SQRT_2)
+    let gain = std::f64::consts::SQRT_2;
+    relu(x.clone()).mul_scalar(0.8 * gain) + x.mul_scalar(0.2 * gain)
 }
 
 /// x / √(mean(x²) + 1e-8) over each row.
