@@ -239,16 +239,11 @@ impl Case {
         run: &Run,
     ) -> Result<(), StageError> {
         let cfg = SampleConfig {
-            n,
             classes: Some(vec![CLASS.to_owned()]),
             batch_size: SAMPLE_BATCH,
             sampler: Some(Sampler::Ddim),
             steps: Some(DDIM_STEPS),
-            prompt: None,
-            guidance: None,
-            lora_scale: None,
-            ddpm: None,
-            latent: None,
+            ..SampleConfig::new(n)
         };
         let progress = |p: SampleProgress| run.done.store(p.done, Ordering::Relaxed);
         sample_generator(model, &cfg, SEED, out, device, &progress, run.cancel)?;

@@ -14,10 +14,13 @@ use augflow_stages::StageError;
 use augflow_stages::backend::{BackendChoice, select_device};
 use augflow_stages::classifiers::{Architecture, train_classifier};
 use augflow_stages::generators::{
-    AdaConfig, GanConfig, GanProgress, GanSelectionConfig, GeneratorFile, TrainInputs, train_gan,
+    AdaConfig, GanConfig, GanProgress, GanSelectionConfig, GeneratorFamily, GeneratorFile,
+    SampleConfig, TrainInputs, sample_generator, train_gan,
 };
+use augflow_stages::image_set::ImageSetManifest;
 use classifier_support::tiny_config as tiny_config_classifier;
-use generator_support::{Scratch, assert_samples_n_per_class};
+use generator_support::{Scratch, assert_samples_n_per_class, file_bytes};
+use serde_json::json;
 
 fn tiny_config() -> GanConfig {
     GanConfig {
@@ -281,4 +284,139 @@ fn a_features_model_scores_checkpoints_in_its_space_and_every_score_has_a_spread
     };
     let err = train_from(&no_holdout, inputs, &root.join("refused")).unwrap_err();
     assert!(err.to_string().contains("selection.holdout"), "{err}");
+}
+
+/// Pixels (0..=255) of every image of the set in `dir`, by class.
+fn pixels_by_class(dir: &Path) -> BTreeMap<String, Vec<Vec<f64>>> {
+    let manifest = ImageSetManifest::read(dir).unwrap();
+    let mut out: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
+    for record in &manifest.images {
+        let image = image::open(dir.join(&record.path)).unwrap().to_luma8();
+        let pixels = image.into_raw().into_iter().map(f64::from).collect();
+        out.entry(record.label.clone()).or_default().push(pixels);
+    }
+    out
+}
+
+fn mean_image(images: &[Vec<f64>]) -> Vec<f64> {
+    let mut mean = vec![0.0; images[0].len()];
+    for image in images {
+        for (m, v) in mean.iter_mut().zip(image) {
+            *m += v / images.len() as f64;
+        }
+    }
+    mean
+}
+
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Root mean squared distance of a class's images to their mean image.
+fn spread(images: &[Vec<f64>]) -> f64 {
+    let mean = mean_image(images);
+    let total: f64 = images.iter().map(|i| distance(i, &mean).powi(2)).sum();
+    (total / images.len() as f64).sqrt()
+}
+
+#[test]
+fn truncation_pulls_each_image_towards_its_own_class_centre() {
+    let scratch = Scratch::with_classes(&[("healthy", 20), ("bacterial", 20)]);
+    let root = scratch.root.path();
+    let model_dir = root.join("gan");
+    let cfg = GanConfig {
+        steps: 30,
+        selection: GanSelectionConfig {
+            every: 30,
+            holdout: 0.2,
+            samples: 4,
+        },
+        ..tiny_config()
+    };
+    train(&cfg, &scratch.data, &model_dir);
+    let device = select_device(BackendChoice::Cpu).unwrap();
+    let draw = |params: serde_json::Value, out: &str| {
+        let dir = root.join(out);
+        fs::create_dir(&dir).unwrap();
+        let mut cfg = json!({"n": 12, "batch_size": 5});
+        cfg.as_object_mut()
+            .unwrap()
+            .extend(params.as_object().unwrap().clone());
+        let cfg: SampleConfig = serde_json::from_value(cfg).unwrap();
+        sample_generator(
+            &model_dir,
+            &cfg,
+            4,
+            &dir,
+            &device,
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .map(|_| dir)
+    };
+    let plain = draw(json!({}), "plain").unwrap();
+    // ψ = 1 is no truncation, given at the top level or in the GAN's own section.
+    assert_eq!(
+        file_bytes(&draw(json!({"truncation": 1.0}), "one").unwrap()),
+        file_bytes(&plain)
+    );
+    let spreads =
+        |dir: &Path| -> Vec<f64> { pixels_by_class(dir).values().map(|i| spread(i)).collect() };
+    let (full, half, zero) = (
+        pixels_by_class(&plain),
+        pixels_by_class(&draw(json!({"gan": {"truncation": 0.5}}), "half").unwrap()),
+        pixels_by_class(&draw(json!({"truncation": 0.0}), "zero").unwrap()),
+    );
+    for class in ["bacterial", "healthy"] {
+        let (a, b, c) = (
+            spread(&full[class]),
+            spread(&half[class]),
+            spread(&zero[class]),
+        );
+        assert!(
+            a > b && b > c,
+            "{class}: spread ψ=1 {a}, ψ=0.5 {b}, ψ=0 {c}"
+        );
+    }
+    // ψ = 0 draws each class's own centre (only the noise maps still vary): the two
+    // classes' images stay apart. A centre shared by the classes would merge them.
+    let apart = distance(
+        &mean_image(&zero["bacterial"]),
+        &mean_image(&zero["healthy"]),
+    );
+    let within = spreads(&root.join("zero"));
+    assert!(
+        within.iter().all(|w| apart > 2.0 * w),
+        "class centres {apart} apart, spreads within {within:?}"
+    );
+
+    // Bad values and params that do not apply are refused, naming them.
+    for (params, needle) in [
+        (
+            json!({"truncation": 1.5}),
+            "truncation 1.5 is outside 0..=1",
+        ),
+        (
+            json!({"gan": {"steps": 5}}),
+            "in `gan`: `steps` does not apply to a GAN",
+        ),
+        (
+            json!({"truncation": 0.5, "gan": {"truncation": 0.7}}),
+            "`truncation` is given both",
+        ),
+    ] {
+        let err = draw(
+            params.clone(),
+            &format!("bad-{needle}").replace(['`', ' ', '.', '='], "_"),
+        );
+        let err = err.unwrap_err().to_string();
+        assert!(err.contains(needle), "{params}: {err}");
+    }
+    let ddpm: SampleConfig = serde_json::from_value(json!({"n": 1, "truncation": 0.5})).unwrap();
+    let (name, why) = ddpm.misapplied(GeneratorFamily::Ddpm).unwrap();
+    assert_eq!(name, "truncation", "{why}");
 }

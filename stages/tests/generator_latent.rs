@@ -134,16 +134,11 @@ impl Fixture {
 
 fn sample_config(n: usize) -> SampleConfig {
     SampleConfig {
-        n,
-        classes: None,
         batch_size: 4,
         sampler: Some(Sampler::Ddim),
         steps: Some(4),
-        prompt: None,
         guidance: Some(2.0),
-        lora_scale: None,
-        ddpm: None,
-        latent: None,
+        ..SampleConfig::new(n)
     }
 }
 

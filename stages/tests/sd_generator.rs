@@ -110,16 +110,11 @@ fn copy_tree(from: &Path, to: &Path) {
 
 fn sample_config(n: usize, sampler: Sampler) -> SampleConfig {
     SampleConfig {
-        n,
         classes: Some(vec!["healthy".into(), "viral".into()]),
         batch_size: 2,
         sampler: Some(sampler),
         steps: Some(3),
-        prompt: None,
-        guidance: None,
-        lora_scale: None,
-        ddpm: None,
-        latent: None,
+        ..SampleConfig::new(n)
     }
 }
 

@@ -211,6 +211,7 @@ pub fn sample_generator_with_base(
                     stream: "sample",
                     class_index,
                     size,
+                    truncation: cfg.truncation.unwrap_or(1.0),
                 };
                 gan_sample::draw(
                     &net,

@@ -124,16 +124,10 @@ pub fn assert_samples_n_per_class(
         let dir = root.join(out);
         fs::create_dir(&dir).unwrap();
         let cfg = SampleConfig {
-            n,
-            classes: None,
             batch_size: 2,
             sampler,
             steps,
-            prompt: None,
-            guidance: None,
-            lora_scale: None,
-            ddpm: None,
-            latent: None,
+            ..SampleConfig::new(n)
         };
         sample_generator(model_dir, &cfg, 9, &dir, &device, &|_| {}, &never).unwrap();
         dir

@@ -89,6 +89,15 @@ pub struct SampleConfig {
     /// LoRA generators only: the adapters' scale (default 1; 0 = the base model).
     #[serde(default)]
     pub lora_scale: Option<f64>,
+    /// GANs only: the truncation ψ in 0..=1 (default 1, none). Each image's w is pulled
+    /// towards its class's mean w: w_c + ψ·(w − w_c), as StyleGAN-XL's class-wise
+    /// truncation; lower ψ trades variety for typical images of the class.
+    #[serde(default)]
+    pub truncation: Option<f64>,
+    /// Params for GANs only (e.g. `gan: {truncation: 0.7}` in a stage that also draws
+    /// from diffusion models).
+    #[serde(default)]
+    pub gan: Option<FamilyParams>,
     /// Params for pixel DDPMs only, so one `sample` stage can draw from a matrix of
     /// generators of different families (e.g. `ddpm: {sampler: ddpm, steps: 250}`).
     #[serde(default)]
@@ -112,6 +121,8 @@ pub struct FamilyParams {
     pub guidance: Option<f64>,
     #[serde(default)]
     pub lora_scale: Option<f64>,
+    #[serde(default)]
+    pub truncation: Option<f64>,
 }
 
 fn default_sample_batch() -> usize {
@@ -130,6 +141,24 @@ impl Sampler {
 }
 
 impl SampleConfig {
+    /// `n` images per class with every other param at its default.
+    pub fn new(n: usize) -> Self {
+        Self {
+            n,
+            classes: None,
+            batch_size: default_sample_batch(),
+            sampler: None,
+            steps: None,
+            prompt: None,
+            guidance: None,
+            lora_scale: None,
+            truncation: None,
+            gan: None,
+            ddpm: None,
+            latent: None,
+        }
+    }
+
     pub fn sampler(&self) -> Sampler {
         self.sampler.unwrap_or_default()
     }
@@ -149,7 +178,7 @@ impl SampleConfig {
     }
 
     /// The config a generator of `family` draws with: the common params plus the
-    /// family's own section (`ddpm` or `latent`). A param given in both is an error.
+    /// family's own section (`gan`, `ddpm` or `latent`). A param given in both is an error.
     pub fn for_family(&self, family: GeneratorFamily) -> Result<SampleConfig, StageError> {
         self.merged(family)
             .map_err(|(_, why)| StageError::InvalidConfig(why))
@@ -157,7 +186,7 @@ impl SampleConfig {
 
     fn merged(&self, family: GeneratorFamily) -> Result<SampleConfig, (&'static str, String)> {
         let section = match family {
-            GeneratorFamily::Gan => None,
+            GeneratorFamily::Gan => self.gan.as_ref(),
             GeneratorFamily::Ddpm => self.ddpm.as_ref(),
             GeneratorFamily::Latent
             | GeneratorFamily::LatentLora
@@ -165,6 +194,7 @@ impl SampleConfig {
             | GeneratorFamily::StableDiffusionLora => self.latent.as_ref(),
         };
         let mut out = SampleConfig {
+            gan: None,
             ddpm: None,
             latent: None,
             ..self.clone()
@@ -197,6 +227,7 @@ impl SampleConfig {
         merge("prompt", &mut out.prompt, &section.prompt)?;
         merge("guidance", &mut out.guidance, &section.guidance)?;
         merge("lora_scale", &mut out.lora_scale, &section.lora_scale)?;
+        merge("truncation", &mut out.truncation, &section.truncation)?;
         Ok(out)
     }
 
@@ -204,6 +235,7 @@ impl SampleConfig {
     /// params of that family.
     fn check_sections(&self) -> Result<(), StageError> {
         let sections = [
+            ("gan", &self.gan, GeneratorFamily::Gan),
             ("ddpm", &self.ddpm, GeneratorFamily::Ddpm),
             ("latent", &self.latent, GeneratorFamily::LatentLora),
         ];
@@ -215,6 +247,8 @@ impl SampleConfig {
                 prompt: section.prompt.clone(),
                 guidance: section.guidance,
                 lora_scale: section.lora_scale,
+                truncation: section.truncation,
+                gan: None,
                 ddpm: None,
                 latent: None,
                 ..self.clone()
@@ -230,6 +264,7 @@ impl SampleConfig {
             if let Some(guidance) = section.guidance {
                 crate::generators::latent::config::check_guidance(guidance)?;
             }
+            check_truncation(section.truncation)?;
         }
         Ok(())
     }
@@ -237,7 +272,7 @@ impl SampleConfig {
     /// The first param that does not apply to `family`, with why: such a param is an
     /// error, never silently ignored. Family sections are merged in first.
     pub fn misapplied(&self, family: GeneratorFamily) -> Option<(&'static str, String)> {
-        if self.ddpm.is_some() || self.latent.is_some() {
+        if self.gan.is_some() || self.ddpm.is_some() || self.latent.is_some() {
             return match self.merged(family) {
                 Ok(merged) => merged.misapplied(family),
                 Err(conflict) => Some(conflict),
@@ -248,7 +283,7 @@ impl SampleConfig {
             GeneratorFamily::LatentLora | GeneratorFamily::StableDiffusionLora
         );
         let sd = family.is_stable_diffusion();
-        let set: [(&'static str, bool, bool); 7] = [
+        let set: [(&'static str, bool, bool); 8] = [
             // (param, given, applies)
             (
                 "sampler",
@@ -265,6 +300,11 @@ impl SampleConfig {
             ("prompt", self.prompt.is_some(), family.is_prompted()),
             ("guidance", self.guidance.is_some(), family.is_prompted()),
             ("lora_scale", self.lora_scale.is_some(), lora),
+            (
+                "truncation",
+                self.truncation.is_some(),
+                family == GeneratorFamily::Gan,
+            ),
         ];
         set.into_iter()
             .find(|(_, given, applies)| *given && !applies)
@@ -304,6 +344,7 @@ impl SampleConfig {
         if let Some(guidance) = self.guidance {
             crate::generators::latent::config::check_guidance(guidance)?;
         }
+        check_truncation(self.truncation)?;
         self.check_sections()?;
         if let Some(scale) = self.lora_scale
             && !(scale.is_finite() && (0.0..=10.0).contains(&scale))
@@ -313,5 +354,14 @@ impl SampleConfig {
             )));
         }
         Ok(())
+    }
+}
+
+fn check_truncation(truncation: Option<f64>) -> Result<(), StageError> {
+    match truncation {
+        Some(psi) if !(psi.is_finite() && (0.0..=1.0).contains(&psi)) => Err(
+            StageError::InvalidConfig(format!("truncation {psi} is outside 0..=1")),
+        ),
+        _ => Ok(()),
     }
 }

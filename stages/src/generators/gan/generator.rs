@@ -233,8 +233,18 @@ impl Generator {
     /// Images [b, 1, s, s], roughly in [−1, 1] (not clamped).
     pub(crate) fn forward(&self, inputs: GenInputs) -> Tensor<4> {
         let GenInputs { z, labels, noise } = inputs;
-        let b = z.dims()[0];
-        let w = self.mapping.forward(z, labels);
+        self.synthesis(self.map(z, labels), noise)
+    }
+
+    /// The mapping network alone: w [b, w_dim] for latents [b, z_dim] and one-hot classes.
+    pub(crate) fn map(&self, z: Tensor<2>, labels: Tensor<2>) -> Tensor<2> {
+        self.mapping.forward(z, labels)
+    }
+
+    /// The synthesis network alone: images [b, 1, s, s] from w [b, w_dim] and the noise
+    /// maps in [`Generator::noise_sides`] order.
+    pub(crate) fn synthesis(&self, w: Tensor<2>, noise: Vec<Tensor<4>>) -> Tensor<4> {
+        let b = w.dims()[0];
         let [c4, h, wd] = self.constant.dims();
         let mut x = self
             .constant

@@ -25,17 +25,6 @@ pub(crate) fn gen_inputs(
     device: &Device,
 ) -> GenInputs {
     let b = keys.len();
-    let z_dim = g.z_dim();
-    let mut z = Vec::with_capacity(b * z_dim);
-    for key in keys {
-        let mut rng = keyed_rng(seed, purpose, key);
-        z.extend((0..z_dim).map(|_| normal(&mut rng)));
-    }
-    let n_classes = g.num_classes();
-    let mut labels = vec![0.0f32; b * n_classes];
-    for (j, &class) in classes.iter().enumerate() {
-        labels[j * n_classes + class] = 1.0;
-    }
     let noise = g
         .noise_sides()
         .into_iter()
@@ -52,10 +41,53 @@ pub(crate) fn gen_inputs(
         })
         .collect();
     GenInputs {
-        z: Tensor::from_data(TensorData::new(z, [b, z_dim]), device),
-        labels: Tensor::from_data(TensorData::new(labels, [b, n_classes]), device),
+        z: latents(g, seed, purpose, keys, device),
+        labels: one_hot(g, classes, device),
         noise,
     }
+}
+
+/// z [b, z_dim], image j's from the stream (seed, `purpose`, `keys[j]`).
+fn latents(
+    g: &Generator,
+    seed: u64,
+    purpose: &str,
+    keys: &[Vec<u64>],
+    device: &Device,
+) -> Tensor<2> {
+    let z_dim = g.z_dim();
+    let mut z = Vec::with_capacity(keys.len() * z_dim);
+    for key in keys {
+        let mut rng = keyed_rng(seed, purpose, key);
+        z.extend((0..z_dim).map(|_| normal(&mut rng)));
+    }
+    Tensor::from_data(TensorData::new(z, [keys.len(), z_dim]), device)
+}
+
+fn one_hot(g: &Generator, classes: &[usize], device: &Device) -> Tensor<2> {
+    let n_classes = g.num_classes();
+    let mut labels = vec![0.0f32; classes.len() * n_classes];
+    for (j, &class) in classes.iter().enumerate() {
+        labels[j * n_classes + class] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(labels, [classes.len(), n_classes]), device)
+}
+
+/// Latents averaged into a class's centre w for truncation. StyleGAN keeps w_avg as a
+/// running mean over training; a fixed draw makes the centre a function of the weights
+/// alone, so generators trained before truncation existed can be truncated too.
+const CENTRE_DRAWS: usize = 2048;
+
+/// The class's centre w [1, w_dim]: the mean of w over [`CENTRE_DRAWS`] latents from
+/// their own stream.
+fn class_centre(g: &Generator, spec: &DrawSpec<'_>, device: &Device) -> Tensor<2> {
+    let keys: Vec<Vec<u64>> = (0..CENTRE_DRAWS as u64)
+        .map(|i| vec![spec.class_index as u64, i])
+        .collect();
+    let purpose = format!("{}-truncation-centre", spec.stream);
+    let z = latents(g, spec.seed, &purpose, &keys, device);
+    let labels = one_hot(g, &vec![spec.class_index; CENTRE_DRAWS], device);
+    g.map(z, labels).mean_dim(0)
 }
 
 /// What to draw: images of one class, keyed by (class, image index) under `stream`.
@@ -64,6 +96,8 @@ pub(crate) struct DrawSpec<'a> {
     pub stream: &'a str,
     pub class_index: usize,
     pub size: usize,
+    /// The truncation ψ (1 = none): w ← w_c + ψ·(w − w_c) around the class's centre.
+    pub truncation: f64,
 }
 
 /// Draws images `first..first + count` as rows of size² values in [−1, 1], `batch` at a
@@ -80,6 +114,7 @@ pub(crate) fn draw(
     cancel: &AtomicBool,
 ) -> Result<Vec<Vec<f32>>, StageError> {
     let row_len = spec.size * spec.size;
+    let centre = (spec.truncation != 1.0).then(|| class_centre(g, spec, device));
     draw_rows((first, count), batch, row_len, progress, cancel, |chunk| {
         let keys: Vec<Vec<u64>> = chunk
             .iter()
@@ -87,6 +122,15 @@ pub(crate) fn draw(
             .collect();
         let classes = vec![spec.class_index; chunk.len()];
         let inputs = gen_inputs(g, spec.seed, spec.stream, &keys, &classes, device);
-        Ok(g.forward(inputs).clamp(-1.0, 1.0))
+        let images = match &centre {
+            None => g.forward(inputs),
+            Some(centre) => {
+                let w = g.map(inputs.z, inputs.labels);
+                let centre = centre.clone().expand(w.dims());
+                let w = centre.clone() + (w - centre).mul_scalar(spec.truncation);
+                g.synthesis(w, inputs.noise)
+            }
+        };
+        Ok(images.clamp(-1.0, 1.0))
     })
 }

@@ -467,6 +467,7 @@ impl Trainer<'_> {
                 stream: "gan-selection",
                 class_index: class.index,
                 size: self.size,
+                truncation: 1.0,
             };
             let drawn = draw(
                 ema,
