@@ -113,6 +113,7 @@ impl Case {
             batch_size: BATCH,
             lr: 2e-4,
             ema_decay: 0.999,
+            min_snr_gamma: None,
             hflip: true,
             selection: SelectionConfig {
                 every: steps,

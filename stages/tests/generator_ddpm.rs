@@ -8,7 +8,8 @@ use std::sync::atomic::AtomicBool;
 
 use augflow_stages::backend::{BackendChoice, select_device};
 use augflow_stages::generators::{
-    DdpmConfig, GeneratorFile, NoiseSchedule, Sampler, SelectionConfig, TrainInputs, train_ddpm,
+    DdpmConfig, DdpmProgress, GeneratorFile, NoiseSchedule, Sampler, SelectionConfig, TrainInputs,
+    train_ddpm,
 };
 use generator_support::{Scratch, assert_samples_n_per_class};
 
@@ -26,6 +27,7 @@ fn tiny_config() -> DdpmConfig {
         batch_size: 8,
         lr: 2e-3,
         ema_decay: 0.99,
+        min_snr_gamma: None,
         hflip: true,
         selection: SelectionConfig {
             every: 20,
@@ -129,4 +131,61 @@ fn holdout_zero_keeps_the_last_ema_weights_and_every_image() {
         (4, 3, 0)
     );
     assert!(checkpoint.scores.is_empty(), "{:?}", checkpoint.scores);
+}
+
+/// The first step's loss (same init, batch, timesteps and noise in every run).
+fn first_loss(config: &DdpmConfig, scratch: &Scratch, out: &str) -> f32 {
+    let out = scratch.root.path().join(out);
+    fs::create_dir(&out).unwrap();
+    let losses = std::sync::Mutex::new(Vec::new());
+    let progress = |event: DdpmProgress| {
+        if let DdpmProgress::Step { loss, .. } = event {
+            losses.lock().unwrap().push(loss);
+        }
+    };
+    let device = select_device(BackendChoice::Cpu).unwrap();
+    train_ddpm(
+        config,
+        1,
+        TrainInputs::images(&scratch.data),
+        &out,
+        &device,
+        &progress,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    losses.into_inner().unwrap()[0]
+}
+
+#[test]
+fn min_snr_weighting_scales_down_only_the_low_noise_timesteps() {
+    let scratch = Scratch::with_classes(&[("healthy", 12)]);
+    let config = DdpmConfig {
+        steps: 1,
+        selection: SelectionConfig {
+            holdout: 0.0,
+            ..tiny_config().selection
+        },
+        ..tiny_config()
+    };
+    let with = |gamma: Option<f64>, out: &str| {
+        let config = DdpmConfig {
+            min_snr_gamma: gamma,
+            ..config.clone()
+        };
+        first_loss(&config, &scratch, out)
+    };
+    let plain = with(None, "plain");
+    // γ above every timestep's SNR weights each by SNR/SNR = 1: the same loss, bit for bit.
+    assert_eq!(with(Some(1e12), "huge").to_bits(), plain.to_bits());
+    // A small γ weights all but the noisiest timesteps by γ/SNR ≪ 1.
+    let small = with(Some(0.001), "small");
+    assert!(small < 0.9 * plain, "γ 0.001: {small}, unweighted {plain}");
+
+    let bad = DdpmConfig {
+        min_snr_gamma: Some(0.0),
+        ..config
+    };
+    let err = bad.validate().unwrap_err().to_string();
+    assert!(err.contains("min_snr_gamma 0"), "{err}");
 }

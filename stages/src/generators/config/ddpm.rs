@@ -62,6 +62,12 @@ pub struct DdpmConfig {
     /// Decay of the exponential moving average of the weights that sampling uses.
     #[serde(default = "default_ema")]
     pub ema_decay: f64,
+    /// Min-SNR-γ loss weighting (Hang et al. 2023): timestep t's ε-loss is weighted by
+    /// min(SNR_t, γ)/SNR_t, SNR_t = ᾱ_t/(1 − ᾱ_t), so the nearly clean timesteps, whose
+    /// large ε-errors matter least, stop dominating the gradient. Default: unweighted, as
+    /// Ho et al. (the study's DDPM).
+    #[serde(default)]
+    pub min_snr_gamma: Option<f64>,
     /// Mirror training images left-right with probability 0.5.
     /// Off by default: a mirrored chest radiograph (heart on the right) never occurs in
     /// the test set.
@@ -184,6 +190,11 @@ impl DdpmConfig {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return invalid(format!("lr {} is not a positive number", self.lr));
+        }
+        if let Some(gamma) = self.min_snr_gamma
+            && !(gamma.is_finite() && gamma > 0.0)
+        {
+            return invalid(format!("min_snr_gamma {gamma} is not a positive number"));
         }
         if !(0.0..1.0).contains(&self.ema_decay) {
             return invalid(format!("ema_decay {} is outside [0, 1)", self.ema_decay));

@@ -240,7 +240,8 @@ impl ClassJob<'_> {
         Ok((train, holdout))
     }
 
-    /// The ε-prediction loss ‖ε − ε̂(√ᾱ·x0 + √(1−ᾱ)·ε, t)‖² on one batch.
+    /// The ε-prediction loss ‖ε − ε̂(√ᾱ·x0 + √(1−ᾱ)·ε, t)‖² on one batch, each sample
+    /// weighted by min(SNR_t, γ)/SNR_t with `min_snr_gamma`.
     fn loss(
         &self,
         model: &UNet,
@@ -273,7 +274,17 @@ impl ClassJob<'_> {
         let s = column(&|ab| (1.0 - ab).sqrt());
         let xt = x0 * a + eps.clone() * s;
         let pred = model.forward(xt, &t);
-        (pred - eps).powi_scalar(2).mean()
+        let squared = (pred - eps).powi_scalar(2);
+        match self.cfg.min_snr_gamma {
+            None => squared.mean(),
+            Some(gamma) => {
+                let weight = column(&|ab| {
+                    let snr = ab / (1.0 - ab);
+                    snr.min(gamma) / snr
+                });
+                (squared * weight).mean()
+            }
+        }
     }
 
     fn score(
