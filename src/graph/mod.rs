@@ -12,7 +12,7 @@ use std::fmt;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::kinds::ConfiguredKind;
+use crate::kinds::{ConfiguredKind, Port};
 use crate::spec::{NodeSpec, Pipeline, RelPath};
 
 pub use build::{build, typed_output_path};
@@ -75,6 +75,12 @@ impl PipelineGraph {
     pub fn typed(&self, node: &NodeSpec) -> Option<&TypedNode> {
         let index = self.find(&node.name)?;
         self.typed.get(self.graph[index])?.as_ref()
+    }
+
+    /// The output ports of a typed node (none for a shell node).
+    pub fn typed_outputs(&self, node: &NodeSpec) -> &'static [Port] {
+        self.typed(node)
+            .map_or(&[], |typed| typed.kind.spec().outputs)
     }
 
     /// Nodes named `target`, or all nodes of the stage `target` (a matrix stage).

@@ -99,20 +99,13 @@ impl<'a> Engine<'a> {
                 .collect(),
             Action::Typed(_) => self
                 .graph
-                .typed(node)
-                .map(|typed| {
-                    typed
-                        .kind
-                        .spec()
-                        .outputs
-                        .iter()
-                        .map(|port| {
-                            let rel: RelPath = typed_output_path(&node.name, port.name);
-                            (port.name.to_owned(), rel.to_path(root))
-                        })
-                        .collect()
+                .typed_outputs(node)
+                .iter()
+                .map(|port| {
+                    let rel: RelPath = typed_output_path(&node.name, port.name);
+                    (port.name.to_owned(), rel.to_path(root))
                 })
-                .unwrap_or_default(),
+                .collect(),
         }
     }
 }

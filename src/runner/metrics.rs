@@ -99,18 +99,11 @@ pub fn metrics_outputs(
             .collect(),
         Action::Typed(_) => engine
             .graph
-            .typed(node)
-            .map(|typed| {
-                typed
-                    .kind
-                    .spec()
-                    .outputs
-                    .iter()
-                    .filter(|port| port.ty == ArtifactType::Metrics)
-                    .map(|port| (port.name.to_owned(), Some(TYPED_METRICS_FILE)))
-                    .collect()
-            })
-            .unwrap_or_default(),
+            .typed_outputs(node)
+            .iter()
+            .filter(|port| port.ty == ArtifactType::Metrics)
+            .map(|port| (port.name.to_owned(), Some(TYPED_METRICS_FILE)))
+            .collect(),
     }
 }
 

@@ -20,11 +20,13 @@ use rand::SeedableRng;
 use rand::seq::index;
 use rand_chacha::ChaCha8Rng;
 
-use super::images::to_u8;
+use super::TrainInputs;
+use super::images::{ClassImages, load_by_class, to_u8, wanted_classes};
 use crate::StageError;
 use crate::backend::SelectedDevice;
 use crate::classifiers::FeatureNet;
 use crate::metrics::quality::mmd2_unbiased;
+use crate::rng::permutation;
 
 /// Random halves of the drawn images the spread is computed over.
 const SPREAD_HALVES: usize = 20;
@@ -71,6 +73,71 @@ pub(crate) fn load_selection_net(
         )),
         Some(dir) => FeatureNet::load(dir, device).map(Some),
     }
+}
+
+/// What a pixel generator's training starts from: the model checkpoints are scored with
+/// (if any), the training images by class at the generator's size, and the indices of the
+/// classes to train.
+pub(crate) struct TrainingSet {
+    pub net: Option<FeatureNet>,
+    pub classes: Vec<String>,
+    pub groups: Vec<ClassImages>,
+    pub wanted: Vec<usize>,
+}
+
+impl TrainingSet {
+    /// `classes`: the classes to train (default: every class of the set); `holdout`: the
+    /// selection's fraction, which a `features` model needs above 0.
+    pub(crate) fn load(
+        inputs: TrainInputs<'_>,
+        size: u32,
+        classes: Option<&[String]>,
+        holdout: f64,
+        device: &SelectedDevice,
+    ) -> Result<Self, StageError> {
+        let net = load_selection_net(inputs.features, holdout, device)?;
+        let (all, groups) = load_by_class(inputs.train, size)?;
+        let wanted = wanted_classes(&all, classes)?;
+        Ok(Self {
+            net,
+            classes: all,
+            groups,
+            wanted,
+        })
+    }
+}
+
+/// A class's rows to train on, and the rows held out for selection.
+pub(crate) type Holdout<'i> = (Vec<&'i [f32]>, Vec<Vec<f32>>);
+
+/// A class's rows split by a seeded permutation into rows to train on and rows held out
+/// for selection: round(n·`holdout`) but at least 2 of them (none with `holdout` 0), and at
+/// least 2 left to train on. `model` names the generator in the error.
+pub(crate) fn split_holdout<'i>(
+    rows: &'i [Vec<f32>],
+    holdout: f64,
+    rng: &mut ChaCha8Rng,
+    class: &str,
+    model: &str,
+) -> Result<Holdout<'i>, StageError> {
+    let n = rows.len();
+    let held = if holdout == 0.0 {
+        0
+    } else {
+        ((n as f64 * holdout).round() as usize).max(2)
+    };
+    if n < held + 2 {
+        return Err(StageError::InvalidConfig(format!(
+            "class {class:?} has {n} training images; {model} needs at least {} \
+             ({held} held out for checkpoint selection)",
+            held + 2
+        )));
+    }
+    let order = permutation(rng, n);
+    Ok((
+        order[held..].iter().map(|&i| rows[i].as_slice()).collect(),
+        order[..held].iter().map(|&i| rows[i].clone()).collect(),
+    ))
 }
 
 /// The space a generator scores in, given the model [`load_selection_net`] loaded.

@@ -19,13 +19,13 @@ use crate::data::out_dir::ensure_empty;
 use crate::generators::TrainInputs;
 use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec, LossWindow};
 use crate::generators::ema::ema_update;
-use crate::generators::images::{ClassImages, batch_tensor, load_by_class, wanted_classes};
+use crate::generators::images::{ClassImages, batch_tensor};
 use crate::generators::select::{
-    SelectionScore, SelectionSpace, load_selection_net, selection_score, space_of,
+    SelectionScore, SelectionSpace, TrainingSet, selection_score, space_of, split_holdout,
 };
 use crate::generators::{DdpmConfig, Sampler};
 use crate::init::{InitPolicy, SeededInit};
-use crate::rng::{EpochOrder, keyed_rng, normal, permutation, unit};
+use crate::rng::{EpochOrder, keyed_rng, normal, unit};
 use crate::weights::module_bytes;
 
 /// Progress events; the trainer never prints.
@@ -64,9 +64,18 @@ pub fn train_ddpm(
 ) -> Result<GeneratorFile, StageError> {
     cfg.validate()?;
     ensure_empty(out_dir)?;
-    let net = load_selection_net(inputs.features, cfg.selection.holdout, device)?;
-    let (classes, groups) = load_by_class(inputs.train, cfg.image_size)?;
-    let wanted = wanted_classes(&classes, cfg.classes.as_deref())?;
+    let TrainingSet {
+        net,
+        classes,
+        groups,
+        wanted,
+    } = TrainingSet::load(
+        inputs,
+        cfg.image_size,
+        cfg.classes.as_deref(),
+        cfg.selection.holdout,
+        device,
+    )?;
     let schedule = Schedule::new(cfg.schedule, cfg.timesteps);
     let mut checkpoints = Vec::new();
     let mut losses = Vec::new();
@@ -97,9 +106,6 @@ pub fn train_ddpm(
     GeneratorFile::write_new(out_dir, spec, cfg.image_size, classes, checkpoints, losses)
 }
 
-/// A class's images: those the network trains on, and those held out for selection.
-type Holdout<'i> = (Vec<&'i [f32]>, Vec<Vec<f32>>);
-
 struct ClassJob<'a> {
     cfg: &'a DdpmConfig,
     seed: u64,
@@ -127,7 +133,13 @@ impl ClassJob<'_> {
     ) -> Result<(Checkpoint, Vec<f32>, Vec<u8>), StageError> {
         let cfg = self.cfg;
         let size = images.size;
-        let (train, holdout) = self.split_holdout(images)?;
+        let (train, holdout) = split_holdout(
+            &images.rows,
+            cfg.selection.holdout,
+            &mut self.rng("ddpm-holdout", &[]),
+            self.class,
+            "a DDPM",
+        )?;
         let held_out = if holdout.is_empty() {
             Vec::new()
         } else {
@@ -210,34 +222,6 @@ impl ClassJob<'_> {
             window.into_means(),
             weights,
         ))
-    }
-
-    /// Splits the class's images into training rows and held-out rows (seeded).
-    fn split_holdout<'i>(&self, images: &'i ClassImages) -> Result<Holdout<'i>, StageError> {
-        let n = images.rows.len();
-        let held = if self.cfg.selection.holdout == 0.0 {
-            0
-        } else {
-            ((n as f64 * self.cfg.selection.holdout).round() as usize).max(2)
-        };
-        if n < held + 2 {
-            return Err(StageError::InvalidConfig(format!(
-                "class {:?} has {n} training images; a DDPM needs at least {} \
-                 ({held} held out for checkpoint selection)",
-                self.class,
-                held + 2
-            )));
-        }
-        let order = permutation(&mut self.rng("ddpm-holdout", &[]), n);
-        let holdout = order[..held]
-            .iter()
-            .map(|&i| images.rows[i].clone())
-            .collect();
-        let train = order[held..]
-            .iter()
-            .map(|&i| images.rows[i].as_slice())
-            .collect();
-        Ok((train, holdout))
     }
 
     /// The ε-prediction loss ‖ε − ε̂(√ᾱ·x0 + √(1−ᾱ)·ε, t)‖² on one batch, each sample

@@ -24,11 +24,11 @@ use crate::generators::GanConfig;
 use crate::generators::TrainInputs;
 use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec, LOSS_WINDOW};
 use crate::generators::ema::ema_update;
-use crate::generators::images::{batch_tensor, load_by_class, wanted_classes};
+use crate::generators::images::batch_tensor;
 use crate::generators::select::{
-    SelectionScore, SelectionSpace, load_selection_net, selection_score, space_of,
+    SelectionScore, SelectionSpace, TrainingSet, selection_score, space_of, split_holdout,
 };
-use crate::rng::{EpochOrder, keyed_rng, normal, permutation, unit};
+use crate::rng::{EpochOrder, keyed_rng, normal, unit};
 use crate::weights::module_bytes;
 
 /// The finite-difference step of the R1 estimate, in pixel units (images span [−1, 1]).
@@ -81,13 +81,35 @@ pub fn train_gan(
 ) -> Result<GeneratorFile, StageError> {
     cfg.validate()?;
     ensure_empty(out_dir)?;
-    let net = load_selection_net(inputs.features, cfg.selection.holdout, device)?;
-    let (classes, groups) = load_by_class(inputs.train, cfg.image_size)?;
-    let wanted = wanted_classes(&classes, cfg.classes.as_deref())?;
+    let TrainingSet {
+        net,
+        classes,
+        groups,
+        wanted,
+    } = TrainingSet::load(
+        inputs,
+        cfg.image_size,
+        cfg.classes.as_deref(),
+        cfg.selection.holdout,
+        device,
+    )?;
     let mut data = Vec::with_capacity(wanted.len());
     for index in wanted {
-        let rows = &groups[index].rows;
-        data.push(split_holdout(cfg, seed, &classes[index], index, rows)?);
+        let name = &classes[index];
+        let mut rng = keyed_rng(seed, "gan-holdout", &[index as u64]);
+        let (train, holdout) = split_holdout(
+            &groups[index].rows,
+            cfg.selection.holdout,
+            &mut rng,
+            name,
+            "the GAN",
+        )?;
+        data.push(ClassData {
+            name: name.clone(),
+            index,
+            train,
+            holdout,
+        });
     }
     let size = cfg.image_size as usize;
     let trainer = Trainer {
@@ -125,36 +147,6 @@ pub fn train_gan(
         generator: cfg.generator(classes.len()),
     };
     GeneratorFile::write_new(out_dir, spec, cfg.image_size, classes, checkpoints, losses)
-}
-
-/// Splits a class's images into training rows and held-out rows (seeded, per class).
-fn split_holdout<'i>(
-    cfg: &GanConfig,
-    seed: u64,
-    class: &str,
-    index: usize,
-    rows: &'i [Vec<f32>],
-) -> Result<ClassData<'i>, StageError> {
-    let n = rows.len();
-    let held = if cfg.selection.holdout == 0.0 {
-        0
-    } else {
-        ((n as f64 * cfg.selection.holdout).round() as usize).max(2)
-    };
-    if n < held + 2 {
-        return Err(StageError::InvalidConfig(format!(
-            "class {class:?} has {n} training images; the GAN needs at least {} \
-             ({held} held out for checkpoint selection)",
-            held + 2
-        )));
-    }
-    let order = permutation(&mut keyed_rng(seed, "gan-holdout", &[index as u64]), n);
-    Ok(ClassData {
-        name: class.to_owned(),
-        index,
-        train: order[held..].iter().map(|&i| rows[i].as_slice()).collect(),
-        holdout: order[..held].iter().map(|&i| rows[i].clone()).collect(),
-    })
 }
 
 struct Outcome {
