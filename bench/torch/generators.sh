@@ -8,9 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv="${HOME}/.cache/augflow-bench/torch-venv"
-if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
+# numpy: the sampling case reads images back with .numpy().
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import torch, numpy' 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet torch
+    "$venv/bin/pip" install --quiet torch numpy
 fi
 cases=()
 for arg in "$@"; do

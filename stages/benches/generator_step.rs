@@ -239,11 +239,13 @@ impl Case {
         device: &SelectedDevice,
         run: &Run,
     ) -> Result<(), StageError> {
+        // The GAN takes no sampler params (`sample` refuses them).
+        let diffusion = self.family == Family::Ddpm;
         let cfg = SampleConfig {
             classes: Some(vec![CLASS.to_owned()]),
             batch_size: SAMPLE_BATCH,
-            sampler: Some(Sampler::Ddim),
-            steps: Some(DDIM_STEPS),
+            sampler: diffusion.then_some(Sampler::Ddim),
+            steps: diffusion.then_some(DDIM_STEPS),
             ..SampleConfig::new(n)
         };
         let progress = |p: SampleProgress| run.done.store(p.done, Ordering::Relaxed);
