@@ -73,3 +73,28 @@ fn a_matrix_over_families_takes_each_familys_own_section() {
         &["in `ddpm`: `prompt` does not apply to a pixel DDPM"],
     );
 }
+
+#[test]
+fn truncation_on_a_ddpm_is_an_error_and_the_gan_section_carries_it() {
+    let stderr = rejected(
+        "  sample:\n    kind: sample\n    inputs: {generator: ddpm.generator}\n    params:\n      n: 4\n      truncation: 0.7\n",
+    );
+    assert_mentions(
+        &stderr,
+        &[
+            "augflow.yaml:18:",
+            "`truncation` does not apply to a pixel DDPM",
+        ],
+    );
+    // Over both families, `gan: {truncation}` is read by the GAN node only.
+    let project = TestProject::new(&format!(
+        "{HEAD}  sample:\n    matrix:\n      generator: [gan, ddpm]\n    kind: sample\n    inputs: {{generator: \"${{generator}}.generator\"}}\n    params:\n      n: 4\n      gan: {{truncation: 0.7}}\n"
+    ));
+    let output = project.augflow(&["run", "--dry-run"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
