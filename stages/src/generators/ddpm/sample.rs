@@ -58,15 +58,12 @@ pub(crate) fn draw(
 ) -> Result<Vec<Vec<f32>>, StageError> {
     let row_len = spec.channels * spec.size * spec.size;
     draw_rows((first, count), batch, row_len, progress, cancel, |chunk| {
-        let x = match spec.sampler {
-            Sampler::Ddim => ddim(unet, spec, chunk, device, cancel)?,
-            Sampler::Ddpm => ancestral(unet, spec, chunk, device, cancel)?,
-            Sampler::Pndm => {
-                return Err(StageError::InvalidConfig(
-                    "the pndm sampler is Stable Diffusion's; use ddim or ddpm".to_owned(),
-                ));
-            }
-        };
+        if spec.sampler == Sampler::Pndm {
+            return Err(StageError::InvalidConfig(
+                "the pndm sampler is Stable Diffusion's; use ddim or ddpm".to_owned(),
+            ));
+        }
+        let x = denoise(unet, spec, chunk, device, cancel)?;
         Ok(if spec.clip { x.clamp(-1.0, 1.0) } else { x })
     })
 }
@@ -96,7 +93,9 @@ fn predict_x0(x: Tensor<4>, eps: Tensor<4>, alpha_bar: f64, clip: bool) -> Tenso
     if clip { x0.clamp(-1.0, 1.0) } else { x0 }
 }
 
-fn ddim(
+/// The reverse process from pure noise: DDIM's subsequence or the (respaced) ancestral
+/// steps, checking for cancellation before each step.
+fn denoise(
     unet: &dyn NoisePredictor,
     spec: &DrawSpec<'_>,
     images: &[usize],
@@ -104,49 +103,62 @@ fn ddim(
     cancel: &AtomicBool,
 ) -> Result<Tensor<4>, StageError> {
     let sched = spec.schedule;
+    let ddim = spec.sampler == Sampler::Ddim;
+    let steps = if ddim {
+        sched.ddim_timesteps(spec.steps)
+    } else {
+        sched.ddpm_timesteps(spec.steps)
+    };
     let mut x = noise(spec, images, u64::MAX, device);
-    let steps = sched.ddim_timesteps(spec.steps);
     for (i, &t) in steps.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Err(StageError::Cancelled);
         }
-        let ab = sched.alpha_bars[t];
-        let ab_prev = steps.get(i + 1).map_or(1.0, |&next| sched.alpha_bars[next]);
+        let next = steps.get(i + 1).copied();
         let eps = unet.predict(x.clone(), &vec![t; images.len()]);
-        let x0 = predict_x0(x.clone(), eps, ab, spec.clip);
-        // The noise direction consistent with the clipped x̂0.
-        let eps = (x - x0.clone().mul_scalar(ab.sqrt())).div_scalar((1.0 - ab).sqrt());
-        x = x0.mul_scalar(ab_prev.sqrt()) + eps.mul_scalar((1.0 - ab_prev).sqrt());
+        x = if ddim {
+            ddim_step(spec, x, eps, t, next)
+        } else {
+            ancestral_step(spec, images, x, eps, (t, next), device)
+        };
     }
     Ok(x)
 }
 
-fn ancestral(
-    unet: &dyn NoisePredictor,
+/// Deterministic DDIM (η = 0) from t to `next` (or to 0).
+fn ddim_step(
+    spec: &DrawSpec<'_>,
+    x: Tensor<4>,
+    eps: Tensor<4>,
+    t: usize,
+    next: Option<usize>,
+) -> Tensor<4> {
+    let ab = spec.schedule.alpha_bars[t];
+    let ab_prev = next.map_or(1.0, |next| spec.schedule.alpha_bars[next]);
+    let x0 = predict_x0(x.clone(), eps, ab, spec.clip);
+    // The noise direction consistent with the clipped x̂0.
+    let eps = (x - x0.clone().mul_scalar(ab.sqrt())).div_scalar((1.0 - ab).sqrt());
+    x0.mul_scalar(ab_prev.sqrt()) + eps.mul_scalar((1.0 - ab_prev).sqrt())
+}
+
+/// One draw from the posterior q(x_prev | x_t, x̂0) (Ho et al. eq. 7) over the respaced
+/// steps; its noise is keyed by t.
+fn ancestral_step(
     spec: &DrawSpec<'_>,
     images: &[usize],
+    x: Tensor<4>,
+    eps: Tensor<4>,
+    (t, next): (usize, Option<usize>),
     device: &Device,
-    cancel: &AtomicBool,
-) -> Result<Tensor<4>, StageError> {
-    let sched = spec.schedule;
-    let mut x = noise(spec, images, u64::MAX, device);
-    let steps = sched.ddpm_timesteps(spec.steps);
-    for (i, &t) in steps.iter().enumerate() {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(StageError::Cancelled);
-        }
-        let step = sched.ancestral_step(t, steps.get(i + 1).copied());
-        let eps = unet.predict(x.clone(), &vec![t; images.len()]);
-        let x0 = predict_x0(x.clone(), eps, step.alpha_bar, spec.clip);
-        // Posterior q(x_prev | x_t, x̂0) (Ho et al. eq. 7) over the respaced steps.
-        let mean = x0.mul_scalar(step.x0_coeff) + x.mul_scalar(step.xt_coeff);
-        x = if step.noise_std > 0.0 {
-            mean + noise(spec, images, t as u64, device).mul_scalar(step.noise_std)
-        } else {
-            mean
-        };
+) -> Tensor<4> {
+    let step = spec.schedule.ancestral_step(t, next);
+    let x0 = predict_x0(x.clone(), eps, step.alpha_bar, spec.clip);
+    let mean = x0.mul_scalar(step.x0_coeff) + x.mul_scalar(step.xt_coeff);
+    if step.noise_std > 0.0 {
+        mean + noise(spec, images, t as u64, device).mul_scalar(step.noise_std)
+    } else {
+        mean
     }
-    Ok(x)
 }
 
 #[cfg(test)]
@@ -188,7 +200,7 @@ mod tests {
             class_index: 0,
         };
         let never = AtomicBool::new(false);
-        let got = values(ancestral(&Linear, &spec, &[2], &device, &never).unwrap());
+        let got = values(denoise(&Linear, &spec, &[2], &device, &never).unwrap());
         let mut want = values(noise(&spec, &[2], u64::MAX, &device));
         let steps = schedule.ddpm_timesteps(7);
         assert_eq!(steps, vec![84, 70, 56, 42, 28, 14, 0]);
