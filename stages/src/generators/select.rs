@@ -41,8 +41,9 @@ pub enum SelectionSpace<'a> {
 }
 
 impl SelectionSpace<'_> {
-    /// Features of rows of `size`² pixels in [−1, 1]. The held-out images' are computed
-    /// once per training and passed to every [`selection_score`].
+    /// Features of rows of `size`² pixels in [−1, 1] (none for no rows: no holdout). The
+    /// held-out images' are computed once per training and passed to every
+    /// [`selection_score`].
     pub(crate) fn features(
         self,
         rows: &[Vec<f32>],

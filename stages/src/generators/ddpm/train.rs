@@ -140,11 +140,7 @@ impl ClassJob<'_> {
             self.class,
             "a DDPM",
         )?;
-        let held_out = if holdout.is_empty() {
-            Vec::new()
-        } else {
-            self.space.features(&holdout, size)?
-        };
+        let held_out = self.space.features(&holdout, size)?;
         let ad = device.device.clone().autodiff();
         let init_seed = self.rng("ddpm-init", &[]).next_u64();
         let mut model = UNet::new(&cfg.unet(), cfg.image_size, &ad)

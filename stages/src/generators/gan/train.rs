@@ -245,14 +245,11 @@ impl Trainer<'_> {
         let mut best: Option<(usize, f64, Vec<u8>)> = None;
         let (mut scores, mut spreads) = (Vec::new(), Vec::new());
         // Each class's held-out images in the selection space, computed once.
-        let held_out: Vec<Vec<Vec<f32>>> = if cfg.selection.holdout == 0.0 {
-            Vec::new()
-        } else {
-            self.data
-                .iter()
-                .map(|class| self.space.features(&class.holdout, self.size))
-                .collect::<Result<_, _>>()?
-        };
+        let held_out = self
+            .data
+            .iter()
+            .map(|class| self.space.features(&class.holdout, self.size))
+            .collect::<Result<Vec<_>, _>>()?;
         for step in 0..cfg.steps {
             if cancel.load(Ordering::Relaxed) {
                 return Err(StageError::Cancelled);
