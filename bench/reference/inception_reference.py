@@ -31,27 +31,7 @@ import torch
 import torchvision
 from pytorch_fid import inception as fid_inception
 
-MASK = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
-
-
-def fnv1a64(text):
-    h = 0xCBF29CE484222325
-    for byte in text.encode():
-        h = ((h ^ byte) * 0x100000001B3) & MASK
-    return h
-
-
-def unit_values(name, n):
-    """n values in [-1, 1): splitmix64 outputs seeded by the name's FNV-1a hash."""
-    with np.errstate(over="ignore"):
-        z = np.uint64(fnv1a64(name)) + (np.arange(n, dtype=np.uint64) + np.uint64(1)) * np.uint64(GOLDEN)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    # 53 random bits as an exact float64 in [0, 1), then [-1, 1); all steps exact.
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53 * 2.0 - 1.0
-
+from formula_values import crossed_sines, fill_state, unit_values
 
 def fill_value(name, shape):
     """The formula, in float64 and rounded once to float32 (bit-identical in Rust)."""
@@ -78,17 +58,8 @@ FILLED = object()
 
 def fill(module):
     """Fills every float entry of module's state dict with the formula."""
-    state = module.state_dict()
-    count = elements = bits = 0
-    for name, tensor in state.items():
-        if not tensor.is_floating_point():
-            continue  # num_batches_tracked: unused in eval mode
-        values = fill_value(name, tuple(tensor.shape))
-        tensor.copy_(torch.from_numpy(values))
-        count += 1
-        elements += values.size
-        bits += int(values.view(np.uint32).astype(np.uint64).sum())
-    print(f"weights: tensors {count} elements {elements} bit_sum {bits}")
+    checksum = fill_state(module.state_dict(), fill_value)
+    print("weights: tensors {tensors} elements {elements} bit_sum {bit_sum}".format(**checksum))
 
 
 def build():
@@ -107,16 +78,6 @@ def build():
     finally:
         torchvision.models.Inception3.load_state_dict = original_load
     return model.eval()
-
-
-def image(width, height, a, b, c):
-    """An 8-bit grayscale image, row-major: crossed sines (same formula in the Rust test)."""
-    pixels = np.empty((height, width), dtype=np.uint8)
-    for y in range(height):
-        for x in range(width):
-            v = 0.5 + 0.35 * math.sin(a * x + b * y) * math.cos(c * y - 0.05 * x) + 0.1 * math.cos(0.3 * x * y / width)
-            pixels[y, x] = math.floor(255.0 * min(max(v, 0.0), 1.0) + 0.5)
-    return pixels
 
 
 IMAGES = [
@@ -142,7 +103,7 @@ def main():
     model = build()
     worst = 0.0
     for width, height, a, b, c in IMAGES:
-        pixels = image(width, height, a, b, c)
+        pixels = crossed_sines(width, height, a, b, c).astype(np.uint8)
         exact = run(model, pixels, torch.float64)
         single = run(model, pixels, torch.float32)
         print(f"image {width}x{height} ({a}, {b}, {c}) pixel_sum {int(pixels.astype(np.int64).sum())}")

@@ -37,6 +37,8 @@ import diffusers
 from diffusers import AutoencoderKL, DDIMScheduler, PNDMScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from formula_values import fill_state, unit_values
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "stages", "tests", "fixtures", "sd")
 PATTERN = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""", regex.IGNORECASE)
 # Fewer merges than the corpus allows, so words end in partial merges and ranks matter.
@@ -162,27 +164,6 @@ def tokenizer_reference():
         f.write("\n")
 
 
-MASK = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
-
-
-def fnv1a64(text):
-    h = 0xCBF29CE484222325
-    for byte in text.encode():
-        h = ((h ^ byte) * 0x100000001B3) & MASK
-    return h
-
-
-def unit_values(name, n):
-    """n values in [-1, 1): splitmix64 outputs seeded by the name's FNV-1a hash."""
-    with np.errstate(over="ignore"):
-        z = np.uint64(fnv1a64(name)) + (np.arange(n, dtype=np.uint64) + np.uint64(1)) * np.uint64(GOLDEN)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53 * 2.0 - 1.0
-
-
 def fill_value(name, shape):
     """The formula, float64 rounded once to float32 (bit-identical in Rust): weights of
     rank >= 2 uniform in +-sqrt(3 / fan_in) (unit variance out for unit variance in),
@@ -206,16 +187,7 @@ def fill_value(name, shape):
 
 def fill(module):
     """Fills every float tensor of module's state dict; returns the fill's checksum."""
-    count = elements = bits = 0
-    for name, tensor in module.state_dict().items():
-        if not tensor.is_floating_point():
-            continue
-        values = fill_value(name, tuple(tensor.shape))
-        tensor.copy_(torch.from_numpy(values))
-        count += 1
-        elements += values.size
-        bits += int(values.view(np.uint32).astype(np.uint64).sum())
-    return {"tensors": count, "elements": elements, "bit_sum": bits}
+    return fill_state(module.state_dict(), fill_value)
 
 
 def summary(values):

@@ -35,30 +35,13 @@ import timm
 import torch
 from timm.models import adapt_input_conv
 
+from formula_values import crossed_sines, fill_state, unit_values
+
 MODELS = ["resnet50", "efficientnet_b0", "efficientnet_b1", "convnext_tiny", "convnext_small"]
-MASK = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
 # Height x width of the two images: non-square, so a transposed kernel or axis shows.
 HEIGHT, WIDTH = 64, 80
 IMAGES = [(0.21, 0.13, 0.17), (0.05, 0.41, 0.09)]
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "stages", "tests", "fixtures", "timm")
-
-
-def fnv1a64(text):
-    h = 0xCBF29CE484222325
-    for byte in text.encode():
-        h = ((h ^ byte) * 0x100000001B3) & MASK
-    return h
-
-
-def unit_values(name, n):
-    """n values in [-1, 1): splitmix64 outputs seeded by the name's FNV-1a hash."""
-    with np.errstate(over="ignore"):
-        z = np.uint64(fnv1a64(name)) + (np.arange(n, dtype=np.uint64) + np.uint64(1)) * np.uint64(GOLDEN)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53 * 2.0 - 1.0
 
 
 def fill_value(name, shape):
@@ -85,21 +68,10 @@ def fill_value(name, shape):
     return v.astype(np.float32).reshape(shape)
 
 
-def image(a, b, c):
-    """Grayscale in [0, 1], float64, row-major: crossed sines, quantised to 8 bits (the
-    pixel formula of inception_reference.py; same in the Rust test)."""
-    pixels = np.empty((HEIGHT, WIDTH), dtype=np.float64)
-    for y in range(HEIGHT):
-        for x in range(WIDTH):
-            v = 0.5 + 0.35 * math.sin(a * x + b * y) * math.cos(c * y - 0.05 * x) + 0.1 * math.cos(0.3 * x * y / WIDTH)
-            pixels[y, x] = math.floor(255.0 * min(max(v, 0.0), 1.0) + 0.5)
-    return pixels
-
-
 def model_input():
     """The batch [2, 1, H, W]: pixels / 255, normalised as augflow does ((x - 0.5) / 0.25,
     exact in binary), rounded once to float32."""
-    batch = np.stack([image(*abc) for abc in IMAGES])[:, None]
+    batch = np.stack([crossed_sines(WIDTH, HEIGHT, *abc) for abc in IMAGES])[:, None]
     return ((batch / 255.0 - 0.5) / 0.25).astype(np.float32)
 
 
@@ -116,18 +88,10 @@ def summary(values):
 def reference(name):
     model = timm.create_model(name, pretrained=False)
     state = model.state_dict()
-    lines = []
-    count = elements = bits = 0
-    for key, tensor in state.items():
-        dtype = str(tensor.dtype).removeprefix("torch.")
-        lines.append(f"{key} {dtype} {','.join(str(d) for d in tensor.shape)}")
-        if not tensor.is_floating_point():
-            continue
-        values = fill_value(key, tuple(tensor.shape))
-        tensor.copy_(torch.from_numpy(values))
-        count += 1
-        elements += values.size
-        bits += int(values.view(np.uint32).astype(np.uint64).sum())
+    lines = [
+        f"{key} {str(t.dtype).removeprefix('torch.')} {','.join(str(d) for d in t.shape)}" for key, t in state.items()
+    ]
+    checksum = fill_state(state, fill_value)
     stem = model.pretrained_cfg["first_conv"] + ".weight"
     gray = timm.create_model(name, pretrained=False, in_chans=1)
     state[stem] = adapt_input_conv(1, state[stem])
@@ -146,12 +110,12 @@ def reference(name):
         np.abs(f64_features - f32_features).max() / np.abs(f64_features).max(),
         np.abs(f64_logits - f32_logits).max() / np.abs(f64_logits).max(),
     )
-    print(f"{name}: {count} float tensors, {elements} values, features {list(f64_features.shape)}, f32 vs f64 {worst:.2e}")
+    print(f"{name}: {checksum['tensors']} float tensors, {checksum['elements']} values, features {list(f64_features.shape)}, f32 vs f64 {worst:.2e}")
     with open(os.path.join(OUT, f"{name}.tensors"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return {
         "stem": stem,
-        "fill": {"tensors": count, "elements": elements, "bit_sum": bits},
+        "fill": checksum,
         "f32_vs_f64": float(worst),
         "images": [
             {"features": summary(f64_features[i]), "logits": summary(f64_logits[i])}
