@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 pub struct TestProject {
     pub dir: tempfile::TempDir,
@@ -42,6 +43,36 @@ impl RunResult {
         );
         self
     }
+
+    /// Fails unless exactly `nodes` executed (in any order).
+    #[track_caller]
+    pub fn assert_executed(&self, nodes: &[&str]) -> &Self {
+        assert_eq!(self.executed(), names(nodes), "{:#?}", self.statuses);
+        self
+    }
+
+    /// Fails unless exactly `nodes` finished with `status` (in any order).
+    #[track_caller]
+    pub fn assert_status(&self, status: &str, nodes: &[&str]) -> &Self {
+        assert_eq!(
+            self.with_status(status),
+            names(nodes),
+            "{status}: {:#?}",
+            self.statuses
+        );
+        self
+    }
+
+    /// Fails unless some warning event mentions `needle`.
+    #[track_caller]
+    pub fn assert_warned(&self, needle: &str) -> &Self {
+        assert!(
+            self.warnings.iter().any(|w| w.contains(needle)),
+            "no warning mentions {needle:?}: {:?}",
+            self.warnings
+        );
+        self
+    }
 }
 
 pub fn names(list: &[&str]) -> Vec<String> {
@@ -62,6 +93,46 @@ pub fn with_adaptations(first: &[&str]) -> Vec<String> {
     let mut all: Vec<&str> = first.iter().chain(&ADAPTATIONS).copied().collect();
     all.extend(samples.iter().chain(&quality).map(String::as_str));
     names(&all)
+}
+
+/// The loss series a generator's training recorded on its fixed evaluation batch (named
+/// `… eval`), from its `generator.json`.
+pub fn eval_losses(generator: &serde_json::Value) -> Vec<&serde_json::Value> {
+    generator["losses"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no losses in {generator}"))
+        .iter()
+        .filter(|s| s[0].as_str().is_some_and(|n| n.ends_with(" eval")))
+        .collect()
+}
+
+/// Editing only `lora_rank` in a diffusion example pipeline reruns the LoRA branch (the
+/// adapter, its samples and their scores) and nothing else.
+#[track_caller]
+pub fn assert_a_new_lora_rank_reruns_only_the_lora_branch(project: &TestProject) {
+    project.edit_pipeline("lora_rank: 4", "lora_rank: 2");
+    project
+        .run(&["--backend", "cpu", "-j", "2"])
+        .assert_ok()
+        .assert_executed(&["lora", "sample@lora", "quality@lora"]);
+}
+
+/// The start of a pipeline text: `stages:` and a `data` stage of phantom 32-pixel chest
+/// films with `classes` (flow-mapping entries such as `healthy: 2, viral: 3`); the caller
+/// appends its other stages.
+pub fn phantom_data(classes: &str) -> String {
+    format!(
+        "stages:\n  data:\n    kind: dataset.phantom\n    params: {{size: 32, classes: {{{classes}}}}}\n"
+    )
+}
+
+/// The start of a small typed pipeline: `seed`, [`phantom_data`] and `summary`, the
+/// summary of its images; the caller appends its other stages.
+pub fn phantom_and_summary(seed: u64, classes: &str) -> String {
+    format!(
+        "seed: {seed}\n{}  summary:\n    kind: summary.image_set\n    inputs: {{images: data.images}}\n",
+        phantom_data(classes)
+    )
 }
 
 impl TestProject {
@@ -90,11 +161,22 @@ impl TestProject {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
+    pub fn json(&self, rel: &str) -> serde_json::Value {
+        serde_json::from_str(&self.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
     /// Rewrites the pipeline with one textual replacement (which must match).
     pub fn edit_pipeline(&self, from: &str, to: &str) {
         let text = self.read("augflow.yaml");
         assert!(text.contains(from), "pipeline does not contain {from:?}");
         self.write("augflow.yaml", &text.replacen(from, to, 1));
+    }
+
+    /// Applies each `(from, to)` of `edits` with [`TestProject::edit_pipeline`], in order.
+    pub fn edit_pipeline_all(&self, edits: &[(&str, &str)]) {
+        for (from, to) in edits {
+            self.edit_pipeline(from, to);
+        }
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -201,15 +283,112 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// `augflow args` in `project`, which must succeed: its stdout.
-pub fn stdout(project: &TestProject, args: &[&str]) -> String {
-    let output = project.augflow(args);
+/// Runs `command`, which must succeed: its output.
+#[track_caller]
+pub fn succeed(command: &mut Command) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
     assert!(
         output.status.success(),
-        "augflow {args:?} failed: {}",
+        "{command:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout).expect("utf-8")
+    output
+}
+
+/// `augflow args` in `project`, which must succeed: its stdout.
+#[track_caller]
+pub fn stdout(project: &TestProject, args: &[&str]) -> String {
+    String::from_utf8(succeed(&mut project.command(args)).stdout).expect("utf-8")
+}
+
+/// The outputs (with their digests) of `node`'s entry, as `augflow show node --json`
+/// gives them: equal for two runs exactly when their outputs are byte-identical.
+pub fn output_digests(project: &TestProject, node: &str) -> String {
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(project, &["show", node, "--json"])).expect("show JSON");
+    shown["entry"]["outputs"].to_string()
+}
+
+/// `augflow schema`: the pipeline format's JSON Schema.
+pub fn schema() -> serde_json::Value {
+    let output = succeed(Command::new(env!("CARGO_BIN_EXE_augflow")).arg("schema"));
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+/// The example pipelines: every `.yaml` file in `pipelines/`, sorted. Fails unless there
+/// are at least `at_least`, so that a moved folder cannot make a test pass vacuously.
+#[track_caller]
+pub fn example_pipelines(at_least: usize) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("pipelines/")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    found.sort();
+    assert!(
+        found.len() >= at_least,
+        "expected {at_least} example pipelines or more in {}",
+        dir.display()
+    );
+    found
+}
+
+/// `augflow args` in `project`, which must exit with `code`: its stderr.
+#[track_caller]
+pub fn failed(project: &TestProject, args: &[&str], code: i32) -> String {
+    let output = project.augflow(args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "augflow {args:?}: {stderr}"
+    );
+    stderr
+}
+
+/// Runs `augflow run` on a pipeline text that must be refused before anything runs (exit
+/// code 2, no panic, no store): its stderr.
+#[track_caller]
+pub fn rejected(pipeline: &str) -> String {
+    let project = TestProject::new(pipeline);
+    let stderr = failed(&project, &["run"], 2);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!project.store().exists(), "nothing may run: {stderr}");
+    stderr
+}
+
+/// Waits for `child` (spawned with piped or null output) and returns its output; kills it
+/// and fails, showing what it printed, if it outlives `limit`, so that a hang fails the
+/// test instead of stalling the suite.
+#[track_caller]
+pub fn output_within(mut child: Child, limit: Duration, what: &str) -> Output {
+    let started = Instant::now();
+    while child.try_wait().expect("poll augflow").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("augflow output");
+            panic!(
+                "{what}: still running after {limit:?}:\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("augflow output")
+}
+
+/// Polls `done` until it holds; fails if that takes longer than `limit`.
+#[track_caller]
+pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Fails unless `stderr` mentions every one of `needles`.

@@ -2,32 +2,33 @@
 //! params: every training stage lowers its loss, each generator gives N images per class,
 //! and editing only the LoRA rank reruns `lora` and what follows it, never the base.
 
-use crate::common::{ADAPTATIONS, TestProject, names, with_adaptations};
+use crate::common::{
+    ADAPTATIONS, TestProject, assert_a_new_lora_rank_reruns_only_the_lora_branch, eval_losses,
+    with_adaptations,
+};
 
 fn scaled_down() -> TestProject {
     let project = TestProject::new(include_str!("../../pipelines/diffusion.yaml"));
-    project.edit_pipeline(
-        "{healthy: 168, fungal: 31, covid19: 28, bacterial: 25, viral: 19}",
-        "{healthy: 16, fungal: 12, covid19: 12, bacterial: 12, viral: 12}",
-    );
-    project.edit_pipeline("ae_steps: 600", "ae_steps: 40");
-    project.edit_pipeline("base_steps: 800", "base_steps: 30");
-    project.edit_pipeline("adapt_steps: 200", "adapt_steps: 12");
-    project.edit_pipeline("sample_n: 50", "sample_n: 2");
-    project.edit_pipeline("epochs: 4", "epochs: 1");
-    project.edit_pipeline("prior_images: 16", "prior_images: 2");
-    project.edit_pipeline("prior_steps: 20", "prior_steps: 2");
-    project.edit_pipeline("steps: 20\n      guidance", "steps: 3\n      guidance");
-    project.edit_pipeline("base_channels: 8", "base_channels: 4");
-    project.edit_pipeline("base_channels: 32", "base_channels: 8");
-    project.edit_pipeline("kid_subsets: 50", "kid_subsets: 5");
-    project.edit_pipeline("kid_subset_size: 100", "kid_subset_size: 4");
-    project.edit_pipeline("ms_ssim_pairs: 200", "ms_ssim_pairs: 4");
+    project.edit_pipeline_all(&[
+        (
+            "{healthy: 168, fungal: 31, covid19: 28, bacterial: 25, viral: 19}",
+            "{healthy: 16, fungal: 12, covid19: 12, bacterial: 12, viral: 12}",
+        ),
+        ("ae_steps: 600", "ae_steps: 40"),
+        ("base_steps: 800", "base_steps: 30"),
+        ("adapt_steps: 200", "adapt_steps: 12"),
+        ("sample_n: 50", "sample_n: 2"),
+        ("epochs: 4", "epochs: 1"),
+        ("prior_images: 16", "prior_images: 2"),
+        ("prior_steps: 20", "prior_steps: 2"),
+        ("steps: 20\n      guidance", "steps: 3\n      guidance"),
+        ("base_channels: 8", "base_channels: 4"),
+        ("base_channels: 32", "base_channels: 8"),
+        ("kid_subsets: 50", "kid_subsets: 5"),
+        ("kid_subset_size: 100", "kid_subset_size: 4"),
+        ("ms_ssim_pairs: 200", "ms_ssim_pairs: 4"),
+    ]);
     project
-}
-
-fn json(project: &TestProject, rel: &str) -> serde_json::Value {
-    serde_json::from_str(&project.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 /// The first and the last windowed loss of a series.
@@ -52,24 +53,13 @@ fn diffusion_pipeline_trains_samples_and_a_new_lora_rank_reruns_only_lora() {
         with_adaptations(&["data", "split", "features", "autoencoder", "base"])
     );
 
-    let ae = json(
-        &project,
-        ".augflow/out/autoencoder/autoencoder/autoencoder.json",
-    );
+    let ae = project.json(".augflow/out/autoencoder/autoencoder/autoencoder.json");
     let (start, end) = first_last(&ae["losses"]);
     assert!(end < start, "autoencoder loss {start} → {end}");
     // Each diffusion stage records its loss on a fixed batch before and after training.
     for stage in ["base", "finetune", "lora", "dreambooth"] {
-        let file = json(
-            &project,
-            &format!(".augflow/out/{stage}/generator/generator.json"),
-        );
-        let evals: Vec<&serde_json::Value> = file["losses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s[0].as_str().is_some_and(|n| n.ends_with(" eval")))
-            .collect();
+        let file = project.json(&format!(".augflow/out/{stage}/generator/generator.json"));
+        let evals = eval_losses(&file);
         let want = if stage == "dreambooth" { 5 } else { 1 };
         assert_eq!(evals.len(), want, "{stage}: {}", file["losses"]);
         for series in evals {
@@ -82,10 +72,9 @@ fn diffusion_pipeline_trains_samples_and_a_new_lora_rank_reruns_only_lora() {
         }
     }
     for generator in generators {
-        let set = json(
-            &project,
-            &format!(".augflow/out/sample@{generator}/images/images.json"),
-        );
+        let set = project.json(&format!(
+            ".augflow/out/sample@{generator}/images/images.json"
+        ));
         let images = set["images"].as_array().unwrap();
         assert_eq!(
             images.len(),
@@ -102,7 +91,7 @@ fn diffusion_pipeline_trains_samples_and_a_new_lora_rank_reruns_only_lora() {
 
     // The LoRA node's key has the base artifact's digest among its inputs, and its
     // artifact (adapters + generator.json) is a fraction of the base's.
-    let state = |node: &str| json(&project, &format!(".augflow/state/nodes/{node}.json"));
+    let state = |node: &str| project.json(&format!(".augflow/state/nodes/{node}.json"));
     let (lora, base) = (state("lora"), state("base"));
     assert_eq!(
         lora["key_fields"]["inputs"]["base"],
@@ -111,11 +100,5 @@ fn diffusion_pipeline_trains_samples_and_a_new_lora_rank_reruns_only_lora() {
     let size = |node: &serde_json::Value| node["outputs"]["generator"]["size"].as_u64().unwrap();
     assert!(size(&lora) * 3 < size(&base), "{lora} vs {base}");
 
-    project.edit_pipeline("lora_rank: 4", "lora_rank: 2");
-    let rank = project.run(&["--backend", "cpu", "-j", "2"]);
-    rank.assert_ok();
-    assert_eq!(
-        rank.executed(),
-        names(&["lora", "sample@lora", "quality@lora"])
-    );
+    assert_a_new_lora_rank_reruns_only_the_lora_branch(&project);
 }

@@ -2,47 +2,47 @@
 //! params: the rerun is fully cached, and a new N reruns sampling and what follows for
 //! both generators but never a generator or the feature network.
 
-use crate::common::{TestProject, names};
+use crate::common::TestProject;
+
+/// The nodes from sampling on, for both generators: what a new N reruns.
+const SAMPLING_ONWARDS: [&str; 8] = [
+    "sample@ddpm",
+    "sample@gan",
+    "augment@ddpm-3",
+    "augment@ddpm-6",
+    "augment@gan-3",
+    "augment@gan-6",
+    "quality@ddpm",
+    "quality@gan",
+];
 
 fn scaled_down() -> TestProject {
     let project = TestProject::new(include_str!("../../pipelines/generate.yaml"));
-    project.edit_pipeline("ddpm_steps: 400", "ddpm_steps: 6");
-    project.edit_pipeline("gan_steps: 400", "gan_steps: 6");
-    project.edit_pipeline("sample_n: 100", "sample_n: 8");
-    project.edit_pipeline("amount: [25, 50]", "amount: [3, 6]");
-    project.edit_pipeline("epochs: 4", "epochs: 1");
-    project.edit_pipeline("samples: 16", "samples: 4");
-    project.edit_pipeline("steps: 20", "steps: 3");
+    project.edit_pipeline_all(&[
+        ("ddpm_steps: 400", "ddpm_steps: 6"),
+        ("gan_steps: 400", "gan_steps: 6"),
+        ("sample_n: 100", "sample_n: 8"),
+        ("amount: [25, 50]", "amount: [3, 6]"),
+        ("epochs: 4", "epochs: 1"),
+        ("samples: 16", "samples: 4"),
+        ("steps: 20", "steps: 3"),
+    ]);
     project
 }
 
 #[test]
 fn generate_pipeline_caches_and_a_new_n_reruns_only_sampling_onwards() {
     let project = scaled_down();
-    let first = project.run(&["--backend", "cpu", "-j", "2"]);
-    first.assert_ok();
-    let all = names(&[
-        "data",
-        "split",
-        "features",
-        "ddpm",
-        "gan",
-        "sample@ddpm",
-        "sample@gan",
-        "augment@ddpm-3",
-        "augment@ddpm-6",
-        "augment@gan-3",
-        "augment@gan-6",
-        "quality@ddpm",
-        "quality@gan",
-    ]);
-    assert_eq!(first.executed(), all);
+    let upstream = ["data", "split", "features", "ddpm", "gan"];
+    project
+        .run(&["--backend", "cpu", "-j", "2"])
+        .assert_ok()
+        .assert_executed(&[upstream.as_slice(), &SAMPLING_ONWARDS].concat());
 
     for generator in ["ddpm", "gan"] {
-        let merged: serde_json::Value = serde_json::from_str(&project.read(&format!(
+        let merged = project.json(&format!(
             ".augflow/out/augment@{generator}-6/images/images.json"
-        )))
-        .unwrap();
+        ));
         let images = merged["images"].as_array().unwrap();
         let synthetic = images
             .iter()
@@ -58,18 +58,13 @@ fn generate_pipeline_caches_and_a_new_n_reruns_only_sampling_onwards() {
             "{generator}: real images kept"
         );
     }
-    let gan: serde_json::Value =
-        serde_json::from_str(&project.read(".augflow/out/gan/generator/generator.json")).unwrap();
+    let gan = project.json(".augflow/out/gan/generator/generator.json");
     assert_eq!(gan["spec"]["family"], "gan");
     assert_eq!(gan["checkpoints"].as_array().unwrap().len(), 5, "{gan}");
-    let gan_quality: serde_json::Value =
-        serde_json::from_str(&project.read(".augflow/out/quality@gan/metrics/metrics.json"))
-            .unwrap();
+    let gan_quality = project.json(".augflow/out/quality@gan/metrics/metrics.json");
     assert_eq!(gan_quality["overall"]["synthetic_images"], 40);
 
-    let quality: serde_json::Value =
-        serde_json::from_str(&project.read(".augflow/out/quality@ddpm/metrics/metrics.json"))
-            .unwrap();
+    let quality = project.json(".augflow/out/quality@ddpm/metrics/metrics.json");
     assert_eq!(quality["feature_space"], "domain");
     assert_eq!(quality["per_class"].as_object().unwrap().len(), 5);
     assert_eq!(quality["overall"]["synthetic_images"], 40);
@@ -92,24 +87,14 @@ fn generate_pipeline_caches_and_a_new_n_reruns_only_sampling_onwards() {
         "{quality}"
     );
 
-    let rerun = project.run(&["--backend", "cpu"]);
-    rerun.assert_ok();
-    assert_eq!(rerun.executed(), names(&[]));
+    project
+        .run(&["--backend", "cpu"])
+        .assert_ok()
+        .assert_executed(&[]);
 
     project.edit_pipeline("sample_n: 8", "sample_n: 9");
-    let more = project.run(&["--backend", "cpu", "-j", "2"]);
-    more.assert_ok();
-    assert_eq!(
-        more.executed(),
-        names(&[
-            "sample@ddpm",
-            "sample@gan",
-            "augment@ddpm-3",
-            "augment@ddpm-6",
-            "augment@gan-3",
-            "augment@gan-6",
-            "quality@ddpm",
-            "quality@gan",
-        ])
-    );
+    project
+        .run(&["--backend", "cpu", "-j", "2"])
+        .assert_ok()
+        .assert_executed(&SAMPLING_ONWARDS);
 }

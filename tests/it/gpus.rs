@@ -1,7 +1,7 @@
 //! GPUs as a scheduled resource and the CUDA backend, on the real binary. Shell stages only
 //! receive `AUGFLOW_GPU` / `CUDA_VISIBLE_DEVICES`, so fake GPU ids work without a GPU.
 
-use crate::common::{TestProject, names};
+use crate::common::{TestProject, assert_mentions, failed, names};
 
 /// Four one-GPU nodes that each hold a lock folder named after their GPU while they run:
 /// a second node on the same GPU at the same time cannot create it and fails (exit 7).
@@ -79,12 +79,10 @@ stages:
     resources: {gpus: 3}
 "#,
     );
-    let output = project.augflow(&["run", "--gpus", "0,1"]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("needs 3 GPU(s) and this run has 2 (from --gpus)"),
-        "{stderr}"
+    let stderr = failed(&project, &["run", "--gpus", "0,1"], 1);
+    assert_mentions(
+        &stderr,
+        &["needs 3 GPU(s) and this run has 2 (from --gpus)"],
     );
     assert!(!project.path("big.txt").exists());
 }
@@ -92,9 +90,7 @@ stages:
 #[test]
 fn bad_gpu_lists_are_rejected_before_anything_runs() {
     let project = TestProject::new(FOUR_GPU_NODES);
-    let output = project.augflow(&["run", "--gpus", "0,x"]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed(&project, &["run", "--gpus", "0,x"], 2);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("`x`"), "{stderr}");
     assert!(!project.path("out").exists());
@@ -106,9 +102,7 @@ fn backend_cuda_without_the_backend_or_a_driver_exits_2_with_one_line() {
         return; // a CUDA build on a GPU machine: `--backend cuda` is valid there.
     }
     let project = TestProject::new(FOUR_GPU_NODES);
-    let output = project.augflow(&["run", "--backend", "cuda"]);
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed(&project, &["run", "--backend", "cuda"], 2);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     // Without the `cuda` feature (the default build) the reason is the build; with it, the
     // missing driver.

@@ -1,27 +1,22 @@
 //! What a newcomer sees on a machine without a display.
 
-use crate::common::TestProject;
+use crate::common::{TestProject, phantom_data};
 
 /// A generator picks its device with `--backend auto`, which probes Vulkan: on a machine
 /// with Mesa's device-select layer and no display, libwayland used to print "error:
 /// XDG_RUNTIME_DIR is invalid or not set in the environment." twice per run.
 #[test]
 fn probing_the_gpu_without_a_display_prints_nothing_on_the_terminal() {
-    let project = TestProject::new(
-        r#"
-stages:
-  data:
-    kind: dataset.phantom
-    params: {size: 32, classes: {healthy: 20, viral: 20}}
-  split:
+    let pipeline = phantom_data("healthy: 20, viral: 20")
+        + r#"  split:
     kind: split.patient
     inputs: {images: data.images}
   gan:
     kind: train.gan
     inputs: {train: split.train}
     params: {image_size: 32, steps: 2}
-"#,
-    );
+"#;
+    let project = TestProject::new(&pipeline);
     let output = project
         .command(&["run", "--backend", "auto"])
         .env_remove("DISPLAY")

@@ -27,6 +27,9 @@ stages:
     outs: [other.txt]
 "#;
 
+/// Every node of [`CHAIN`].
+const CHAIN_NODES: [&str; 4] = ["prep", "train", "report", "other"];
+
 fn chain() -> TestProject {
     let project = TestProject::new(CHAIN);
     project.write("input.txt", "raw data\n");
@@ -36,21 +39,14 @@ fn chain() -> TestProject {
 #[test]
 fn first_run_executes_everything_and_a_rerun_nothing() {
     let project = chain();
-    let first = project.run(&[]);
-    first.assert_ok();
-    assert_eq!(
-        first.executed(),
-        names(&["prep", "train", "report", "other"])
-    );
+    project.run(&[]).assert_ok().assert_executed(&CHAIN_NODES);
     assert_eq!(project.read("out/prep.txt"), "raw data\nhello 1\n");
 
-    let second = project.run(&[]);
-    second.assert_ok();
-    assert_eq!(second.executed(), Vec::<String>::new());
-    assert_eq!(
-        second.with_status("cached"),
-        names(&["prep", "train", "report", "other"])
-    );
+    project
+        .run(&[])
+        .assert_ok()
+        .assert_executed(&[])
+        .assert_status("cached", &CHAIN_NODES);
 }
 
 #[test]
@@ -59,27 +55,23 @@ fn a_param_change_reruns_the_node_and_its_descendants_and_changing_back_hits() {
     project.run(&[]).assert_ok();
 
     project.edit_pipeline("params: {scale: 1}", "params: {scale: 2}");
-    let changed = project.run(&[]);
-    changed.assert_ok();
-    assert_eq!(changed.executed(), names(&["prep", "train", "report"]));
-    assert_eq!(changed.with_status("cached"), names(&["other"]));
+    project
+        .run(&[])
+        .assert_ok()
+        .assert_executed(&["prep", "train", "report"])
+        .assert_status("cached", &["other"]);
 
     project.edit_pipeline("params: {scale: 2}", "params: {scale: 1}");
-    let back = project.run(&[]);
-    back.assert_ok();
-    assert_eq!(
-        back.executed(),
-        Vec::<String>::new(),
-        "earlier results must be reused"
-    );
+    // Earlier results are reused.
+    project.run(&[]).assert_ok().assert_executed(&[]);
     assert_eq!(project.read("out/prep.txt"), "raw data\nhello 1\n");
 
     // A top-level param used through `${greeting}` is part of the interpolated command.
     project.edit_pipeline("greeting: hello", "greeting: bonjour");
-    assert_eq!(
-        project.run(&[]).executed(),
-        names(&["prep", "train", "report"])
-    );
+    project
+        .run(&[])
+        .assert_ok()
+        .assert_executed(&["prep", "train", "report"]);
 }
 
 #[test]
@@ -88,9 +80,10 @@ fn editing_a_dependency_reruns_consumers_and_touching_it_reruns_nothing() {
     project.run(&[]).assert_ok();
 
     project.write("input.txt", "new raw data\n");
-    let edited = project.run(&[]);
-    edited.assert_ok();
-    assert_eq!(edited.executed(), names(&["prep", "train", "report"]));
+    project
+        .run(&[])
+        .assert_ok()
+        .assert_executed(&["prep", "train", "report"]);
 
     let file = std::fs::File::options()
         .write(true)
@@ -99,9 +92,7 @@ fn editing_a_dependency_reruns_consumers_and_touching_it_reruns_nothing() {
     file.set_modified(SystemTime::now() + Duration::from_secs(5))
         .unwrap();
     drop(file);
-    let touched = project.run(&[]);
-    touched.assert_ok();
-    assert_eq!(touched.executed(), Vec::<String>::new());
+    project.run(&[]).assert_ok().assert_executed(&[]);
 }
 
 #[test]
@@ -121,10 +112,11 @@ stages:
     );
     project.run(&[]).assert_ok();
     project.edit_pipeline("irrelevant: 1", "irrelevant: 2");
-    let result = project.run(&[]);
-    result.assert_ok();
-    assert_eq!(result.executed(), names(&["upstream"]));
-    assert_eq!(result.with_status("cached"), names(&["downstream"]));
+    project
+        .run(&[])
+        .assert_ok()
+        .assert_executed(&["upstream"])
+        .assert_status("cached", &["downstream"]);
 }
 
 #[test]
@@ -135,9 +127,7 @@ fn deleted_outputs_are_restored_from_the_store_without_executing() {
     std::fs::remove_dir_all(project.path("out")).unwrap();
     std::fs::write(project.path("other.txt"), "edited by hand\n").unwrap();
 
-    let result = project.run(&[]);
-    result.assert_ok();
-    assert_eq!(result.executed(), Vec::<String>::new());
+    project.run(&[]).assert_ok().assert_executed(&[]);
     assert_eq!(project.read("out/report.txt"), before);
     assert_eq!(project.read("other.txt"), "independent\n");
 }
@@ -185,10 +175,11 @@ stages:
 "#,
     );
     let result = project.run(&["--keep-going"]);
-    assert_eq!(result.code, 1);
-    assert_eq!(result.with_status("failed"), names(&["broken"]));
-    assert_eq!(result.with_status("skipped"), names(&["after_broken"]));
-    assert_eq!(result.executed(), names(&["fine"]));
+    assert_eq!(result.code, 1, "{}", result.stderr);
+    result
+        .assert_status("failed", &["broken"])
+        .assert_status("skipped", &["after_broken"])
+        .assert_executed(&["fine"]);
     let log = project.read(".augflow/logs/broken.log");
     assert!(log.contains("about to fail"));
 }
@@ -198,9 +189,10 @@ fn parallel_jobs_give_the_same_results_as_one_job() {
     let serial = chain();
     let parallel = chain();
     serial.run(&["-j", "1"]).assert_ok();
-    let result = parallel.run(&["-j", "4"]);
-    result.assert_ok();
-    assert_eq!(result.executed().len(), 4);
+    parallel
+        .run(&["-j", "4"])
+        .assert_ok()
+        .assert_executed(&CHAIN_NODES);
     for file in [
         "out/prep.txt",
         "out/train.txt",
@@ -214,9 +206,10 @@ fn parallel_jobs_give_the_same_results_as_one_job() {
 #[test]
 fn targets_run_only_their_ancestors() {
     let project = chain();
-    let result = project.run(&["--target", "train"]);
-    result.assert_ok();
-    assert_eq!(result.executed(), names(&["prep", "train"]));
+    project
+        .run(&["--target", "train"])
+        .assert_ok()
+        .assert_executed(&["prep", "train"]);
     assert!(!project.path("out/report.txt").exists());
 }
 

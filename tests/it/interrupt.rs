@@ -5,8 +5,9 @@
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::common::output_within;
 use crate::remote::teammate_with_env;
 
 /// Accepts every connection and reads forever without answering.
@@ -52,20 +53,11 @@ fn ctrl_c_twice_leaves_a_hung_transfer_with_130() {
     sigint(child.id());
     std::thread::sleep(Duration::from_millis(300));
     sigint(child.id());
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("augflow still running 10 s after the second Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    let output = output_within(
+        child,
+        Duration::from_secs(10),
+        "augflow after the second Ctrl-C",
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
 }

@@ -1,6 +1,6 @@
 //! `augflow lineage` and `show`'s "used by" line, across two pipelines sharing one store.
 
-use crate::common::{TestProject, stdout};
+use crate::common::{TestProject, assert_mentions, failed, stdout};
 
 const FIRST: &str = r#"
 stages:
@@ -108,18 +108,11 @@ fn lineage_and_users_span_the_pipelines_that_share_a_store() {
 #[test]
 fn unknown_targets_and_unrun_nodes_are_clear_errors() {
     let project = TestProject::new(FIRST);
-    let output = project.augflow(&["lineage", "nope"]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("failed to trace `nope`: no node has that name"),
-        "{stderr}"
-    );
-    let output = project.augflow(&["lineage", "count"]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("`count` has no result in the store (run it first)"),
-        "{stderr}"
+    let stderr = failed(&project, &["lineage", "nope"], 2);
+    assert_mentions(&stderr, &["failed to trace `nope`: no node has that name"]);
+    let stderr = failed(&project, &["lineage", "count"], 1);
+    assert_mentions(
+        &stderr,
+        &["`count` has no result in the store (run it first)"],
     );
 }

@@ -19,6 +19,13 @@ stages:
     outs: ["${generator}.txt"]
 "#;
 
+/// A project for `pipeline`, whose cells write into `cells/` (which must exist).
+fn with_cells_folder(pipeline: &str) -> TestProject {
+    let project = TestProject::new(pipeline);
+    std::fs::create_dir_all(project.path("cells")).expect("mkdir cells");
+    project
+}
+
 fn cells(generators: &[&str], amounts: &[&str], repeats: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for g in generators {
@@ -34,8 +41,7 @@ fn cells(generators: &[&str], amounts: &[&str], repeats: &[&str]) -> Vec<String>
 
 #[test]
 fn three_axes_expand_and_one_edited_value_reruns_only_its_nodes() {
-    let project = TestProject::new(GRID);
-    std::fs::create_dir_all(project.path("cells")).unwrap();
+    let project = with_cells_folder(GRID);
     let first = project.run(&[]);
     first.assert_ok();
     let mut expected = cells(&["gan", "ddpm"], &["100", "250"], &["1", "2", "3"]);
@@ -76,17 +82,13 @@ stages:
 
 #[test]
 fn include_pairs_a_value_with_an_axis_value_without_multiplying_the_grid() {
-    let project = TestProject::new(PAIRED);
-    std::fs::create_dir_all(project.path("cells")).unwrap();
-    let first = project.run(&[]);
-    first.assert_ok();
-    let all = names(&[
+    let project = with_cells_folder(PAIRED);
+    project.run(&[]).assert_ok().assert_executed(&[
         "cell@convnext_tiny-1",
         "cell@convnext_tiny-2",
         "cell@resnet50-1",
         "cell@resnet50-2",
     ]);
-    assert_eq!(first.executed(), all);
     assert_eq!(project.read("cells/resnet50-2.txt"), "resnet50 2 0.002\n");
     assert_eq!(
         project.read("cells/convnext_tiny-1.txt"),
@@ -95,14 +97,9 @@ fn include_pairs_a_value_with_an_axis_value_without_multiplying_the_grid() {
     );
 
     project.edit_pipeline("lr: 0.001}", "lr: 0.0015}");
-    let edited = project.run(&[]);
-    edited.assert_ok();
-    assert_eq!(
-        edited.executed(),
-        names(&["cell@convnext_tiny-1", "cell@convnext_tiny-2"])
-    );
-    assert_eq!(
-        edited.with_status("cached"),
-        names(&["cell@resnet50-1", "cell@resnet50-2"])
-    );
+    project
+        .run(&[])
+        .assert_ok()
+        .assert_executed(&["cell@convnext_tiny-1", "cell@convnext_tiny-2"])
+        .assert_status("cached", &["cell@resnet50-1", "cell@resnet50-2"]);
 }

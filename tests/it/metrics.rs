@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::common::{TestProject, names, stdout};
+use crate::common::{TestProject, assert_mentions, failed, names, stdout};
 
 /// A 2×2 grid whose metrics come from one score file per node, and a plain `eval` stage.
 pub const GRID: &str = r#"
@@ -22,6 +22,15 @@ stages:
     metrics: [eval.json]
 "#;
 
+/// Every node of [`GRID`].
+pub const GRID_NODES: [&str; 5] = [
+    "train@gan-1",
+    "train@gan-2",
+    "train@ddpm-1",
+    "train@ddpm-2",
+    "eval",
+];
+
 pub fn grid() -> TestProject {
     let project = TestProject::new(GRID);
     for (cell, score) in [
@@ -38,9 +47,7 @@ pub fn grid() -> TestProject {
 #[test]
 fn the_table_lists_every_node_with_axes_varying_params_and_metrics() {
     let project = grid();
-    let run = project.run(&[]);
-    run.assert_ok();
-    assert_eq!(run.executed().len(), 5);
+    project.run(&[]).assert_ok().assert_executed(&GRID_NODES);
 
     assert_eq!(
         stdout(&project, &["metrics"]),
@@ -151,13 +158,8 @@ train  ddpm  2      0  0.6500 ± 0.0707  1.3750 ± 0.1768
             std(0.5, 1.5),
         )
     );
-    let bad = project.augflow(&["metrics", "--by", "amount"]);
-    assert_eq!(bad.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        stderr.contains("no selected node has it (axes: gen, rep)"),
-        "{stderr}"
-    );
+    let stderr = failed(&project, &["metrics", "--by", "amount"], 2);
+    assert_mentions(&stderr, &["no selected node has it (axes: gen, rep)"]);
 }
 
 #[test]

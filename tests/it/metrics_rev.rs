@@ -3,26 +3,28 @@
 
 use std::process::Command;
 
-use crate::common::{TestProject, stdout};
+use crate::common::{TestProject, assert_mentions, failed, stdout, succeed};
 use crate::metrics::grid;
 
 fn git(project: &TestProject, args: &[&str]) {
-    let status = Command::new("git")
-        .args([
-            "-c",
-            "user.name=augflow",
-            "-c",
-            "user.email=augflow@example.com",
-        ])
-        .args(args)
-        .current_dir(project.dir.path())
-        .output()
-        .expect("run git");
-    assert!(
-        status.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&status.stderr)
+    succeed(
+        Command::new("git")
+            .args([
+                "-c",
+                "user.name=augflow",
+                "-c",
+                "user.email=augflow@example.com",
+            ])
+            .args(args)
+            .current_dir(project.dir.path()),
     );
+}
+
+/// A new repository in `project` whose first commit, `A`, holds `paths`.
+fn git_init_with_commit(project: &TestProject, paths: &[&str]) {
+    git(project, &["init", "-q"]);
+    git(project, &[&["add"], paths].concat());
+    git(project, &["commit", "-q", "-m", "A"]);
 }
 
 /// Commit A: the grid, all run. Commit B: gan-1 and ddpm-2 rescored, only gan-1 run.
@@ -30,9 +32,7 @@ fn git(project: &TestProject, args: &[&str]) {
 fn history() -> TestProject {
     let project = grid();
     project.write(".gitignore", ".augflow/\nm/\n*.json\n");
-    git(&project, &["init", "-q"]);
-    git(&project, &["add", "."]);
-    git(&project, &["commit", "-q", "-m", "A"]);
+    git_init_with_commit(&project, &["."]);
     project.run(&[]).assert_ok();
 
     project.write("scores/gan-1.txt", "0.85 0.2");
@@ -46,11 +46,10 @@ fn history() -> TestProject {
         "augflow.yaml",
         &format!("{text}  extra:\n    cmd: 'echo \"{{\\\"hits\\\": 1}}\" > extra.json'\n    metrics: [extra.json]\n"),
     );
-    let run = project.run(&[]);
-    run.assert_ok();
-    let mut executed = run.executed();
-    executed.sort();
-    assert_eq!(executed, ["extra", "train@ddpm-2"]);
+    project
+        .run(&[])
+        .assert_ok()
+        .assert_executed(&["extra", "train@ddpm-2"]);
     project
 }
 
@@ -89,12 +88,10 @@ eval          -       -    -        0.5     -      -  -                -        
 extra         -       -    -          -     -      -  -                -             -     1       -  ok     not in pipeline
 "
     );
-    let output = project.augflow(&["metrics", "--diff", "no-such-rev"]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("failed to read revision `no-such-rev`: no such commit"),
-        "{stderr}"
+    let stderr = failed(&project, &["metrics", "--diff", "no-such-rev"], 2);
+    assert_mentions(
+        &stderr,
+        &["failed to read revision `no-such-rev`: no such commit"],
     );
 }
 
@@ -140,9 +137,7 @@ fn outputs_read_by_path_are_restored_into_the_revisions_copy() {
     let project = TestProject::new(CHAIN);
     project.write("input.txt", "abc\n");
     project.write(".gitignore", ".augflow/\ndata/\nscore.json\n");
-    git(&project, &["init", "-q"]);
-    git(&project, &["add", "."]);
-    git(&project, &["commit", "-q", "-m", "A"]);
+    git_init_with_commit(&project, &["."]);
     project.run(&[]).assert_ok();
     project.write("input.txt", "abcdef\n");
     project.run(&[]).assert_ok();
@@ -169,9 +164,7 @@ fn symlinks_committed_at_the_revision_are_not_followed() {
     std::fs::remove_file(project.path("input.txt")).expect("remove");
     std::os::unix::fs::symlink(outside.path().join("input.txt"), project.path("input.txt"))
         .expect("symlink");
-    git(&project, &["init", "-q"]);
-    git(&project, &["add", "augflow.yaml", "input.txt"]);
-    git(&project, &["commit", "-q", "-m", "A"]);
+    git_init_with_commit(&project, &["augflow.yaml", "input.txt"]);
     assert_eq!(
         stdout(&project, &["metrics", "--rev", "HEAD", "--csv"]),
         "node,state\nscore,not run\n"

@@ -1,9 +1,9 @@
 //! No process a shell stage starts outlives its node, nor a runner killed with SIGKILL.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::TestProject;
+use crate::common::{TestProject, wait_until};
 
 /// True once `pid` no longer runs (gone, or a zombie nobody has reaped yet).
 fn is_gone(pid: i32) -> bool {
@@ -13,14 +13,6 @@ fn is_gone(pid: i32) -> bool {
         Ok(stat) => stat
             .rsplit_once(')')
             .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-    }
-}
-
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -4,7 +4,7 @@
 
 use augflow_stages::metrics::quality::inception::test_weights::write_filled_weights;
 
-use crate::common::TestProject;
+use crate::common::{TestProject, assert_mentions, rejected};
 
 const WEIGHTS: &str = "weights/fid_inception.safetensors";
 
@@ -66,36 +66,31 @@ fn inception_features_score_quality_from_a_weights_file() {
     );
 }
 
-/// Exit code 2 and the message, with nothing run.
+/// Refused before anything runs ([`rejected`]), with the message.
 #[track_caller]
-fn rejected(pipeline: &str, needle: &str) {
-    let project = TestProject::new(pipeline);
-    let output = project.augflow(&["run"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
-    assert!(!project.store().exists(), "nothing may run: {stderr}");
+fn assert_rejected(pipeline: &str, needle: &str) {
+    assert_mentions(&rejected(pipeline), &[needle]);
 }
 
 #[test]
 fn feature_space_params_and_inputs_are_validated() {
-    rejected(
+    assert_rejected(
         &pipeline("features: inception", ""),
         "`features: inception` needs `inception_weights`",
     );
-    rejected(
+    assert_rejected(
         &pipeline("features: pixels", ""),
         "unknown variant `pixels`, expected `domain` or `inception`",
     );
-    rejected(
+    assert_rejected(
         &pipeline(&format!("inception_weights: {WEIGHTS}"), ""),
         "`inception_weights` is only used with `features: inception`",
     );
-    rejected(
+    assert_rejected(
         &pipeline("features: domain", ""),
         "`features: domain` needs input `features`",
     );
-    rejected(
+    assert_rejected(
         &pipeline(
             &format!("features: inception, inception_weights: {WEIGHTS}"),
             ", features: real.images",

@@ -3,18 +3,13 @@
 
 use std::path::Path;
 
-use crate::common::{TestProject, names};
+use crate::common::{TestProject, names, phantom_and_summary};
 
-pub const TEAM_PIPELINE: &str = r#"
-seed: 5
-stages:
-  data:
-    kind: dataset.phantom
-    params: {size: 32, classes: {healthy: 3, viral: 2}}
-  summary:
-    kind: summary.image_set
-    inputs: {images: data.images}
-  prep:
+/// Phantom data and its summary, `prep` (a shell stage with a param) and `train`, which
+/// reads both.
+pub fn team_pipeline() -> String {
+    phantom_and_summary(5, "healthy: 3, viral: 2")
+        + r#"  prep:
     cmd: "echo prep ${scale} > prep.txt"
     params: {scale: 1}
     outs: [prep.txt]
@@ -22,7 +17,11 @@ stages:
     cmd: "cat prep.txt .augflow/out/summary/metrics/metrics.json > train.txt"
     deps: [prep.txt, .augflow/out/summary/metrics]
     outs: [train.txt]
-"#;
+"#
+}
+
+/// Every node of [`team_pipeline`].
+pub const TEAM_NODES: &[&str] = &["data", "summary", "prep", "train"];
 
 pub fn teammate(remote_toml: &str) -> TestProject {
     teammate_with_env(remote_toml, &[])
@@ -31,7 +30,7 @@ pub fn teammate(remote_toml: &str) -> TestProject {
 /// A teammate whose user config (its own folder, as on their laptop) trusts the project's
 /// remote `team` as `remote_toml` defines it.
 pub fn teammate_with_env(remote_toml: &str, env: &[(&str, &str)]) -> TestProject {
-    let mut project = TestProject::new(TEAM_PIPELINE);
+    let mut project = TestProject::new(&team_pipeline());
     project.write("augflow.toml", remote_toml);
     project.env = env
         .iter()
@@ -61,24 +60,13 @@ pub fn dir_remote_toml(path: &Path) -> String {
 pub fn teammates_share_results(toml: &str, env: &[(&str, &str)]) {
     let a = teammate_with_env(toml, env);
     let b = teammate_with_env(toml, env);
-    let first = a.run(&[]);
-    first.assert_ok();
-    assert_eq!(
-        first.executed(),
-        names(&["data", "summary", "prep", "train"])
-    );
+    a.run(&[]).assert_ok().assert_executed(TEAM_NODES);
 
-    let restored = b.run(&[]);
-    restored.assert_ok();
-    assert_eq!(
-        restored.executed(),
-        Vec::<String>::new(),
-        "B must execute nothing"
-    );
-    assert_eq!(
-        restored.with_status("restored"),
-        names(&["data", "summary", "prep", "train"])
-    );
+    // B executes nothing: A's results are restored.
+    b.run(&[])
+        .assert_ok()
+        .assert_executed(&[])
+        .assert_status("restored", TEAM_NODES);
     for file in [
         "prep.txt",
         "train.txt",
@@ -90,16 +78,15 @@ pub fn teammates_share_results(toml: &str, env: &[(&str, &str)]) {
     assert_eq!(a.read(image), b.read(image));
 
     b.edit_pipeline("params: {scale: 1}", "params: {scale: 2}");
-    let changed = b.run(&[]);
-    changed.assert_ok();
-    assert_eq!(changed.executed(), names(&["prep", "train"]));
+    b.run(&[]).assert_ok().assert_executed(&["prep", "train"]);
 
     a.edit_pipeline("params: {scale: 1}", "params: {scale: 2}");
     let pull = a.augflow(&["pull", "--json", "-j", "3"]);
     let pulled = crate::common::parse_run(&pull);
     assert_eq!(pulled.code, 0, "{}", pulled.stderr);
-    assert_eq!(pulled.executed(), Vec::<String>::new());
-    assert_eq!(pulled.with_status("restored"), names(&["prep", "train"]));
+    pulled
+        .assert_executed(&[])
+        .assert_status("restored", &["prep", "train"]);
     assert_eq!(a.read("train.txt"), b.read("train.txt"));
     assert!(a.run(&[]).executed().is_empty());
 }
@@ -131,14 +118,10 @@ fn a_tampered_remote_blob_is_rejected_and_the_node_recomputed() {
     std::fs::write(&blob, "forged\n").unwrap();
 
     let b = teammate(&toml);
-    let result = b.run(&[]);
-    result.assert_ok();
-    assert_eq!(result.executed(), names(&["prep"]));
-    assert!(
-        result.warnings.iter().any(|w| w.contains("does not match")),
-        "{:?}",
-        result.warnings
-    );
+    b.run(&[])
+        .assert_ok()
+        .assert_executed(&["prep"])
+        .assert_warned("does not match");
     assert_eq!(b.read("prep.txt"), "prep 1\n");
     crate::common::assert_store_blobs_valid(&b.store());
 }
@@ -148,14 +131,11 @@ fn an_unreachable_remote_is_a_warning_and_the_run_completes() {
     let blocker = tempfile::NamedTempFile::new().unwrap();
     // A folder below a regular file can never be created.
     let project = teammate(&dir_remote_toml(&blocker.path().join("cache")));
-    let result = project.run(&[]);
-    result.assert_ok();
-    assert_eq!(result.executed().len(), 4);
-    assert!(
-        result.warnings.iter().any(|w| w.contains("unavailable")),
-        "{:?}",
-        result.warnings
-    );
+    project
+        .run(&[])
+        .assert_ok()
+        .assert_executed(TEAM_NODES)
+        .assert_warned("unavailable");
     let push = project.augflow(&["push"]);
     assert_eq!(
         push.status.code(),

@@ -3,11 +3,13 @@
 //! about itself is shown escaped.
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{RunResult, TestProject, names, parse_run};
-use crate::remote::{TEAM_PIPELINE, dir_remote_toml, teammate_with_env};
+use crate::common::{
+    RunResult, TestProject, assert_mentions, failed, output_within, parse_run, stdout,
+};
+use crate::remote::{TEAM_NODES, dir_remote_toml, team_pipeline, teammate_with_env};
 
 /// How long a run against a hostile remote may take: the pipeline itself takes seconds; a
 /// hang or an endless download would take forever.
@@ -16,23 +18,13 @@ const BOUND: Duration = Duration::from_secs(120);
 /// Runs `augflow run --json` and kills it if it outlives [`BOUND`].
 fn run_bounded(project: &TestProject) -> (RunResult, Duration) {
     let started = Instant::now();
-    let mut child = project
+    let child = project
         .command(&["run", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn augflow");
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        if started.elapsed() > BOUND {
-            let _ = child.kill();
-            panic!("augflow run hung on a hostile remote");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().expect("output");
+    let output = output_within(child, BOUND, "augflow run hung on a hostile remote");
     (parse_run(&output), started.elapsed())
 }
 
@@ -53,10 +45,6 @@ fn entry_file(remote: &Path, out: &str) -> PathBuf {
 fn blob_file(remote: &Path, content: &str) -> PathBuf {
     let hex = blake3::hash(content.as_bytes()).to_hex().to_string();
     remote.join("objects").join(&hex[..2]).join(&hex[2..])
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]
@@ -104,7 +92,7 @@ fn a_fifo_or_dev_zero_on_the_remote_is_refused_and_the_run_completes() {
 
 /// A teammate whose user config folder is `config` and who has trusted nothing.
 fn untrusting(toml: &str, config: &Path) -> TestProject {
-    let mut project = TestProject::new(TEAM_PIPELINE);
+    let mut project = TestProject::new(&team_pipeline());
     project.write("augflow.toml", toml);
     project
         .env
@@ -119,38 +107,22 @@ fn a_project_remote_is_used_only_once_trusted_as_defined() {
     let config = team.path().join("user-config");
     let project = untrusting(&dir_remote_toml(&cache), &config);
 
-    let result = project.run(&[]);
-    result.assert_ok();
-    assert!(
-        result
-            .warnings
-            .iter()
-            .any(|w| w.contains("augflow remote trust team")),
-        "{:?}",
-        result.warnings
-    );
+    project
+        .run(&[])
+        .assert_ok()
+        .assert_warned("augflow remote trust team");
     assert!(!cache.exists(), "an untrusted remote was written");
-    let pull = project.augflow(&["pull"]);
-    assert_eq!(pull.status.code(), Some(3), "{}", stderr(&pull));
-    assert!(stderr(&pull).contains("not trusted"), "{}", stderr(&pull));
+    assert_mentions(&failed(&project, &["pull"], 3), &["not trusted"]);
 
-    let trust = project.augflow(&["remote", "trust", "team"]);
-    assert!(trust.status.success(), "{}", stderr(&trust));
+    stdout(&project, &["remote", "trust", "team"]);
     assert!(config.join("trusted-remotes.json").is_file());
-    let push = project.augflow(&["push"]);
-    assert!(push.status.success(), "{}", stderr(&push));
+    stdout(&project, &["push"]);
     assert!(cache.join("ac").is_dir());
 
     // A branch points the same name elsewhere: untrusted again.
     let other = team.path().join("elsewhere");
     project.write("augflow.toml", &dir_remote_toml(&other));
-    let result = project.run(&[]);
-    result.assert_ok();
-    assert!(
-        result.warnings.iter().any(|w| w.contains("not trusted")),
-        "{:?}",
-        result.warnings
-    );
+    project.run(&[]).assert_ok().assert_warned("not trusted");
     assert!(!other.exists());
 
     // Declared in the user's own config, a remote needs no trusting.
@@ -165,10 +137,7 @@ fn a_project_remote_is_used_only_once_trusted_as_defined() {
     let fresh = untrusting("", &config);
     let pulled = parse_run(&fresh.augflow(&["pull", "--json", "--remote", "mine"]));
     assert_eq!(pulled.code, 0, "{}", pulled.stderr);
-    assert_eq!(
-        pulled.with_status("restored"),
-        names(&["data", "summary", "prep", "train"])
-    );
+    pulled.assert_status("restored", TEAM_NODES);
 }
 
 #[test]
@@ -177,16 +146,10 @@ fn a_dir_remote_inside_the_working_tree_is_refused() {
         "[remote]\ndefault = \"team\"\n[remotes.team]\ntype = \"dir\"\npath = \"shared-cache\"\npush = \"auto\"\n",
         &[],
     );
-    let result = project.run(&[]);
-    result.assert_ok();
-    assert!(
-        result
-            .warnings
-            .iter()
-            .any(|w| w.contains("inside the working tree")),
-        "{:?}",
-        result.warnings
-    );
+    project
+        .run(&[])
+        .assert_ok()
+        .assert_warned("inside the working tree");
     assert!(!project.path("shared-cache").exists());
 }
 
@@ -196,13 +159,7 @@ fn plain_http_to_another_machine_needs_allow_http() {
     let toml = "[remote]\ndefault = \"team\"\n[remotes.team]\ntype = \"s3\"\nbucket = \"b\"\nendpoint = \"http://192.0.2.1:9000\"\n";
     let project = teammate_with_env(toml, &[]);
     let started = Instant::now();
-    let pull = project.augflow(&["pull"]);
-    assert_eq!(pull.status.code(), Some(3), "{}", stderr(&pull));
-    assert!(
-        stderr(&pull).contains("allow_http = true"),
-        "{}",
-        stderr(&pull)
-    );
+    assert_mentions(&failed(&project, &["pull"], 3), &["allow_http = true"]);
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "a request was made"
@@ -211,10 +168,8 @@ fn plain_http_to_another_machine_needs_allow_http() {
 
 fn keygen(project: &TestProject, name: &str) -> (PathBuf, String) {
     let file = project.path(&format!("{name}.key"));
-    let out = project.augflow(&["remote", "keygen", &file.display().to_string()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let public = stdout
+    let said = stdout(project, &["remote", "keygen", &file.display().to_string()]);
+    let public = said
         .lines()
         .find_map(|l| l.strip_prefix("public key: "))
         .expect("public key line")
@@ -229,7 +184,7 @@ fn keygen(project: &TestProject, name: &str) -> (PathBuf, String) {
 fn signed_teammates_ignore_an_untrusted_writer() {
     let team = tempfile::tempdir().unwrap();
     let cache = team.path().join("cache");
-    let keys = TestProject::new(TEAM_PIPELINE);
+    let keys = TestProject::new(&team_pipeline());
     let (alice_key, alice_pub) = keygen(&keys, "alice");
     let (bob_key, bob_pub) = keygen(&keys, "bob");
     let (mallory_key, _) = keygen(&keys, "mallory");
@@ -250,28 +205,16 @@ fn signed_teammates_ignore_an_untrusted_writer() {
     assert!(entry.with_extension("sig").is_file());
 
     let bob = with_key(&bob_key);
+    // Mallory's entries are ignored.
     let result = bob.run(&[]);
-    result.assert_ok();
-    assert_eq!(
-        result.executed(),
-        names(&["data", "summary", "prep", "train"]),
-        "Mallory's entries must be ignored"
-    );
-    assert!(
-        result
-            .stderr
-            .contains("no valid signature by a trusted writer"),
-        "{}",
-        result.stderr
-    );
+    result.assert_ok().assert_executed(TEAM_NODES);
+    assert_mentions(&result.stderr, &["no valid signature by a trusted writer"]);
 
     let alice = with_key(&alice_key);
-    let result = alice.run(&[]);
-    result.assert_ok();
-    assert_eq!(
-        result.with_status("restored"),
-        names(&["data", "summary", "prep", "train"])
-    );
+    alice
+        .run(&[])
+        .assert_ok()
+        .assert_status("restored", TEAM_NODES);
     let show = alice.augflow(&["show", "prep"]);
     let shown = String::from_utf8_lossy(&show.stdout);
     assert!(
@@ -282,7 +225,7 @@ fn signed_teammates_ignore_an_untrusted_writer() {
 
 #[test]
 fn show_escapes_control_characters_in_self_reported_fields() {
-    let project = TestProject::new(TEAM_PIPELINE);
+    let project = TestProject::new(&team_pipeline());
     let mut evil = project;
     evil.env
         .push(("USER".into(), "eve\u{1b}]0;owned\u{7}".into()));

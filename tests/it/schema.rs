@@ -6,21 +6,19 @@ use std::path::Path;
 use augflow::kinds::Registry;
 use serde_json::{Value, json};
 
-fn schema() -> Value {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_augflow"))
-        .arg("schema")
-        .output()
-        .expect("run augflow schema");
-    assert!(output.status.success());
-    serde_json::from_slice(&output.stdout).expect("JSON")
+use crate::common::{example_pipelines, schema};
+
+fn parse(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("read example pipeline");
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn example(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("pipelines")
-        .join(name);
-    let text = std::fs::read_to_string(&path).expect("read example pipeline");
-    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    parse(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("pipelines")
+            .join(name),
+    )
 }
 
 /// Every error as `<instance path>: <message>`. The schema says draft 2020-12; what it
@@ -44,28 +42,29 @@ fn errors(schema: &Value, pipeline: &Value) -> Vec<String> {
     }
 }
 
+/// Fails unless one of `found` is at `path` (or below it) and mentions `needle`.
+#[track_caller]
+fn assert_reported(found: &[String], path: &str, needle: &str) {
+    assert!(
+        found
+            .iter()
+            .any(|e| e.starts_with(path) && e.contains(needle)),
+        "no error at {path} mentions {needle:?}: {found:#?}"
+    );
+}
+
 #[test]
 fn every_example_pipeline_validates_against_the_schema() {
     let schema = schema();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
-    let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).expect("pipelines/") {
-        let path = entry.expect("entry").path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if !name.ends_with(".yaml") {
-            continue;
-        }
-        let found = errors(&schema, &example(name));
-        assert!(found.is_empty(), "{name}:\n{}", found.join("\n"));
-        checked += 1;
+    for path in example_pipelines(7) {
+        let found = errors(&schema, &parse(&path));
+        assert!(
+            found.is_empty(),
+            "{}:\n{}",
+            path.display(),
+            found.join("\n")
+        );
     }
-    assert!(
-        checked >= 7,
-        "expected the example pipelines in {}",
-        dir.display()
-    );
 }
 
 #[test]
@@ -89,13 +88,7 @@ fn a_wrong_param_or_input_is_reported_where_it_is() {
 
     // An unknown param of `dataset.phantom` (a typo of `size`).
     pipeline["stages"]["data"]["params"]["sise"] = json!(64);
-    let found = errors(&schema, &pipeline);
-    assert!(
-        found
-            .iter()
-            .any(|e| e.starts_with("/stages/data/params") && e.contains("sise")),
-        "{found:#?}"
-    );
+    assert_reported(&errors(&schema, &pipeline), "/stages/data/params", "sise");
 
     // A param of the wrong type, and one outside its range.
     let mut pipeline = example("quickstart.yaml");
@@ -103,12 +96,7 @@ fn a_wrong_param_or_input_is_reported_where_it_is() {
     pipeline["stages"]["data"]["params"]["size"] = json!(1000);
     let found = errors(&schema, &pipeline);
     for param in ["images_per_patient", "size"] {
-        assert!(
-            found
-                .iter()
-                .any(|e| e.starts_with(&format!("/stages/data/params/{param}"))),
-            "{param}: {found:#?}"
-        );
+        assert_reported(&found, &format!("/stages/data/params/{param}"), "");
     }
 
     // An input the kind does not have, and a missing required one.
@@ -119,16 +107,6 @@ fn a_wrong_param_or_input_is_reported_where_it_is() {
         object.remove("images");
     }
     let found = errors(&schema, &pipeline);
-    assert!(
-        found
-            .iter()
-            .any(|e| e.starts_with("/stages/split/inputs") && e.contains("imagez")),
-        "{found:#?}"
-    );
-    assert!(
-        found
-            .iter()
-            .any(|e| e.starts_with("/stages/split/inputs") && e.contains("\"images\"")),
-        "{found:#?}"
-    );
+    assert_reported(&found, "/stages/split/inputs", "imagez");
+    assert_reported(&found, "/stages/split/inputs", "\"images\"");
 }

@@ -6,7 +6,10 @@
 use std::fs;
 use std::path::Path;
 
-use crate::common::{ADAPTATIONS, TestProject, names, with_adaptations};
+use crate::common::{
+    ADAPTATIONS, TestProject, assert_a_new_lora_rank_reruns_only_the_lora_branch, eval_losses,
+    with_adaptations,
+};
 
 const ASSETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/assets/sd-tiny");
 
@@ -23,10 +26,6 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-fn json(project: &TestProject, rel: &str) -> serde_json::Value {
-    serde_json::from_str(&project.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
 #[test]
 fn sd_tiny_pipeline_adapts_samples_and_a_new_lora_rank_reruns_only_the_lora_branch() {
     let project = TestProject::new(include_str!("../../pipelines/sd-tiny.yaml"));
@@ -40,17 +39,9 @@ fn sd_tiny_pipeline_adapts_samples_and_a_new_lora_rank_reruns_only_the_lora_bran
     );
 
     for stage in generators {
-        let file = json(
-            &project,
-            &format!(".augflow/out/{stage}/generator/generator.json"),
-        );
+        let file = project.json(&format!(".augflow/out/{stage}/generator/generator.json"));
         assert_eq!(file["spec"]["family"], "stable_diffusion", "{stage}");
-        let evals: Vec<&serde_json::Value> = file["losses"]
-            .as_array()
-            .expect("losses")
-            .iter()
-            .filter(|s| s[0].as_str().is_some_and(|n| n.ends_with(" eval")))
-            .collect();
+        let evals = eval_losses(&file);
         let want = if stage == "dreambooth" { 2 } else { 1 };
         assert_eq!(evals.len(), want, "{stage}: {}", file["losses"]);
         for series in evals {
@@ -66,10 +57,9 @@ fn sd_tiny_pipeline_adapts_samples_and_a_new_lora_rank_reruns_only_the_lora_bran
     assert!(lora_dir.join("pytorch_lora_weights.safetensors").is_file());
     assert!(lora_dir.join("sd/unet/config.json").is_file());
     for generator in generators {
-        let set = json(
-            &project,
-            &format!(".augflow/out/sample@{generator}/images/images.json"),
-        );
+        let set = project.json(&format!(
+            ".augflow/out/sample@{generator}/images/images.json"
+        ));
         let images = set["images"].as_array().expect("images");
         assert_eq!(
             images.len(),
@@ -81,18 +71,11 @@ fn sd_tiny_pipeline_adapts_samples_and_a_new_lora_rank_reruns_only_the_lora_bran
             images.iter().all(|r| r["source"] == source.as_str()),
             "{generator}: {set}"
         );
-        let metrics = json(
-            &project,
-            &format!(".augflow/out/quality@{generator}/metrics/metrics.json"),
-        );
+        let metrics = project.json(&format!(
+            ".augflow/out/quality@{generator}/metrics/metrics.json"
+        ));
         assert!(metrics.is_object(), "{generator}");
     }
 
-    project.edit_pipeline("lora_rank: 4", "lora_rank: 2");
-    let rank = project.run(&["--backend", "cpu", "-j", "2"]);
-    rank.assert_ok();
-    assert_eq!(
-        rank.executed(),
-        names(&["lora", "sample@lora", "quality@lora"])
-    );
+    assert_a_new_lora_rank_reruns_only_the_lora_branch(&project);
 }

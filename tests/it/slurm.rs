@@ -7,10 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{RunResult, TestProject, names, parse_run};
+use crate::common::{
+    RunResult, TestProject, names, output_digests, output_within, parse_run, phantom_and_summary,
+    wait_until,
+};
 
 /// Slurm ports of the test cluster (slurmd uses the next one); not Slurm's defaults, so a
 /// real cluster on the machine is left alone.
@@ -21,18 +24,9 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 const CONFIG: &str = "[executor.slurm]\npoll_seconds = 0.25\n";
 
 /// Shell stages around a tiny typed stage (phantom images) and its summary.
-const PIPELINE: &str = r#"
-seed: 11
-stages:
-  data:
-    kind: dataset.phantom
-    params:
-      size: 32
-      classes: {healthy: 2, viral: 3}
-  summary:
-    kind: summary.image_set
-    inputs: {images: data.images}
-  a:
+fn pipeline() -> String {
+    phantom_and_summary(11, "healthy: 2, viral: 3")
+        + r#"  a:
     cmd: "echo a > a.txt"
     outs: [a.txt]
   b:
@@ -47,7 +41,8 @@ stages:
     cmd: "cat b.txt c.txt > d.txt && grep -c viral .augflow/out/summary/metrics/metrics.json >> d.txt"
     deps: [b.txt, c.txt, .augflow/out/summary/metrics]
     outs: [d.txt]
-"#;
+"#
+}
 
 /// `bad` fails (exit 3); `after_bad` and `after_after` depend on it, `ok1` and `ok2` do not.
 const FAILING: &str = include_str!("fixtures/slurm_failing.yaml");
@@ -215,41 +210,27 @@ impl Drop for Cluster {
     }
 }
 
-/// `augflow run --json --executor slurm`, with a time limit.
-fn slurm_run(project: &TestProject, extra: &[&str]) -> (RunResult, Vec<serde_json::Value>) {
+/// Starts `augflow run --json --executor slurm`, its output piped.
+fn spawn_slurm_run(project: &TestProject, extra: &[&str]) -> Child {
     let mut args = vec!["run", "--json", "--executor", "slurm"];
     args.extend_from_slice(extra);
-    let child = project
+    project
         .command(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn augflow");
-    let output = wait_limited(child, RUN_LIMIT);
+        .expect("spawn augflow")
+}
+
+/// `augflow run --json --executor slurm`, with a time limit.
+fn slurm_run(project: &TestProject, extra: &[&str]) -> (RunResult, Vec<serde_json::Value>) {
+    let child = spawn_slurm_run(project, extra);
+    let output = output_within(child, RUN_LIMIT, "augflow run");
     let events = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|line| serde_json::from_str(line).expect("JSON event"))
         .collect();
     (parse_run(&output), events)
-}
-
-fn wait_limited(mut child: std::process::Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("poll augflow").is_some() {
-            return child.wait_with_output().expect("augflow output");
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let output = child.wait_with_output().expect("augflow output");
-            panic!(
-                "augflow run took over {limit:?}:\n{}\n{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// (node, adopted) of every `node_submitted` event.
@@ -268,17 +249,6 @@ fn submitted(events: &[serde_json::Value]) -> Vec<(String, bool)> {
     list
 }
 
-fn output_digests(project: &TestProject, node: &str) -> String {
-    let show = project.augflow(&["show", node, "--json"]);
-    assert!(
-        show.status.success(),
-        "{}",
-        String::from_utf8_lossy(&show.stderr)
-    );
-    let value: serde_json::Value = serde_json::from_slice(&show.stdout).expect("show JSON");
-    value["entry"]["outputs"].to_string()
-}
-
 #[test]
 fn slurm_executor_matches_local_skips_dependents_and_resumes() {
     let Some(cluster) = Cluster::start() else {
@@ -287,9 +257,9 @@ fn slurm_executor_matches_local_skips_dependents_and_resumes() {
     let all = ["a", "b", "c", "d", "data", "summary"];
 
     // 1. Same outputs as a local run, every node through its own job.
-    let local = TestProject::new(PIPELINE);
+    let local = TestProject::new(&pipeline());
     local.run(&[]).assert_ok();
-    let project = cluster.project(PIPELINE);
+    let project = cluster.project(&pipeline());
     let (first, events) = slurm_run(&project, &[]);
     first.assert_ok();
     assert_eq!(first.executed(), names(&all));
@@ -361,13 +331,7 @@ fn slurm_executor_matches_local_skips_dependents_and_resumes() {
     // 4. The runner is killed while its jobs run; a new runner adopts them and submits
     //    nothing twice.
     let slow = cluster.project(SLOW);
-    let mut child = slow
-        .command(&["run", "--json", "--executor", "slurm"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn augflow");
-    let started = Instant::now();
+    let mut child = spawn_slurm_run(&slow, &[]);
     let all_submitted = || {
         std::fs::read(slow.path(".augflow/slurm/jobs.json"))
             .ok()
@@ -375,13 +339,11 @@ fn slurm_executor_matches_local_skips_dependents_and_resumes() {
             .and_then(|jobs| jobs["nodes"].as_object().map(serde_json::Map::len))
             == Some(4)
     };
-    while !(slow.path("runs.log").exists() && all_submitted()) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no job of the slow pipeline started"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        "a job of the slow pipeline",
+        Duration::from_secs(60),
+        || slow.path("runs.log").exists() && all_submitted(),
+    );
     child.kill().expect("kill -9 the runner");
     child.wait().expect("reap the runner");
     let (resumed, events) = slurm_run(&slow, &[]);
@@ -418,20 +380,12 @@ fn slurm_executor_matches_local_skips_dependents_and_resumes() {
 
     // 5. Ctrl-C cancels the run's jobs (scancel); nothing of them is left queued.
     let interrupted = cluster.project(&SLOW.replace("sleep 2", "sleep 30"));
-    let child = interrupted
-        .command(&["run", "--json", "--executor", "slurm"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn augflow");
-    let started = Instant::now();
-    while !interrupted.path("runs.log").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no job of the interrupted pipeline started"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = spawn_slurm_run(&interrupted, &[]);
+    wait_until(
+        "a job of the interrupted pipeline",
+        Duration::from_secs(60),
+        || interrupted.path("runs.log").exists(),
+    );
     let pid = child.id();
     assert!(
         Command::new("kill")
@@ -440,7 +394,7 @@ fn slurm_executor_matches_local_skips_dependents_and_resumes() {
             .expect("kill -INT")
             .success()
     );
-    let output = wait_limited(child, Duration::from_secs(30));
+    let output = output_within(child, Duration::from_secs(30), "augflow run after Ctrl-C");
     let result = parse_run(&output);
     assert_eq!(result.code, 130, "{}", result.stderr);
     // scancel is asynchronous: a cancelled job may be COMPLETING for a few seconds.

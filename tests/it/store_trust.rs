@@ -4,11 +4,11 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use augflow_cache::{ActionEntry, Artifact, Store, TreeEntry};
 
-use crate::common::{TestProject, files_under, names};
+use crate::common::{TestProject, files_under, names, output_within};
 
 /// The only action entry in `store`.
 fn only_entry(store: &Path) -> std::path::PathBuf {
@@ -46,17 +46,11 @@ fn an_entry_that_cannot_be_restored_is_a_miss_not_a_failure() {
     std::fs::write(&entry_path, serde_json::to_vec(&entry).expect("json")).expect("write");
     std::fs::remove_dir_all(project.path("out")).expect("remove out");
 
-    let rerun = project.run(&[]);
-    rerun.assert_ok();
-    assert_eq!(rerun.executed(), names(&["tree"]));
-    assert!(
-        rerun
-            .warnings
-            .iter()
-            .any(|w| w.contains("could not restore `tree`")),
-        "{:?}",
-        rerun.warnings
-    );
+    project
+        .run(&[])
+        .assert_ok()
+        .assert_executed(&["tree"])
+        .assert_warned("could not restore `tree`");
     assert_eq!(project.read("out/a"), "x\n");
 
     let again = project.run(&[]);
@@ -73,7 +67,7 @@ fn a_ten_axis_matrix_is_refused_promptly() {
     let pipeline = format!("stages:\n  grid:\n    matrix:\n{axes}    cmd: \"true\"\n");
     assert!(pipeline.len() < 400, "{} bytes", pipeline.len());
     let project = TestProject::new(&pipeline);
-    let mut child = project
+    let child = project
         .command(&["run"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -81,15 +75,11 @@ fn a_ten_axis_matrix_is_refused_promptly() {
         .expect("spawn augflow");
     // A liveness guard, not a timing assertion: without the limit this allocates 10^10
     // nodes and either aborts or runs for a very long time.
-    let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            child.kill().expect("kill");
-            panic!("augflow did not refuse the matrix");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("output");
+    let output = output_within(
+        child,
+        Duration::from_secs(60),
+        "augflow did not refuse the matrix",
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(

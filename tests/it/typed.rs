@@ -1,19 +1,11 @@
 //! Typed stages end to end: phantom data → summary, determinism, outputs by stage name.
 
-use crate::common::{TestProject, names};
+use crate::common::{TestProject, output_digests, phantom_and_summary};
 
-const PIPELINE: &str = r#"
-seed: 11
-stages:
-  data:
-    kind: dataset.phantom
-    params:
-      size: 32
-      classes: {healthy: 5, bacterial: 3, viral: 2}
-  summary:
-    kind: summary.image_set
-    inputs: {images: data.images}
-  count:
+/// Phantom data and its summary, and shell stages reading each of them.
+fn pipeline() -> String {
+    phantom_and_summary(11, "healthy: 5, bacterial: 3, viral: 2")
+        + r#"  count:
     cmd: "ls .augflow/out/data/images/images/bacterial | wc -l > count.txt"
     deps: [.augflow/out/data/images]
     outs: [count.txt]
@@ -21,28 +13,15 @@ stages:
     cmd: "grep -c bacterial .augflow/out/summary/metrics/metrics.json > report.txt"
     deps: [.augflow/out/summary/metrics]
     outs: [report.txt]
-"#;
-
-fn output_digest(project: &TestProject, node: &str) -> String {
-    let show = project.augflow(&["show", node, "--json"]);
-    assert!(
-        show.status.success(),
-        "{}",
-        String::from_utf8_lossy(&show.stderr)
-    );
-    let value: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
-    value["entry"]["outputs"].to_string()
+"#
 }
 
 #[test]
 fn phantom_and_summary_run_cache_and_are_deterministic() {
-    let a = TestProject::new(PIPELINE);
-    let first = a.run(&[]);
-    first.assert_ok();
-    assert_eq!(
-        first.executed(),
-        names(&["data", "summary", "count", "report"])
-    );
+    let a = TestProject::new(&pipeline());
+    a.run(&[])
+        .assert_ok()
+        .assert_executed(&["data", "summary", "count", "report"]);
     assert_eq!(a.read("count.txt").trim(), "3");
     let metrics: serde_json::Value =
         serde_json::from_str(&a.read(".augflow/out/summary/metrics/metrics.json")).unwrap();
@@ -51,23 +30,23 @@ fn phantom_and_summary_run_cache_and_are_deterministic() {
     assert!(a.run(&[]).executed().is_empty());
 
     // Same spec, fresh project and store: byte-identical outputs.
-    let b = TestProject::new(PIPELINE);
+    let b = TestProject::new(&pipeline());
     b.run(&[]).assert_ok();
-    assert_eq!(output_digest(&a, "data"), output_digest(&b, "data"));
+    assert_eq!(output_digests(&a, "data"), output_digests(&b, "data"));
 
     // Another seed: new images; the summary has the same counts, so what reads only the
     // summary is cut off early.
     a.edit_pipeline("seed: 11", "seed: 12");
-    let reseeded = a.run(&[]);
-    reseeded.assert_ok();
-    assert_eq!(reseeded.executed(), names(&["data", "summary", "count"]));
-    assert_ne!(output_digest(&a, "data"), output_digest(&b, "data"));
-    assert_eq!(reseeded.with_status("cached"), names(&["report"]));
+    a.run(&[])
+        .assert_ok()
+        .assert_executed(&["data", "summary", "count"])
+        .assert_status("cached", &["report"]);
+    assert_ne!(output_digests(&a, "data"), output_digests(&b, "data"));
 }
 
 #[test]
 fn show_prints_outputs_and_metrics() {
-    let project = TestProject::new(PIPELINE);
+    let project = TestProject::new(&pipeline());
     project.run(&[]).assert_ok();
     let show = project.augflow(&["show", "summary"]);
     let text = String::from_utf8_lossy(&show.stdout);

@@ -3,13 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
-use crate::common::{TestProject, files_under, names, parse_run};
+use crate::common::{TestProject, files_under, parse_run};
 use crate::remote::dir_remote_toml;
 
-/// A stand-in for the user's home folder, outside every project.
+/// A stand-in for the user's home folder, outside every project, with its checksum when
+/// made.
 struct DecoyHome {
     dir: tempfile::TempDir,
+    before: BTreeMap<PathBuf, Vec<u8>>,
 }
 
 impl DecoyHome {
@@ -18,7 +21,17 @@ impl DecoyHome {
         std::fs::write(dir.path().join(".bashrc"), "export PS1='safe'\n").expect("write");
         std::fs::create_dir_all(dir.path().join(".ssh")).expect("mkdir");
         std::fs::write(dir.path().join(".ssh/config"), "Host *\n").expect("write");
-        DecoyHome { dir }
+        let mut decoy = DecoyHome {
+            dir,
+            before: BTreeMap::new(),
+        };
+        decoy.before = decoy.checksum();
+        decoy
+    }
+
+    #[track_caller]
+    fn assert_unchanged(&self) {
+        assert_eq!(self.checksum(), self.before, "the decoy home changed");
     }
 
     fn path(&self) -> &Path {
@@ -41,6 +54,17 @@ impl DecoyHome {
         }
         found
     }
+}
+
+/// `augflow run --json` or `pull --json` refused to write through the `evil` link: its
+/// events say `why` and `evil` failed (exit code 1).
+#[track_caller]
+fn assert_refused_at_the_link(output: &Output, why: &str) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(why), "{stdout}");
+    let result = parse_run(output);
+    assert_eq!(result.code, 1, "{}", result.stderr);
+    result.assert_status("failed", &["evil"]);
 }
 
 fn symlink_evil_to(project: &TestProject, decoy: &DecoyHome) {
@@ -88,15 +112,14 @@ stages:
 #[test]
 fn run_never_deletes_or_writes_through_a_committed_symlink() {
     let decoy = DecoyHome::new();
-    let before = decoy.checksum();
     let project =
         TestProject::new("stages:\n  evil:\n    cmd: \"true\"\n    outs: [evil/.bashrc]\n");
     symlink_evil_to(&project, &decoy);
 
     let result = project.run(&[]);
-    assert_eq!(decoy.checksum(), before, "the decoy home changed");
+    decoy.assert_unchanged();
     assert_eq!(result.code, 1, "{}", result.stderr);
-    assert_eq!(result.with_status("failed"), names(&["evil"]));
+    result.assert_status("failed", &["evil"]);
     let output = project.augflow(&["run"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -106,13 +129,12 @@ fn run_never_deletes_or_writes_through_a_committed_symlink() {
             && message.contains("`evil` is a symbolic link"),
         "{message}"
     );
-    assert_eq!(decoy.checksum(), before, "the decoy home changed");
+    decoy.assert_unchanged();
 }
 
 #[test]
 fn restoring_from_the_store_never_writes_through_a_symlink() {
     let decoy = DecoyHome::new();
-    let before = decoy.checksum();
     let project = TestProject::new(EVIL);
     // Computed while `evil` was a real folder (as on the attacker's machine)…
     project.run(&[]).assert_ok();
@@ -120,12 +142,8 @@ fn restoring_from_the_store_never_writes_through_a_symlink() {
     symlink_evil_to(&project, &decoy);
 
     let output = project.augflow(&["run", "--json"]);
-    assert_eq!(decoy.checksum(), before, "the decoy home changed");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("`evil` is a symbolic link"), "{stdout}");
-    let result = parse_run(&output);
-    assert_eq!(result.code, 1, "{}", result.stderr);
-    assert_eq!(result.with_status("failed"), names(&["evil"]));
+    decoy.assert_unchanged();
+    assert_refused_at_the_link(&output, "`evil` is a symbolic link");
 }
 
 /// The user's own config folder for `project`, trusting the project's remote `team`.
@@ -139,7 +157,6 @@ fn trust_team(project: &mut TestProject) {
 #[test]
 fn pull_never_writes_through_a_symlink() {
     let decoy = DecoyHome::new();
-    let before = decoy.checksum();
     let remote = tempfile::tempdir().expect("temp dir");
     let toml = dir_remote_toml(remote.path());
 
@@ -156,10 +173,6 @@ fn pull_never_writes_through_a_symlink() {
     trust_team(&mut victim);
     symlink_evil_to(&victim, &decoy);
     let output = victim.augflow(&["pull", "--json"]);
-    assert_eq!(decoy.checksum(), before, "the decoy home changed");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("is a symbolic link"), "{stdout}");
-    let pulled = parse_run(&output);
-    assert_eq!(pulled.code, 1, "{}", pulled.stderr);
-    assert_eq!(pulled.with_status("failed"), names(&["evil"]));
+    decoy.assert_unchanged();
+    assert_refused_at_the_link(&output, "is a symbolic link");
 }
