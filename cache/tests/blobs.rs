@@ -63,10 +63,7 @@ fn corrupt_blob_is_quarantined() {
 
 #[test]
 fn put_artifact_agrees_with_stat_cache() {
-    let (dir, store) = store();
-    let tree = dir.path().join("tree");
-    sample_tree(&tree);
-    let stored = store.put_artifact(&tree).unwrap();
+    let (_dir, store, tree, stored) = store_with_sample_tree();
     let hashed = StatCache::in_memory().digest_path(&tree).unwrap();
     assert_eq!(stored, hashed);
     let Artifact::Dir {
@@ -113,10 +110,7 @@ fn symlink_inside_dir_is_an_error() {
 
 #[test]
 fn verify_artifact_finds_corruption() {
-    let (dir, store) = store();
-    let tree = dir.path().join("tree");
-    sample_tree(&tree);
-    let art = store.put_artifact(&tree).unwrap();
+    let (_dir, store, _tree, art) = store_with_sample_tree();
     let bad = Digest::of_bytes(b"beta");
     corrupt(&store.blob_path(&bad));
     assert_eq!(store.verify_artifact(&art).unwrap(), vec![bad]);

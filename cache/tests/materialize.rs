@@ -48,10 +48,7 @@ fn materialize_file() {
 
 #[test]
 fn materialize_dir() {
-    let (dir, store) = store();
-    let tree = dir.path().join("tree");
-    sample_tree(&tree);
-    let art = store.put_artifact(&tree).unwrap();
+    let (dir, store, tree, art) = store_with_sample_tree();
 
     let dest = dir.path().join("restored");
     store.materialize(&art, &dest).unwrap();
@@ -75,10 +72,7 @@ fn materialize_dir() {
 
 #[test]
 fn materialize_replaces_file_with_dir() {
-    let (dir, store) = store();
-    let tree = dir.path().join("tree");
-    sample_tree(&tree);
-    let art = store.put_artifact(&tree).unwrap();
+    let (dir, store, tree, art) = store_with_sample_tree();
     let dest = dir.path().join("out");
     write(&dest, b"a file where the dir goes");
     store.materialize(&art, &dest).unwrap();

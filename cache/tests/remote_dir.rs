@@ -23,6 +23,11 @@ impl Folder {
         let root = dir.path().join("team/augflow");
         Folder { _dir: dir, root }
     }
+
+    /// The folder as a `shared = "group"` remote, with the default timeout.
+    fn open_group_shared(&self) -> DirRemote {
+        DirRemote::open_with(&self.root, true, augflow_cache::remote::DIR_TIMEOUT).unwrap()
+    }
 }
 
 impl Harness for Folder {
@@ -135,8 +140,7 @@ fn a_symlinked_shard_is_not_written_through() {
 fn group_shared_folders_stay_group_writable() {
     use std::os::unix::fs::PermissionsExt;
     let folder = Folder::new();
-    let remote =
-        DirRemote::open_with(&folder.root, true, augflow_cache::remote::DIR_TIMEOUT).unwrap();
+    let remote = folder.open_group_shared();
     let t = team();
     let k = augflow_cache::Digest::of_bytes(b"group");
     let entry = outputs(&t.a, t.dir.path(), "group", "alice");
@@ -170,8 +174,7 @@ fn group_shared_folders_stay_group_writable() {
 fn a_push_renews_old_blobs_even_a_teammates() {
     use std::os::unix::fs::MetadataExt;
     let folder = Folder::new();
-    let remote =
-        DirRemote::open_with(&folder.root, true, augflow_cache::remote::DIR_TIMEOUT).unwrap();
+    let remote = folder.open_group_shared();
     let t = team();
     let entry = outputs(&t.a, t.dir.path(), "renew", "alice");
     let first = augflow_cache::Digest::of_bytes(b"renew 1");

@@ -17,6 +17,11 @@ fn full_mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
+/// The mode of the shard folder that holds `blob`.
+fn shard_mode(store: &Store, blob: &Digest) -> u32 {
+    full_mode(store.blob_path(blob).parent().unwrap())
+}
+
 fn set_umask(mask: u32) {
     // SAFETY: umask(2) cannot fail and touches no memory.
     unsafe { libc::umask(mask as libc::mode_t) };
@@ -83,8 +88,7 @@ fn the_group_mode_sticks_to_the_store_for_users_who_did_not_configure_it() {
     let store = Store::open(&root).unwrap();
     assert!(store.is_group_shared());
     let blob = store.put_bytes(b"teammate").unwrap();
-    let shard = store.blob_path(&blob).parent().unwrap().to_path_buf();
-    assert_eq!(full_mode(&shard), 0o2775);
+    assert_eq!(shard_mode(&store, &blob), 0o2775);
 }
 
 #[test]
@@ -94,8 +98,7 @@ fn a_private_store_follows_the_umask() {
     let store = Store::open(&dir.path().join("store")).unwrap();
     assert!(!store.is_group_shared());
     let (blob, _) = write_one_of_each(&store, &dir.path().join("project"));
-    let shard = store.blob_path(&blob).parent().unwrap().to_path_buf();
-    assert_eq!(full_mode(&shard), 0o700);
+    assert_eq!(shard_mode(&store, &blob), 0o700);
 }
 
 /// Only the owner of a file may set its time: a teammate's old blob that a new entry needs

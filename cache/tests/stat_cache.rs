@@ -12,6 +12,13 @@ fn settle() {
     std::thread::sleep(WINDOW + Duration::from_millis(100));
 }
 
+/// An in-memory cache that trusts stamps older than [`WINDOW`] (so after [`settle`]).
+fn settled_cache() -> StatCache {
+    let mut cache = StatCache::in_memory();
+    cache.set_racy_window(WINDOW);
+    cache
+}
+
 fn cache_at(path: &std::path::Path) -> StatCache {
     let mut cache = StatCache::load(path);
     cache.set_racy_window(WINDOW);
@@ -24,8 +31,7 @@ fn unchanged_file_is_not_rehashed() {
     let file = dir.path().join("data.txt");
     write(&file, b"some content");
     settle();
-    let mut cache = StatCache::in_memory();
-    cache.set_racy_window(WINDOW);
+    let cache = settled_cache();
     let first = cache.digest_file(&file).unwrap();
     assert_eq!(first, (Digest::of_bytes(b"some content"), 12));
     assert_eq!(cache.digest_file(&file).unwrap(), first);
@@ -76,8 +82,7 @@ fn changed_file_is_rehashed_even_with_same_size_and_mtime() {
     write(&file, b"version 1");
     let mtime = fs::metadata(&file).unwrap().modified().unwrap();
     settle();
-    let mut cache = StatCache::in_memory();
-    cache.set_racy_window(WINDOW);
+    let cache = settled_cache();
     cache.digest_file(&file).unwrap();
 
     // Rewrite in place (same inode, same size) and put the old mtime back: only ctime tells.
@@ -126,8 +131,7 @@ fn vanished_file_drops_its_entry() {
     let file = dir.path().join("gone.txt");
     write(&file, b"bye");
     settle();
-    let mut cache = StatCache::in_memory();
-    cache.set_racy_window(WINDOW);
+    let cache = settled_cache();
     cache.digest_file(&file).unwrap();
     assert_eq!(cache.len(), 1);
     fs::remove_file(&file).unwrap();

@@ -29,6 +29,8 @@
 //! reported as skipped with `bound`, the best time per unit of any single run (setup and
 //! compilation included: an upper bound on s/step, a lower bound on images/s).
 
+mod bench_support;
+
 use std::collections::BTreeMap;
 use std::env;
 use std::fs;
@@ -37,7 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use augflow_stages::StageError;
-use augflow_stages::backend::{BackendChoice, SelectedDevice, select_device, wgpu_adapters};
+use augflow_stages::backend::SelectedDevice;
 use augflow_stages::generators::{
     AdaConfig, DdpmConfig, DdpmProgress, GanConfig, GanProgress, GanSelectionConfig, NoiseSchedule,
     SampleConfig, SampleProgress, Sampler, SelectionConfig, TrainInputs, ddpm, gan,
@@ -546,15 +548,9 @@ fn main() {
         );
     }
     for backend in backends {
-        let choice: BackendChoice = backend.parse().expect("backend is cpu or wgpu");
-        let device = match select_device(choice) {
-            Ok(d) => d,
-            Err(err) => {
-                eprintln!("skipping {backend}: {err}");
-                continue;
-            }
+        let Some((device, software)) = bench_support::select_backend(backend) else {
+            continue;
         };
-        let software = !device.is_cpu() && wgpu_adapters().iter().all(|a| a.is_software);
         let repeats = env_number("BENCH_REPEATS", if software { 1 } else { 3 }) as usize;
         for &case in &cases {
             let data = scratch.phantom(case.size);

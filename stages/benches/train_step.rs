@@ -15,10 +15,11 @@
 //! `mem_reserved_mib`: the most the device's allocator held after any step (Burn has no
 //! peak counter; reserved pages bound the live peak from above).
 
+mod bench_support;
+
 use std::env;
 use std::time::{Duration, Instant};
 
-use augflow_stages::backend::{BackendChoice, select_device, wgpu_adapters};
 use augflow_stages::classifiers::{Architecture, Classifier, ModelSpec};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -167,15 +168,9 @@ fn main() {
     let channels: usize = env_list("BENCH_CHANNELS", "1")[0];
     let steps: usize = env_list("BENCH_STEPS", "5")[0];
     for backend in backends {
-        let choice: BackendChoice = backend.parse().expect("backend is cpu, cuda or wgpu");
-        let selected = match select_device(choice) {
-            Ok(d) => d,
-            Err(err) => {
-                eprintln!("skipping {backend}: {err}");
-                continue;
-            }
+        let Some((selected, software)) = bench_support::select_backend(&backend) else {
+            continue;
         };
-        let software = !selected.is_cpu() && wgpu_adapters().iter().all(|a| a.is_software);
         for model in &models {
             for &size in &sizes {
                 for &batch in &batches {

@@ -8,7 +8,9 @@ use std::path::Path;
 use augflow_stages::StageError;
 use augflow_stages::data::{FolderConfig, IngestSummary, load_folder};
 use augflow_stages::image_set::ImageSetManifest;
-use data_support::{files, read_gray, rows, write_file, write_png};
+use data_support::{
+    assert_mentions, files, label_patient_split, read_gray, rows, write_file, write_png,
+};
 
 fn config(root: &Path) -> FolderConfig {
     serde_json::from_value(serde_json::json!({ "root": root })).unwrap()
@@ -126,19 +128,13 @@ fn split_folders_set_the_part_and_aliases_rename_classes() {
         (12, 12),
         "original size kept"
     );
-    let parts: Vec<(String, String, Option<String>)> = manifest
-        .images
-        .iter()
-        .map(|r| (r.patient_id.clone(), r.label.clone(), r.split.clone()))
-        .collect();
-    let s = |x: &str| x.to_owned();
     assert_eq!(
-        parts,
+        label_patient_split(&manifest),
         [
-            (s("b"), s("bacterial"), Some(s("train"))),
-            (s("d"), s("bacterial"), Some(s("test"))),
-            (s("a"), s("healthy"), Some(s("train"))),
-            (s("c"), s("healthy"), Some(s("val"))),
+            ("bacterial", "b", Some("train")),
+            ("bacterial", "d", Some("test")),
+            ("healthy", "a", Some("train")),
+            ("healthy", "c", Some("val")),
         ],
         "sorted traversal: Train < test < train < val"
     );
@@ -150,11 +146,7 @@ fn mixing_split_and_class_folders_is_an_error() {
     write_png(&data.path().join("train/healthy/a.png"), 8, 8);
     write_png(&data.path().join("viral/b.png"), 8, 8);
     let (_out, result) = load(&config(data.path()), data.path());
-    let message = result.unwrap_err().to_string();
-    assert!(
-        message.contains("viral") && message.contains("mixes"),
-        "{message}"
-    );
+    assert_mentions(&result.unwrap_err().to_string(), &["viral", "mixes"]);
 }
 
 #[test]
@@ -165,15 +157,7 @@ fn different_sizes_without_size_name_both() {
     let (_out, result) = load(&config(data.path()), data.path());
     let err = result.unwrap_err();
     assert!(matches!(err, StageError::MixedImageSizes { .. }), "{err:?}");
-    let message = err.to_string();
-    assert!(
-        message.contains("14x12") && message.contains("10x12"),
-        "{message}"
-    );
-    assert!(
-        message.contains("b.png") && message.contains("a.png"),
-        "{message}"
-    );
+    assert_mentions(&err.to_string(), &["14x12", "10x12", "b.png", "a.png"]);
 }
 
 #[test]
@@ -249,10 +233,9 @@ fn an_unmatched_patient_pattern_names_the_file() {
     let mut cfg = config(data.path());
     cfg.patient_pattern = Some(r"^(p\d+)_".into());
     let (_out, result) = load(&cfg, data.path());
-    let message = result.unwrap_err().to_string();
-    assert!(
-        message.contains("odd.png") && message.contains("patient_pattern"),
-        "{message}"
+    assert_mentions(
+        &result.unwrap_err().to_string(),
+        &["odd.png", "patient_pattern"],
     );
 
     cfg.patient_pattern = Some("no group".into());

@@ -9,7 +9,7 @@ use augflow_stages::StageError;
 use augflow_stages::data::{
     CovidChestXrayConfig, CsvConfig, KermanyConfig, load_covid_chestxray, load_csv, load_kermany,
 };
-use data_support::{files, rows, write_file, write_png};
+use data_support::{assert_mentions, files, label_patient_split, rows, write_file, write_png};
 
 fn s(x: &str) -> String {
     x.to_owned()
@@ -89,15 +89,13 @@ fn csv_problems_name_the_file_and_line() {
             .unwrap_err()
             .to_string()
     };
-    let message = run("path,label\na.png,healthy\n");
-    assert!(
-        message.contains("list.csv") && message.contains("`patient_id`"),
-        "{message}"
+    assert_mentions(
+        &run("path,label\na.png,healthy\n"),
+        &["list.csv", "`patient_id`"],
     );
-    let message = run("path,label,patient_id,split\na.png,healthy,p1,holdout\n");
-    assert!(
-        message.contains("line 2") && message.contains("\"holdout\""),
-        "{message}"
+    assert_mentions(
+        &run("path,label,patient_id,split\na.png,healthy,p1,holdout\n"),
+        &["line 2", "\"holdout\""],
     );
     let message = run("path,label,patient_id\nmissing.png,healthy,p1\n");
     assert!(message.contains("missing.png"), "{message}");
@@ -141,23 +139,17 @@ fn kermany_classes_and_patients_come_from_file_names() {
     // The folder above chest_xray is accepted too.
     let summary = load_kermany(&cfg, data.path(), out.path()).unwrap();
     assert_eq!(summary.manifest.classes, ["bacterial", "healthy", "viral"]);
-    let got: Vec<(String, String, Option<String>)> = summary
-        .manifest
-        .images
-        .iter()
-        .map(|r| (r.label.clone(), r.patient_id.clone(), r.split.clone()))
-        .collect();
     assert_eq!(
-        got,
+        label_patient_split(&summary.manifest),
         [
-            (s("viral"), s("person100"), Some(s("test"))),
-            (s("healthy"), s("IM-0115"), Some(s("train"))),
-            (s("healthy"), s("IM-1427"), Some(s("train"))),
+            ("viral", "person100", Some("test")),
+            ("healthy", "IM-0115", Some("train")),
+            ("healthy", "IM-1427", Some("train")),
             // Byte order: "person12_" sorts before "person1_".
-            (s("viral"), s("person12"), Some(s("train"))),
-            (s("bacterial"), s("person1"), Some(s("train"))),
-            (s("bacterial"), s("person1"), Some(s("train"))),
-            (s("healthy"), s("IM-1430"), Some(s("val"))),
+            ("viral", "person12", Some("train")),
+            ("bacterial", "person1", Some("train")),
+            ("bacterial", "person1", Some("train")),
+            ("healthy", "IM-1430", Some("val")),
         ]
     );
     assert_eq!(

@@ -72,30 +72,27 @@ fn resident_memory_is_flat_across_20_trainings() {
     if !reserved.is_empty() {
         let trace: Vec<String> = reserved.iter().map(|&b| format!("{:.1}", mib(b))).collect();
         eprintln!("{} reserved MiB: {}", device.name, trace.join(" "));
-        let baseline = reserved[WARM_UP - 1];
-        let peak_after = reserved[WARM_UP..]
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(baseline);
         assert!(
-            peak_after.saturating_sub(baseline) <= 64 * 1024 * 1024 + 4 * weights_bytes,
+            growth_after_warm_up(&reserved) <= 64 * 1024 * 1024 + 4 * weights_bytes,
             "device memory grew after warm-up: {}",
             trace.join(" ")
         );
     }
-    let baseline = resident[WARM_UP - 1];
-    let peak_after = resident[WARM_UP..]
-        .iter()
-        .copied()
-        .max()
-        .unwrap_or(baseline);
+    let growth = growth_after_warm_up(&resident);
     let allowed = 16 * 1024 * 1024 + 4 * weights_bytes;
     assert!(
-        peak_after.saturating_sub(baseline) <= allowed,
+        growth <= allowed,
         "resident memory grew {:.1} MiB after warm-up (allowed {:.1} MiB): {}",
-        mib(peak_after.saturating_sub(baseline)),
+        mib(growth),
         mib(allowed),
         trace.join(" ")
     );
+}
+
+/// How far the later samples of `bytes` (one per training) peak above the last warm-up
+/// one; 0 if they never exceed it.
+fn growth_after_warm_up(bytes: &[u64]) -> u64 {
+    let baseline = bytes[WARM_UP - 1];
+    let peak_after = bytes[WARM_UP..].iter().copied().max().unwrap_or(baseline);
+    peak_after.saturating_sub(baseline)
 }

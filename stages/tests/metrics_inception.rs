@@ -18,28 +18,22 @@
 //! which the script prints to 7 digits). A real architecture slip is far larger: average
 //! instead of max pooling in Mixed_7c alone moves the pool3 mean by 3%.
 
+mod parity_support;
+
 use augflow_stages::metrics::quality::GrayImage;
 use augflow_stages::metrics::quality::inception::test_weights::{
     TestTensor, TestValues, filled_tensors, write_safetensors,
 };
 use augflow_stages::metrics::quality::inception::{FEATURE_DIM, FidInception, expected_tensors};
 use burn::tensor::Device;
+use parity_support::{assert_mentions, crossed_sines, fill_checksum};
 
 /// A fraction of the largest reference value: see the module docs.
 const TOLERANCE: f64 = 1e-5;
 
 /// An 8-bit grayscale image of crossed sines; `image` in the Python script.
 fn image(width: usize, height: usize, a: f64, b: f64, c: f64) -> (GrayImage, u64) {
-    let mut pixels = Vec::with_capacity(width * height);
-    for y in 0..height {
-        for x in 0..width {
-            let (x, y) = (x as f64, y as f64);
-            let v = 0.5
-                + 0.35 * (a * x + b * y).sin() * (c * y - 0.05 * x).cos()
-                + 0.1 * (0.3 * x * y / width as f64).cos();
-            pixels.push((255.0 * v.clamp(0.0, 1.0) + 0.5).floor() as u8);
-        }
-    }
+    let pixels = crossed_sines(width, height, a, b, c);
     let sum = pixels.iter().map(|&p| u64::from(p)).sum();
     (GrayImage::from_u8(width, height, &pixels).unwrap(), sum)
 }
@@ -173,19 +167,10 @@ fn worst(ours: &[f32], reference: &[f64], scale: f64) -> f64 {
 fn weights_are_the_reference_fill() {
     // pytorch-fid's state dict (fc included): 472 float tensors, 23,885,392 values, and
     // the sum of their f32 bit patterns (order-free, so it pins every bit of every value).
-    let tensors = filled_tensors();
-    let mut count = 0;
-    let mut elements = 0;
-    let mut bits: u64 = 0;
-    for tensor in &tensors {
-        if let TestValues::F32(values) = &tensor.values {
-            count += 1;
-            elements += values.len();
-            bits += values.iter().map(|v| u64::from(v.to_bits())).sum::<u64>();
-        }
-    }
-    assert_eq!((count, elements), (472, 23_885_392));
-    assert_eq!(bits, 49_917_504_473_292_274);
+    assert_eq!(
+        fill_checksum(&filled_tensors()),
+        [472, 23_885_392, 49_917_504_473_292_274]
+    );
     assert_eq!(
         expected_tensors().len(),
         5 * 94,
@@ -285,16 +270,16 @@ fn inception_loader_names_every_bad_tensor_and_the_file() {
     let Err(err) = FidInception::load(&path, &Device::flex()) else {
         panic!("a bad file loaded");
     };
-    let message = err.to_string();
-    for needle in [
-        path.display().to_string().as_str(),
-        "1 missing tensors: `Mixed_6c.branch7x7dbl_4.bn.running_var`",
-        "`Mixed_6b.branch7x7_2.conv.weight` has shape [128, 128, 7, 1], expected [128, 128, 1, 7]",
-        "`fc.weight` has shape [1000, 2048], pt_inception-2015-12-05 has [1008, 2048]",
-        "1 unexpected tensors: `AuxLogits.fc.bias`",
-    ] {
-        assert!(message.contains(needle), "missing {needle:?} in: {message}");
-    }
+    assert_mentions(
+        &err.to_string(),
+        &[
+            path.display().to_string().as_str(),
+            "1 missing tensors: `Mixed_6c.branch7x7dbl_4.bn.running_var`",
+            "`Mixed_6b.branch7x7_2.conv.weight` has shape [128, 128, 7, 1], expected [128, 128, 1, 7]",
+            "`fc.weight` has shape [1000, 2048], pt_inception-2015-12-05 has [1008, 2048]",
+            "1 unexpected tensors: `AuxLogits.fc.bias`",
+        ],
+    );
 
     let absent = dir.path().join("absent.safetensors");
     let Err(err) = FidInception::load(&absent, &Device::flex()) else {

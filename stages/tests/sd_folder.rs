@@ -2,6 +2,7 @@
 //! with a part missing, an SD v2.x or SDXL config, parts that do not fit or a truncated
 //! weight file is refused with an error naming the file and the problem, never a panic.
 
+mod parity_support;
 mod sd_support;
 
 use std::fs;
@@ -13,8 +14,9 @@ use augflow_stages::sd::{
     VaeConfig, unet, vae,
 };
 use burn::tensor::Device;
-use sd_support::{fixture, write_filled};
-use serde_json::{Value, json};
+use parity_support::assert_mentions;
+use sd_support::{fixture, read_json, write_changed_config, write_filled};
+use serde_json::json;
 
 const UNET_WEIGHTS: &str = "unet/diffusion_pytorch_model.safetensors";
 
@@ -62,16 +64,14 @@ fn write_tiny_folder(root: &Path) {
         &root.join("vae/diffusion_pytorch_model.safetensors"),
     );
 
-    let mut unet_json = read_json(&fixture("unet/config.json"));
-    unet_json["cross_attention_dim"] = json!(text.hidden_size);
-    fs::write(root.join("unet/config.json"), unet_json.to_string()).unwrap();
+    write_changed_config(
+        &root.join("unet/config.json"),
+        &read_json(&fixture("unet/config.json")),
+        &json!({"cross_attention_dim": text.hidden_size}),
+    );
     let config = UNetConfig::read(&root.join("unet/config.json")).unwrap();
     let names = published_tensors(&UNet2DCondition::new(&config, &device), &unet::NAMING);
     write_filled(&names, "", &root.join(UNET_WEIGHTS));
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// The error of loading `root`, which must fail.
@@ -85,16 +85,16 @@ fn load_error(root: &Path) -> String {
     }
 }
 
-fn assert_names(message: &str, needles: &[&str]) {
-    for needle in needles {
-        assert!(message.contains(needle), "no {needle:?} in {message}");
-    }
+/// A temp dir holding [`write_tiny_folder`]'s folder.
+fn tiny_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_folder(dir.path());
+    dir
 }
 
 #[test]
 fn a_complete_tiny_folder_loads() {
-    let dir = tempfile::tempdir().unwrap();
-    write_tiny_folder(dir.path());
+    let dir = tiny_folder();
     let sd = match StableDiffusion::load(dir.path(), &Device::flex()) {
         Ok(sd) => sd,
         Err(err) => panic!("{err}"),
@@ -106,13 +106,12 @@ fn a_complete_tiny_folder_loads() {
 
 #[test]
 fn a_folder_without_unet_names_what_is_missing() {
-    let dir = tempfile::tempdir().unwrap();
-    write_tiny_folder(dir.path());
+    let dir = tiny_folder();
     fs::remove_dir_all(dir.path().join("unet")).unwrap();
     fs::remove_file(dir.path().join("tokenizer/merges.txt")).unwrap();
     let message = load_error(dir.path());
     let root = dir.path().display().to_string();
-    assert_names(
+    assert_mentions(
         &message,
         &[
             &root,
@@ -129,7 +128,7 @@ fn a_folder_without_unet_names_what_is_missing() {
     )
     .unwrap();
     let message = load_error(dir.path());
-    assert_names(
+    assert_mentions(
         &message,
         &["unet/diffusion_pytorch_model.safetensors (only a .bin pickle"],
     );
@@ -137,8 +136,7 @@ fn a_folder_without_unet_names_what_is_missing() {
 
 #[test]
 fn sd_v2_and_sdxl_folders_are_refused_naming_the_config() {
-    let dir = tempfile::tempdir().unwrap();
-    write_tiny_folder(dir.path());
+    let dir = tiny_folder();
     let config_path = dir.path().join("unet/config.json");
     let v1 = read_json(&config_path);
     let cases = [
@@ -152,20 +150,16 @@ fn sd_v2_and_sdxl_folders_are_refused_naming_the_config() {
         ),
     ];
     for (changes, family) in cases {
-        let mut config = v1.clone();
-        for (key, value) in changes.as_object().unwrap() {
-            config[key] = value.clone();
-        }
-        fs::write(&config_path, config.to_string()).unwrap();
+        write_changed_config(&config_path, &v1, &changes);
         let message = load_error(dir.path());
-        assert_names(&message, &[&config_path.display().to_string(), family]);
+        assert_mentions(&message, &[&config_path.display().to_string(), family]);
     }
     fs::write(&config_path, v1.to_string()).unwrap();
 
     let index = dir.path().join("model_index.json");
     fs::write(&index, r#"{"_class_name": "StableDiffusionXLPipeline"}"#).unwrap();
     let message = load_error(dir.path());
-    assert_names(
+    assert_mentions(
         &message,
         &[
             &index.display().to_string(),
@@ -176,14 +170,12 @@ fn sd_v2_and_sdxl_folders_are_refused_naming_the_config() {
 
 #[test]
 fn parts_that_do_not_fit_together_are_named() {
-    let dir = tempfile::tempdir().unwrap();
-    write_tiny_folder(dir.path());
+    let dir = tiny_folder();
     let config_path = dir.path().join("unet/config.json");
-    let mut config = read_json(&config_path);
-    config["cross_attention_dim"] = json!(12);
-    fs::write(&config_path, config.to_string()).unwrap();
+    let config = read_json(&config_path);
+    write_changed_config(&config_path, &config, &json!({"cross_attention_dim": 12}));
     let message = load_error(dir.path());
-    assert_names(
+    assert_mentions(
         &message,
         &["cross_attention_dim 12", "hidden_size 32", "do not fit"],
     );
@@ -191,13 +183,12 @@ fn parts_that_do_not_fit_together_are_named() {
 
 #[test]
 fn a_truncated_weight_file_names_the_file_wherever_it_is_cut() {
-    let dir = tempfile::tempdir().unwrap();
-    write_tiny_folder(dir.path());
+    let dir = tiny_folder();
     let path = dir.path().join(UNET_WEIGHTS);
     let bytes = fs::read(&path).unwrap();
     for cut in [0, 5, 100, bytes.len() / 2, bytes.len() - 1] {
         fs::write(&path, &bytes[..cut]).unwrap();
         let message = load_error(dir.path());
-        assert_names(&message, &[&path.display().to_string(), "truncated"]);
+        assert_mentions(&message, &[&path.display().to_string(), "truncated"]);
     }
 }

@@ -192,37 +192,45 @@ fn import_refuses_a_broken_folder_naming_the_file_and_the_problem() {
             .is_file()
     );
 
-    let no_unet = fixture.folder_copy("no-unet");
-    fs::remove_dir_all(no_unet.join("unet")).unwrap();
-    let err = fixture.import(&no_unet, "out-no-unet").unwrap_err();
-    assert!(
-        err.contains("no-unet") && err.contains("missing unet/"),
-        "{err}"
-    );
-
-    let sdxl = fixture.folder_copy("sdxl");
-    let index = sdxl.join("model_index.json");
-    let text = fs::read_to_string(&index).unwrap();
-    let text = text.replace(
-        "\"StableDiffusionPipeline\"",
-        "\"StableDiffusionXLPipeline\"",
-    );
-    fs::write(&index, text).unwrap();
-    let err = fixture.import(&sdxl, "out-sdxl").unwrap_err();
-    assert!(
-        err.contains("model_index.json") && err.contains("SDXL"),
-        "{err}"
-    );
-
-    let truncated = fixture.folder_copy("truncated");
-    let weights = truncated.join("unet/diffusion_pytorch_model.safetensors");
-    let bytes = fs::read(&weights).unwrap();
-    fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
-    let err = fixture.import(&truncated, "out-truncated").unwrap_err();
-    assert!(
-        err.contains("unet/diffusion_pytorch_model.safetensors") && err.contains("truncated"),
-        "{err}"
-    );
+    /// Breaks a copy of the tiny folder.
+    type Breakage = fn(&Path);
+    // (copy's name, how it is broken, what the error must name)
+    let cases: [(&str, Breakage, [&str; 2]); 3] = [
+        (
+            "no-unet",
+            |folder| fs::remove_dir_all(folder.join("unet")).unwrap(),
+            ["no-unet", "missing unet/"],
+        ),
+        (
+            "sdxl",
+            |folder| {
+                let index = folder.join("model_index.json");
+                let text = fs::read_to_string(&index).unwrap().replace(
+                    "\"StableDiffusionPipeline\"",
+                    "\"StableDiffusionXLPipeline\"",
+                );
+                fs::write(&index, text).unwrap();
+            },
+            ["model_index.json", "SDXL"],
+        ),
+        (
+            "truncated",
+            |folder| {
+                let weights = folder.join("unet/diffusion_pytorch_model.safetensors");
+                let bytes = fs::read(&weights).unwrap();
+                fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+            },
+            ["unet/diffusion_pytorch_model.safetensors", "truncated"],
+        ),
+    ];
+    for (name, break_folder, needles) in cases {
+        let folder = fixture.folder_copy(name);
+        break_folder(&folder);
+        let err = fixture.import(&folder, &format!("out-{name}")).unwrap_err();
+        for needle in needles {
+            assert!(err.contains(needle), "{name}: no {needle:?} in {err}");
+        }
+    }
 
     let size = ImportSdConfig {
         folder: String::new(),

@@ -6,6 +6,7 @@
 //! formula-defined sample with a formula noise prediction ([`fake_noise`]). diffusers
 //! computes in f32: we allow 1e-5 of the largest |value| per step.
 
+mod parity_support;
 mod sd_support;
 
 use std::fs;
@@ -13,7 +14,8 @@ use std::fs;
 use augflow_stages::metrics::quality::inception::test_weights::{fnv1a64, unit_value};
 use augflow_stages::sd::scheduler::{Ddim, Pndm, SchedulerConfig};
 use burn::tensor::{Device, Tensor, TensorData};
-use sd_support::{check_summary, fixture, json};
+use parity_support::check_summary;
+use sd_support::{fixture, json};
 use serde_json::Value;
 
 fn config() -> SchedulerConfig {
@@ -49,15 +51,41 @@ fn fake_noise(sample: Tensor<4>, t: usize) -> Tensor<4> {
         .add_scalar(0.1 * (t / 37.0).cos())
 }
 
-fn check_step(what: &str, sample: &Tensor<4>, expected: &Value) {
-    let ours: Vec<f64> = sample
-        .clone()
-        .try_into_vec_as::<f32>()
-        .unwrap()
-        .into_iter()
-        .map(f64::from)
-        .collect();
-    check_summary(what, &ours, expected, "first8");
+/// Runs `step` from [`start_sample`] with [`fake_noise`] over `timesteps`, comparing each
+/// step's timestep and sample with the script's `reference[key]` (one record per step,
+/// from the first).
+fn check_steps(
+    name: &str,
+    key: &str,
+    timesteps: &[usize],
+    mut step: impl FnMut(Tensor<4>, usize, Tensor<4>) -> Tensor<4>,
+) {
+    let reference = reference();
+    let expected_steps = reference[key].as_array().unwrap();
+    let mut sample = start_sample();
+    for (i, expected) in expected_steps.iter().enumerate() {
+        let t = timesteps[i];
+        assert_eq!(
+            t as u64,
+            expected["timestep"].as_u64().unwrap(),
+            "{name} step {i}"
+        );
+        let noise = fake_noise(sample.clone(), t);
+        sample = step(noise, t, sample);
+        let ours: Vec<f64> = sample
+            .clone()
+            .try_into_vec_as::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        check_summary(
+            &format!("{name} step {i} (t = {t})"),
+            &ours,
+            expected,
+            "first8",
+        );
+    }
 }
 
 #[test]
@@ -91,40 +119,22 @@ fn timesteps_and_alphas_match_diffusers() {
 
 #[test]
 fn pndm_steps_match_diffusers() {
-    let reference = reference();
     let mut pndm = Pndm::new(&config(), 50);
-    let mut sample = start_sample();
-    for (i, expected) in reference["pndm_steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-    {
-        let t = pndm.timesteps()[i];
-        assert_eq!(t as u64, expected["timestep"].as_u64().unwrap());
-        let noise = fake_noise(sample.clone(), t);
-        sample = pndm.step(noise, t, sample);
-        check_step(&format!("PNDM step {i} (t = {t})"), &sample, expected);
-    }
+    let timesteps = pndm.timesteps();
+    check_steps("PNDM", "pndm_steps", &timesteps, |noise, t, sample| {
+        pndm.step(noise, t, sample)
+    });
 }
 
 #[test]
 fn ddim_steps_match_diffusers() {
-    let reference = reference();
     let ddim = Ddim::new(&config(), 50);
-    let mut sample = start_sample();
-    for (i, expected) in reference["ddim_steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-    {
-        let t = ddim.timesteps()[i];
-        assert_eq!(t as u64, expected["timestep"].as_u64().unwrap());
-        let noise = fake_noise(sample.clone(), t);
-        sample = ddim.step(noise, t, sample);
-        check_step(&format!("DDIM step {i} (t = {t})"), &sample, expected);
-    }
+    check_steps(
+        "DDIM",
+        "ddim_steps",
+        &ddim.timesteps(),
+        |noise, t, sample| ddim.step(noise, t, sample),
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! formula, and recorded the float64 `last_hidden_state` of three prompts (transformers'
 //! own f32 run is within 2.3e-7 of it).
 
+mod parity_support;
 mod sd_support;
 
 use augflow_stages::metrics::quality::inception::test_weights::{
@@ -15,7 +16,8 @@ use augflow_stages::metrics::quality::inception::test_weights::{
 use augflow_stages::sd::weights::torch_tensors;
 use augflow_stages::sd::{ClipTextConfig, ClipTextModel, ClipTokenizer};
 use burn::tensor::Device;
-use sd_support::{TOLERANCE, assert_fill, fixture, json, tensor_list, write_filled};
+use parity_support::{assert_mentions, check_summary_at, per_item};
+use sd_support::{fixture, json, tensor_list, write_checked_fill};
 
 /// What published checkpoints put before transformers 5's names (the script fills by the
 /// short names).
@@ -24,12 +26,10 @@ const PREFIX: &str = "text_model.";
 #[test]
 fn clip_text_encoder_matches_transformers() {
     let config = ClipTextConfig::read(&fixture("text_encoder/config.json")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("model.safetensors");
     let device = Device::flex();
     let names = torch_tensors(&ClipTextModel::new(&config, &device));
     let reference = json("text_encoder.json");
-    assert_fill(write_filled(&names, PREFIX, &path), &reference);
+    let (_dir, path) = write_checked_fill(&names, PREFIX, "model.safetensors", &reference);
 
     let model = ClipTextModel::load(&config, &path, &device).unwrap();
     let tokenizer = ClipTokenizer::from_dir(&fixture("tokenizer")).unwrap();
@@ -41,41 +41,18 @@ fn clip_text_encoder_matches_transformers() {
         .map(|i| tokenizer.encode(prompts[i.as_u64().unwrap() as usize].as_str().unwrap()))
         .collect();
     let out = model.forward(&ids);
-    let [_, n, c] = out.dims();
+    let [batch, _, c] = out.dims();
     let values = out.try_into_vec_as::<f32>().unwrap();
-    for (i, expected) in reference["outputs"].as_array().unwrap().iter().enumerate() {
-        let ours: Vec<f64> = values[i * n * c..(i + 1) * n * c]
-            .iter()
-            .map(|&v| f64::from(v))
-            .collect();
-        let num = |k: &str| expected[k].as_f64().unwrap();
-        let max = num("max_abs");
-        let mean = ours.iter().sum::<f64>() / ours.len() as f64;
-        let l2 = ours.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let outputs = reference["outputs"].as_array().unwrap();
+    assert_eq!(batch, outputs.len());
+    for (i, (ours, expected)) in per_item(&values, batch).iter().zip(outputs).enumerate() {
         // The first position and the end-of-text one (what SD's attention leans on).
         let eos = expected["eos"].as_u64().unwrap() as usize;
-        let mut worst = 0.0f64;
-        for (key, row) in [("first16", 0), ("eos16", eos)] {
-            for (j, v) in expected[key].as_array().unwrap().iter().enumerate() {
-                worst = worst.max((ours[row * c + j] - v.as_f64().unwrap()).abs() / max);
-            }
-        }
-        eprintln!(
-            "prompt {i}: worst {worst:.2e} of max, mean {mean:.6e} ({:.6e}), l2 {l2:.6e} ({:.6e})",
-            num("mean"),
-            num("l2")
-        );
-        assert!(
-            worst <= TOLERANCE,
-            "prompt {i}: values differ by {worst:e} of max"
-        );
-        assert!(
-            (mean - num("mean")).abs() <= TOLERANCE * max,
-            "prompt {i} mean"
-        );
-        assert!(
-            (l2 - num("l2")).abs() <= TOLERANCE * num("l2"),
-            "prompt {i} l2"
+        check_summary_at(
+            &format!("prompt {i}"),
+            ours,
+            expected,
+            &[("first16", 0), ("eos16", eos * c)],
         );
     }
 }
@@ -122,13 +99,13 @@ fn a_text_encoder_file_that_does_not_fit_names_every_problem() {
     let Err(err) = ClipTextModel::load(&config, &path, &Device::flex()) else {
         panic!("a broken file loaded");
     };
-    let message = err.to_string();
-    for needle in [
-        "model.safetensors",
-        "1 missing tensors: `text_model.encoder.layers.1.mlp.fc2.bias`",
-        "`text_model.encoder.layers.0.self_attn.q_proj.weight` has shape [32, 16], expected [32, 32]",
-        "1 unexpected tensors: `text_model.encoder.layers.2.mlp.fc1.bias`",
-    ] {
-        assert!(message.contains(needle), "no {needle:?} in {message}");
-    }
+    assert_mentions(
+        &err.to_string(),
+        &[
+            "model.safetensors",
+            "1 missing tensors: `text_model.encoder.layers.1.mlp.fc2.bias`",
+            "`text_model.encoder.layers.0.self_attn.q_proj.weight` has shape [32, 16], expected [32, 32]",
+            "1 unexpected tensors: `text_model.encoder.layers.2.mlp.fc1.bias`",
+        ],
+    );
 }

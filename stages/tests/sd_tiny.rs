@@ -4,6 +4,7 @@
 //! diffusers' own `StableDiffusionPipeline` samples from the same folder and latents
 //! (its float64 run; its float32 run is within 2.4e-6 of it).
 
+mod parity_support;
 mod sd_support;
 
 use std::path::Path;

@@ -9,26 +9,27 @@
 //! three 8×8 latents at timesteps 1, 500 and 981 with a 7-token context. diffusers' own
 //! f32 runs are within 1.3e-6 of those.
 
+mod parity_support;
 mod sd_support;
-
-use std::fs;
 
 use augflow_stages::sd::weights::{published_tensors, torch_tensors};
 use augflow_stages::sd::{AutoencoderKl, UNet2DCondition, UNetConfig, VaeConfig, unet, vae};
 use burn::tensor::Device;
 use sd_support::{
-    assert_fill, check_batch, fixture, formula_tensor, json, tensor_list, write_filled,
+    check_batch, fixture, formula_tensor, json, tensor_list, write_changed_config,
+    write_checked_fill,
 };
+
+/// diffusers' file name for a part's weights.
+const WEIGHTS: &str = "diffusion_pytorch_model.safetensors";
 
 #[test]
 fn vae_encode_and_decode_match_diffusers() {
     let config = VaeConfig::read(&fixture("vae/config.json")).unwrap();
     let device = Device::flex();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("diffusion_pytorch_model.safetensors");
     let reference = json("vae.json");
     let names = published_tensors(&AutoencoderKl::new(&config, &device), &vae::NAMING);
-    assert_fill(write_filled(&names, "", &path), &reference);
+    let (_dir, path) = write_checked_fill(&names, "", WEIGHTS, &reference);
     let model = AutoencoderKl::load(&config, &path, &device).unwrap();
     let (mean, logvar) = model.encode(formula_tensor("images", [2, 3, 16, 16]));
     check_batch("latent mean", mean.clone(), &reference["mean"]);
@@ -40,11 +41,9 @@ fn vae_encode_and_decode_match_diffusers() {
 fn unet_noise_prediction_matches_diffusers_at_three_timesteps() {
     let config = UNetConfig::read(&fixture("unet/config.json")).unwrap();
     let device = Device::flex();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("diffusion_pytorch_model.safetensors");
     let reference = json("unet.json");
     let names = published_tensors(&UNet2DCondition::new(&config, &device), &unet::NAMING);
-    assert_fill(write_filled(&names, "", &path), &reference);
+    let (_dir, path) = write_checked_fill(&names, "", WEIGHTS, &reference);
     let model = UNet2DCondition::load(&config, &path, &device).unwrap();
     let timesteps: Vec<f32> = reference["timesteps"]
         .as_array()
@@ -84,9 +83,7 @@ fn sd_v1_4_vae_and_unet_have_every_published_tensor() {
 fn sd_v2_and_sdxl_unet_configs_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.json");
-    let base: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(fixture("sd-v1-4/unet/config.json")).unwrap())
-            .unwrap();
+    let base = json("sd-v1-4/unet/config.json");
     let cases = [
         (
             // stabilityai/stable-diffusion-2-1's U-Net.
@@ -102,11 +99,7 @@ fn sd_v2_and_sdxl_unet_configs_are_refused_with_the_reason() {
         ),
     ];
     for (changes, family) in cases {
-        let mut config = base.clone();
-        for (key, value) in changes.as_object().unwrap() {
-            config[key] = value.clone();
-        }
-        fs::write(&path, config.to_string()).unwrap();
+        write_changed_config(&path, &base, &changes);
         let err = UNetConfig::read(&path).unwrap_err().to_string();
         assert!(
             err.contains("config.json") && err.contains(family),

@@ -18,6 +18,8 @@
 //! allow 1e-5 of the largest |value|, about 8× PyTorch's own f32 error; a wiring slip is
 //! far larger (see the mutations in the report of the commit that added this test).
 
+mod parity_support;
+
 use std::fs;
 
 use augflow_stages::classifiers::{Architecture, Classifier, ModelSpec, load_pretrained};
@@ -25,11 +27,12 @@ use augflow_stages::metrics::quality::inception::test_weights::{
     TestTensor, TestValues, fnv1a64, unit_value, write_safetensors,
 };
 use burn::tensor::{Device, Tensor, TensorData};
+use parity_support::{
+    assert_fill, assert_mentions, check_summary, crossed_sines, fill_checksum, per_item,
+};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/timm");
-/// A fraction of the largest reference value: see the module docs.
-const TOLERANCE: f64 = 1e-5;
 
 /// The formula of `fill_value` in the Python script: f64, rounded once to f32.
 fn fill_value(name: &str, shape: &[usize]) -> Vec<f32> {
@@ -97,58 +100,16 @@ fn model_input(reference: &Value) -> (Tensor<4>, u64) {
     let mut values = Vec::with_capacity(images.len() * height * width);
     for abc in images {
         let [a, b, c] = [0, 1, 2].map(|i| abc[i].as_f64().unwrap());
-        for y in 0..height {
-            for x in 0..width {
-                let (x, y) = (x as f64, y as f64);
-                let v = 0.5
-                    + 0.35 * (a * x + b * y).sin() * (c * y - 0.05 * x).cos()
-                    + 0.1 * (0.3 * x * y / width as f64).cos();
-                let pixel = (255.0 * v.clamp(0.0, 1.0) + 0.5).floor();
-                values.push(((pixel / 255.0 - 0.5) / 0.25) as f32);
-            }
-        }
+        let pixels = crossed_sines(width, height, a, b, c);
+        values.extend(
+            pixels
+                .into_iter()
+                .map(|p| ((f64::from(p) / 255.0 - 0.5) / 0.25) as f32),
+        );
     }
     let bits = values.iter().map(|v| u64::from(v.to_bits())).sum();
     let data = TensorData::new(values, [images.len(), 1, height, width]);
     (Tensor::from_data(data, &Device::flex()), bits)
-}
-
-/// Checks `ours` (one image's values) against the script's summary of them.
-fn check_summary(what: &str, ours: &[f64], reference: &Value) {
-    let num = |key: &str| reference[key].as_f64().unwrap();
-    let max = num("max_abs");
-    let mean = ours.iter().sum::<f64>() / ours.len() as f64;
-    let l2 = ours.iter().map(|v| v * v).sum::<f64>().sqrt();
-    let our_max = ours.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let first16: Vec<f64> = reference["first16"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    let worst = ours
-        .iter()
-        .zip(&first16)
-        .map(|(a, b)| (a - b).abs() / max)
-        .fold(0.0, f64::max);
-    eprintln!(
-        "{what}: first16 worst {worst:.2e} of max, mean {mean:.6e} ({:.6e}), l2 {l2:.6e} ({:.6e})",
-        num("mean"),
-        num("l2")
-    );
-    assert!(worst <= TOLERANCE, "{what} first 16: {:?}", &ours[..16]);
-    assert!(
-        (mean - num("mean")).abs() <= TOLERANCE * max,
-        "{what} mean {mean}"
-    );
-    assert!(
-        (l2 - num("l2")).abs() <= TOLERANCE * num("l2"),
-        "{what} l2 {l2}"
-    );
-    assert!(
-        (our_max - max).abs() <= TOLERANCE * max,
-        "{what} max {our_max}"
-    );
 }
 
 /// Writes the filled timm file, loads it through augflow's loader into a grayscale
@@ -159,21 +120,8 @@ fn timm_parity(architecture: Architecture) {
     let expected = &reference["models"][name];
     let tensors = timm_tensors(name);
 
-    // The fill is the script's, bit for bit (order-free sum of the f32 bit patterns).
-    let (mut count, mut elements, mut bits) = (0u64, 0u64, 0u64);
-    for tensor in &tensors {
-        if let TestValues::F32(values) = &tensor.values {
-            count += 1;
-            elements += values.len() as u64;
-            bits += values.iter().map(|v| u64::from(v.to_bits())).sum::<u64>();
-        }
-    }
-    let fill = &expected["fill"];
-    assert_eq!(
-        [count, elements, bits],
-        ["tensors", "elements", "bit_sum"].map(|k| fill[k].as_u64().unwrap()),
-        "{name}: the fill differs from the script's"
-    );
+    // The fill is the script's, bit for bit.
+    assert_fill(fill_checksum(&tensors), expected);
     let (x, input_bits) = model_input(&reference);
     assert_eq!(input_bits, reference["input"]["bit_sum"].as_u64().unwrap());
 
@@ -209,20 +157,21 @@ fn timm_parity(architecture: Architecture) {
     let classes = bias.len();
     let images = expected["images"].as_array().unwrap();
     let width = features.len() / images.len();
-    for (i, image) in images.iter().enumerate() {
-        let ours: Vec<f64> = features[i * width..(i + 1) * width]
-            .iter()
-            .map(|&v| f64::from(v))
-            .collect();
+    for (i, (ours, image)) in per_item(&features, images.len())
+        .iter()
+        .zip(images)
+        .enumerate()
+    {
         check_summary(
             &format!("{name} image {i} features"),
-            &ours,
+            ours,
             &image["features"],
+            "first16",
         );
         let logits: Vec<f64> = (0..classes)
             .map(|c| {
                 let row = &weight[c * width..(c + 1) * width];
-                let dot: f64 = row.iter().zip(&ours).map(|(&w, f)| f64::from(w) * f).sum();
+                let dot: f64 = row.iter().zip(ours).map(|(&w, f)| f64::from(w) * f).sum();
                 dot + f64::from(bias[c])
             })
             .collect();
@@ -230,6 +179,7 @@ fn timm_parity(architecture: Architecture) {
             &format!("{name} image {i} logits"),
             &logits,
             &image["logits"],
+            "first16",
         );
     }
 }
@@ -289,12 +239,13 @@ fn a_timm_file_that_does_not_fit_names_the_file_and_the_problems() {
         panic!("a broken file loaded");
     };
     let message = format!("{err}: {err:?}");
-    for needle in [
-        "broken.safetensors",
-        "layer3.2.bn2.running_var",
-        "layer1.0.conv2.weight",
-        "layer5.0.conv1.weight",
-    ] {
-        assert!(message.contains(needle), "no {needle:?} in {message}");
-    }
+    assert_mentions(
+        &message,
+        &[
+            "broken.safetensors",
+            "layer3.2.bn2.running_var",
+            "layer1.0.conv2.weight",
+            "layer5.0.conv1.weight",
+        ],
+    );
 }

@@ -3,9 +3,9 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use augflow_cache::Store;
+use augflow_cache::{Artifact, Store};
 
 pub fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -34,6 +34,16 @@ pub fn sample_tree(root: &Path) {
     write(&root.join("bin/run.sh"), b"#!/bin/sh\necho hi\n");
     set_mode(&root.join("bin/run.sh"), 0o755);
     fs::create_dir_all(root.join("empty")).unwrap();
+}
+
+/// A fresh [`store`] holding [`sample_tree`], written at `<dir>/tree`: the temp dir, the
+/// store, the tree's path and the tree's artifact.
+pub fn store_with_sample_tree() -> (tempfile::TempDir, Store, PathBuf, Artifact) {
+    let (dir, store) = store();
+    let tree = dir.path().join("tree");
+    sample_tree(&tree);
+    let art = store.put_artifact(&tree).unwrap();
+    (dir, store, tree, art)
 }
 
 /// Relative path → (bytes, executable) of every file under `root`.

@@ -148,8 +148,35 @@ pub fn blobs_of(store: &Store, entry: &ActionEntry) -> BTreeSet<Digest> {
     out
 }
 
-fn key(name: &str) -> Digest {
+/// The action key a scenario uses, named for the reader.
+pub fn key(name: &str) -> Digest {
     Digest::of_bytes(name.as_bytes())
+}
+
+/// The digests of every object of `kind` on the remote, in the order it lists them.
+pub fn listed(remote: &dyn Remote, kind: ObjectKind) -> Vec<Digest> {
+    remote
+        .list(kind)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.digest)
+        .collect()
+}
+
+/// Pushes alice's outputs for `seed` (from `t.a`) under `k`, then deletes the entry's
+/// `small.txt` blob from the remote: an entry whose blob vanished. Returns the entry and
+/// the deleted blob's digest.
+pub fn push_and_lose_a_blob(
+    remote: &dyn Remote,
+    t: &Team,
+    k: &Digest,
+    seed: &str,
+) -> (ActionEntry, Digest) {
+    let entry = outputs(&t.a, t.dir.path(), seed, "alice");
+    push_action(remote, &t.a, k, &entry, 2).unwrap();
+    let gone = entry.outputs["small.txt"].digest();
+    remote.delete(ObjectKind::Blob, &gone).unwrap();
+    (entry, gone)
 }
 
 fn remote_entry(remote: &dyn Remote, k: &Digest) -> ActionEntry {
@@ -227,13 +254,7 @@ pub fn push_twice(h: &dyn Harness) {
     assert!(!theirs.entry_created);
     assert_eq!(theirs.blobs_uploaded, 0);
 
-    let keys: Vec<Digest> = remote
-        .list(ObjectKind::Action)
-        .unwrap()
-        .into_iter()
-        .map(|o| o.digest)
-        .collect();
-    assert_eq!(keys, vec![k]);
+    assert_eq!(listed(&*remote, ObjectKind::Action), vec![k]);
     assert_eq!(remote_entry(&*remote, &k), entry);
     // The conditional create itself, without push's early exit.
     assert!(!remote.put_action_bytes_if_absent(&k, b"{}").unwrap());
@@ -350,10 +371,8 @@ pub fn missing_blob(h: &dyn Harness) {
     let t = team();
     let remote = h.open();
     let k = key("missing");
-    let entry = outputs(&t.a, t.dir.path(), "missing", "alice");
-    push_action(&*remote, &t.a, &k, &entry, 2).unwrap();
-    let gone = entry.outputs["small.txt"].digest();
-    remote.delete(ObjectKind::Blob, &gone).unwrap();
+    let (_, gone) = push_and_lose_a_blob(&*remote, &t, &k, "missing");
+    // Deleting what is already gone is no error.
     remote.delete(ObjectKind::Blob, &gone).unwrap();
     let err = pull_action(&*remote, &t.b, &k, 2).unwrap_err();
     assert!(
@@ -492,19 +511,9 @@ pub fn gc(h: &dyn Harness) {
     let real = gc_remote(&*remote, &keep, grace, false).unwrap();
     assert_eq!(real, dry);
     assert!(real.bytes_freed > 0);
-    let actions: BTreeSet<Digest> = remote
-        .list(ObjectKind::Action)
-        .unwrap()
-        .into_iter()
-        .map(|o| o.digest)
-        .collect();
+    let actions = BTreeSet::from_iter(listed(&*remote, ObjectKind::Action));
     assert_eq!(actions, BTreeSet::from([keep_key, new_key]));
-    let blobs: BTreeSet<Digest> = remote
-        .list(ObjectKind::Blob)
-        .unwrap()
-        .into_iter()
-        .map(|o| o.digest)
-        .collect();
+    let blobs = BTreeSet::from_iter(listed(&*remote, ObjectKind::Blob));
     assert!(keep_blobs.is_subset(&blobs));
     assert!(fresh_blobs.is_subset(&blobs));
     assert!(blobs.is_disjoint(&dropped_only));

@@ -6,16 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use augflow_cache::remote::{
-    ObjectKind, Remote, SIGNED_BY, SignedRemote, SigningConfig, public_key, pull_action,
-    pull_action_expecting, push_action, repair_action,
+    Remote, SIGNED_BY, SignedRemote, SigningConfig, public_key, pull_action, pull_action_expecting,
+    push_action, repair_action,
 };
-use augflow_cache::{ActionEntry, Artifact, Digest, Producer, Store, TreeEntry, TreeManifest};
+use augflow_cache::{ActionEntry, Artifact, Producer, Store, TreeEntry, TreeManifest};
 
-use super::{Harness, count_files, outputs, team};
-
-fn key(name: &str) -> Digest {
-    Digest::of_bytes(name.as_bytes())
-}
+use super::{Harness, count_files, key, outputs, push_and_lose_a_blob, team};
 
 /// An entry with one directory output whose manifest lists `a` as a file and `a/b` too.
 fn clashing_entry(store: &Store) -> ActionEntry {
@@ -97,10 +93,7 @@ pub fn push_reuploads_missing_blobs(h: &dyn Harness) {
     let t = team();
     let remote = h.open();
     let k = key("heal");
-    let entry = outputs(&t.a, t.dir.path(), "heal", "alice");
-    push_action(&*remote, &t.a, &k, &entry, 2).unwrap();
-    let gone = entry.outputs["small.txt"].digest();
-    remote.delete(ObjectKind::Blob, &gone).unwrap();
+    let (entry, _) = push_and_lose_a_blob(&*remote, &t, &k, "heal");
     let again = push_action(&*remote, &t.a, &k, &entry, 2).unwrap();
     assert!(!again.entry_created);
     assert_eq!(again.blobs_uploaded, 1, "{again:?}");
@@ -114,11 +107,7 @@ pub fn broken_entries_are_replaced_only_by_repair(h: &dyn Harness) {
     let t = team();
     let remote = h.open();
     let k = key("broken");
-    let alice = outputs(&t.a, t.dir.path(), "broken-a", "alice");
-    push_action(&*remote, &t.a, &k, &alice, 2).unwrap();
-    remote
-        .delete(ObjectKind::Blob, &alice.outputs["small.txt"].digest())
-        .unwrap();
+    push_and_lose_a_blob(&*remote, &t, &k, "broken-a");
     let bob = outputs(&t.b, t.dir.path(), "broken-b", "bob");
     let pushed = push_action(&*remote, &t.b, &k, &bob, 2).unwrap();
     assert!(pushed.remote_entry_broken, "{pushed:?}");

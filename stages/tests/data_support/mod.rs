@@ -65,6 +65,22 @@ pub fn rows(manifest: &ImageSetManifest) -> Vec<(String, String, String, Option<
         .collect()
 }
 
+/// (label, patient, split) of each record, in manifest order.
+pub fn label_patient_split(manifest: &ImageSetManifest) -> Vec<(&str, &str, Option<&str>)> {
+    manifest
+        .images
+        .iter()
+        .map(|r| (r.label.as_str(), r.patient_id.as_str(), r.split.as_deref()))
+        .collect()
+}
+
+/// `message` contains every one of `needles`; the failure names the one it lacks.
+pub fn assert_mentions(message: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(message.contains(needle), "no {needle:?} in: {message}");
+    }
+}
+
 /// Decodes an output PNG, checking it is 8-bit grayscale.
 pub fn read_gray(path: &Path) -> GrayImage {
     match image::open(path).unwrap() {

@@ -1,11 +1,12 @@
 //! Shared by the SD parity tests: the weight formula of `bench/reference/sd_reference.py`,
-//! its reference files, and the comparison of outputs with their summaries.
+//! its reference files, and the comparison of batched outputs with their summaries (the
+//! comparison itself is [`crate::parity_support`]'s, which every SD test binary declares).
 
 #![allow(dead_code)] // each test binary uses a subset
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use augflow_stages::metrics::quality::inception::test_weights::{
     TestTensor, TestValues, fnv1a64, unit_value, write_safetensors,
@@ -13,17 +14,31 @@ use augflow_stages::metrics::quality::inception::test_weights::{
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
 
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sd");
-/// A fraction of the largest reference value; the script's own f32 runs are within
-/// 1.3e-6 of its f64 runs (it prints each).
-pub const TOLERANCE: f64 = 1e-5;
+use crate::parity_support::{assert_fill, check_summary, fill_checksum, per_item};
 
-pub fn fixture(name: &str) -> std::path::PathBuf {
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sd");
+
+pub fn fixture(name: &str) -> PathBuf {
     Path::new(FIXTURES).join(name)
 }
 
 pub fn json(name: &str) -> Value {
-    serde_json::from_str(&fs::read_to_string(fixture(name)).unwrap()).unwrap()
+    read_json(&fixture(name))
+}
+
+pub fn read_json(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Writes `base` (a JSON object: a config) to `path` with each key of `changes` set to
+/// its value there.
+pub fn write_changed_config(path: &Path, base: &Value, changes: &Value) {
+    let mut config = base.clone();
+    for (key, value) in changes.as_object().unwrap() {
+        config[key] = value.clone();
+    }
+    fs::write(path, config.to_string()).unwrap();
 }
 
 /// The script's `fill_value`: f64, rounded once to f32.
@@ -61,32 +76,30 @@ pub fn formula_tensor<const D: usize>(name: &str, shape: [usize; D]) -> Tensor<D
 /// under its name with `strip` removed; returns the fill's checksum (count, elements, f32
 /// bit sum) to compare with the script's.
 pub fn write_filled(tensors: &BTreeMap<String, Vec<usize>>, strip: &str, path: &Path) -> [u64; 3] {
-    let mut sums = [0u64; 3];
     let filled: Vec<TestTensor> = tensors
         .iter()
-        .map(|(name, shape)| {
-            let values = fill_value(name.strip_prefix(strip).unwrap_or(name), shape);
-            sums[0] += 1;
-            sums[1] += values.len() as u64;
-            sums[2] += values.iter().map(|v| u64::from(v.to_bits())).sum::<u64>();
-            TestTensor {
-                name: name.clone(),
-                shape: shape.clone(),
-                values: TestValues::F32(values),
-            }
+        .map(|(name, shape)| TestTensor {
+            name: name.clone(),
+            shape: shape.clone(),
+            values: TestValues::F32(fill_value(name.strip_prefix(strip).unwrap_or(name), shape)),
         })
         .collect();
     write_safetensors(path, &filled).unwrap();
-    sums
+    fill_checksum(&filled)
 }
 
-pub fn assert_fill(sums: [u64; 3], reference: &Value) {
-    let fill = &reference["fill"];
-    assert_eq!(
-        sums,
-        ["tensors", "elements", "bit_sum"].map(|k| fill[k].as_u64().unwrap()),
-        "the fill differs from the script's"
-    );
+/// [`write_filled`] into `file_name` in a new temp dir, checking the fill against the
+/// script's (`reference["fill"]`); returns the dir (keep it alive) and the file's path.
+pub fn write_checked_fill(
+    tensors: &BTreeMap<String, Vec<usize>>,
+    strip: &str,
+    file_name: &str,
+    reference: &Value,
+) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file_name);
+    assert_fill(write_filled(tensors, strip, &path), reference);
+    (dir, path)
 }
 
 /// Compares each batch item of `out` with the script's summaries (mean, L2 norm,
@@ -94,48 +107,13 @@ pub fn assert_fill(sums: [u64; 3], reference: &Value) {
 pub fn check_batch<const D: usize>(what: &str, out: Tensor<D>, expected: &Value) {
     let expected = expected.as_array().unwrap();
     let values = out.try_into_vec_as::<f32>().unwrap();
-    let per_item = values.len() / expected.len();
-    for (i, reference) in expected.iter().enumerate() {
-        let ours: Vec<f64> = values[i * per_item..(i + 1) * per_item]
-            .iter()
-            .map(|&v| f64::from(v))
-            .collect();
-        check_summary(&format!("{what} {i}"), &ours, reference, "first16");
-    }
-}
-
-/// Compares `ours` with the script's summary of the same values: its mean, L2 norm and
-/// the values listed under `first` (the first 8 or 16), each within [`TOLERANCE`] of the
-/// largest |value|.
-pub fn check_summary(what: &str, ours: &[f64], reference: &Value, first: &str) {
-    let num = |k: &str| reference[k].as_f64().unwrap();
-    let max = num("max_abs");
-    let mean = ours.iter().sum::<f64>() / ours.len() as f64;
-    let l2 = ours.iter().map(|v| v * v).sum::<f64>().sqrt();
-    let worst = reference[first]
-        .as_array()
-        .unwrap()
+    for (i, (ours, reference)) in per_item(&values, expected.len())
         .iter()
-        .zip(ours)
-        .map(|(e, o)| (e.as_f64().unwrap() - o).abs() / max)
-        .fold(0.0, f64::max);
-    eprintln!(
-        "{what}: {first} worst {worst:.2e} of max, mean {mean:.6e} ({:.6e}), l2 {l2:.6e} ({:.6e})",
-        num("mean"),
-        num("l2")
-    );
-    assert!(
-        worst <= TOLERANCE,
-        "{what}: values differ by {worst:e} of max"
-    );
-    assert!(
-        (mean - num("mean")).abs() <= TOLERANCE * max,
-        "{what} mean {mean}"
-    );
-    assert!(
-        (l2 - num("l2")).abs() <= TOLERANCE * num("l2"),
-        "{what} l2 {l2}"
-    );
+        .zip(expected)
+        .enumerate()
+    {
+        check_summary(&format!("{what} {i}"), ours, reference, "first16");
+    }
 }
 
 /// A `*.tensors` list the script wrote: `name d0,d1,…` per line.
