@@ -44,6 +44,7 @@ mod hashing;
 mod meta;
 mod producer;
 pub mod remote;
+mod small_file;
 mod stat_cache;
 mod store;
 mod tree;
@@ -54,6 +55,7 @@ pub use digest::{Digest, DigestParseError};
 pub use error::CacheError;
 pub use hashing::hash_file;
 pub use producer::Producer;
+pub use small_file::read_small_file;
 pub use stat_cache::{DEFAULT_RACY_WINDOW, STAT_CACHE_FORMAT, StatCache, StatCacheStats};
 pub use store::{GcReport, KeyLock, STORE_FORMAT, Store, USE_RESOLUTION};
 

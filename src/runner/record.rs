@@ -2,10 +2,9 @@
 //! `status` and `explain` can say what changed since.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use augflow_cache::{Artifact, Digest};
+use augflow_cache::{Artifact, Digest, read_small_file};
 use serde::{Deserialize, Serialize};
 
 use crate::hash::StageKey;
@@ -60,18 +59,9 @@ pub fn recorded_keys(dir: &Path) -> Vec<Digest> {
         {
             continue;
         }
-        let Ok(file) = std::fs::File::open(&path) else {
+        let Some(bytes) = read_small_file(&path, MAX_RECORD_BYTES) else {
             continue;
         };
-        let mut bytes = Vec::new();
-        if file
-            .take(MAX_RECORD_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .is_err()
-            || bytes.len() as u64 > MAX_RECORD_BYTES
-        {
-            continue;
-        }
         if let Ok(record) = serde_json::from_slice::<NodeRecord>(&bytes)
             && record.format == RECORD_FORMAT
         {

@@ -4,7 +4,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use super::{ACTIONS, Store, read_dir_names};
+use super::{ACTIONS, Store, read_dir_names, remove_file_if_present};
 use crate::action::{ACTION_FORMAT, ActionEntry};
 use crate::atomic;
 use crate::digest::Digest;
@@ -50,13 +50,7 @@ impl Store {
 
     /// Removes the entry for `key`, if any.
     pub fn remove_action(&self, key: &Digest) -> Result<(), CacheError> {
-        let path = self.action_path(key);
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(CacheError::io("remove action entry", &path, e))
-            }
-            _ => Ok(()),
-        }
+        remove_file_if_present(&self.action_path(key), "remove action entry")
     }
 
     /// Keys of all entries, sorted. Files that are not `<hex>.json` are ignored.

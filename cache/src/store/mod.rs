@@ -185,6 +185,14 @@ pub(crate) fn create_parent(path: &Path) -> Result<(), CacheError> {
     }
 }
 
+/// Removes the file at `path`; absent is fine. `what` names the file in the error.
+pub(crate) fn remove_file_if_present(path: &Path, what: &'static str) -> Result<(), CacheError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(CacheError::io(what, path, e)),
+        _ => Ok(()),
+    }
+}
+
 /// UTF-8 names of the entries of `dir` (others are skipped); empty if `dir` is missing.
 pub(crate) fn read_dir_names(dir: &Path) -> Result<Vec<String>, CacheError> {
     let entries = match fs::read_dir(dir) {

@@ -5,15 +5,14 @@
 //! own choosing (augflow gives its node-records folder). The store attaches no meaning to
 //! it; gc in the engine reads the keys recorded there.
 
-use std::fs;
-use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::{PROJECTS, Store, read_dir_names};
+use super::{PROJECTS, Store, read_dir_names, remove_file_if_present};
 use crate::atomic;
 use crate::digest::Digest;
 use crate::error::CacheError;
+use crate::small_file::read_small_file;
 
 /// Longest registered path read back (a path longer than PATH_MAX is not a real one).
 const MAX_PATH_BYTES: u64 = 4096;
@@ -38,13 +37,7 @@ impl Store {
 
     /// Forgets a project (its folder is gone).
     pub fn forget_project(&self, dir: &Path) -> Result<(), CacheError> {
-        let path = self.project_file(dir);
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(CacheError::io("remove project record", &path, e))
-            }
-            _ => Ok(()),
-        }
+        remove_file_if_present(&self.project_file(dir), "remove project record")
     }
 
     /// The folders registered with [`Store::register_project`], sorted. Unreadable or
@@ -56,19 +49,9 @@ impl Store {
             if Digest::from_hex(&name).is_err() {
                 continue;
             }
-            let path = folder.join(&name);
-            let Ok(file) = fs::File::open(&path) else {
+            let Some(bytes) = read_small_file(&folder.join(&name), MAX_PATH_BYTES) else {
                 continue;
             };
-            let mut bytes = Vec::new();
-            if file
-                .take(MAX_PATH_BYTES + 1)
-                .read_to_end(&mut bytes)
-                .is_err()
-                || bytes.len() as u64 > MAX_PATH_BYTES
-            {
-                continue;
-            }
             let dir = PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
             if dir.is_absolute() {
                 found.push(dir);
