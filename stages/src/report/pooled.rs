@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::stats::{BootstrapConfig, PermutationConfig, holm_adjust, mean_ci, sign_flip_test};
-use super::study::{Run, amount_key};
+use super::study::{Delta, Run, amount_key};
 
 /// The metrics pooled per generator.
 pub const POOLED_METRICS: [&str; 2] = ["accuracy", "balanced_accuracy"];
@@ -28,28 +28,13 @@ pub const POOLED_METRICS: [&str; 2] = ["accuracy", "balanced_accuracy"];
 /// Resamples of the cluster bootstrap.
 const RESAMPLES: usize = 4000;
 
-/// A pooled Δ (condition − paired baseline) with its interval and test.
-#[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct PooledDelta {
-    pub mean: f64,
-    /// 95 % cluster-bootstrap percentile interval; `None` when no cell has 2 repeats.
-    pub ci_low: Option<f64>,
-    pub ci_high: Option<f64>,
-    /// Two-sided sign-flip test over (classifier, repeat) clusters.
-    pub p: Option<f64>,
-    /// Holm over the generators (per-generator rows only).
-    pub p_holm: Option<f64>,
-    pub pairs: usize,
-    pub clusters: usize,
-}
-
 /// One generator, pooled over classifiers and amounts (`amount: None`), or over
 /// classifiers at one amount.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Effect {
     pub generator: String,
     pub amount: Option<String>,
-    pub delta: BTreeMap<String, PooledDelta>,
+    pub delta: BTreeMap<String, Delta>,
 }
 
 /// Per-image paired comparison of a generator's best cell with its baseline.
@@ -186,7 +171,7 @@ fn mix(seed: u64, generator: usize, metric: usize, amount: usize) -> u64 {
     seed ^ (((generator as u64) << 40) | ((metric as u64) << 32) | amount as u64)
 }
 
-fn pooled_delta(pairs: &[Pair<'_>], seed: u64, resamples: usize) -> Option<PooledDelta> {
+fn pooled_delta(pairs: &[Pair<'_>], seed: u64, resamples: usize) -> Option<Delta> {
     if pairs.is_empty() || pairs.iter().any(|p| !p.delta.is_finite()) {
         return None;
     }
@@ -209,14 +194,14 @@ fn pooled_delta(pairs: &[Pair<'_>], seed: u64, resamples: usize) -> Option<Poole
     let p = sign_flip_test(&sums, &PermutationConfig::seeded(seed))
         .ok()
         .map(|t| t.p_value);
-    Some(PooledDelta {
+    Some(Delta {
         mean,
         ci_low,
         ci_high,
         p,
         p_holm: None,
         pairs: n,
-        clusters: sums.len(),
+        clusters: Some(sums.len()),
     })
 }
 

@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::pooled::{Effect, Pooled, PooledDelta};
+use super::pooled::{Effect, Pooled};
 use super::render::escape;
+use super::study::Delta;
 
 fn pp(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{:+.2}", 100.0 * v))
@@ -14,7 +15,7 @@ fn p(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{v:.4}"))
 }
 
-fn delta_cells(d: Option<&PooledDelta>, holm: bool) -> String {
+fn delta_cells(d: Option<&Delta>, holm: bool) -> String {
     let Some(d) = d else {
         return if holm {
             "<td></td><td></td><td></td><td></td>".to_owned()
@@ -105,7 +106,7 @@ pub fn markdown(pooled: &Pooled) -> String {
         pooled.holm_over
     );
     for e in &pooled.per_generator {
-        let cell = |d: Option<&PooledDelta>| {
+        let cell = |d: Option<&Delta>| {
             d.map_or_else(
                 || " | ".to_owned(),
                 |d| {

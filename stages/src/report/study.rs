@@ -202,18 +202,25 @@ impl MeanStd {
     }
 }
 
-/// Condition minus baseline for one metric, paired by repeat.
+/// Condition minus baseline for one metric, paired by repeat: in one cell, or pooled over
+/// cells (`clusters` set; see [`super::pooled`]).
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct Delta {
     pub mean: f64,
-    /// Percentile bootstrap over the paired repeats; `None` with fewer than 2 pairs.
+    /// 95 % percentile interval: a bootstrap over the paired repeats in a cell (`None` with
+    /// fewer than 2 pairs), a cluster bootstrap when pooled (`None` when no cell has 2).
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
-    /// Exact two-sided sign-flip test over the paired repeats.
+    /// Two-sided sign-flip test: exact over a cell's paired repeats; over (classifier,
+    /// repeat) clusters when pooled.
     pub p: Option<f64>,
-    /// Holm-adjusted over every cell of this metric.
+    /// Holm-adjusted over every cell of this metric, or over the generators (pooled
+    /// per-generator rows only).
     pub p_holm: Option<f64>,
     pub pairs: usize,
+    /// Pooled only: the (classifier, repeat) clusters the test flips.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<usize>,
 }
 
 /// One (generator, classifier, amount) cell.
@@ -457,5 +464,6 @@ fn paired_delta(group: &[&Run], base: &[&Run], metric: &str, seed: u64) -> Optio
         p: test.map(|t| t.p_value),
         p_holm: None,
         pairs: diffs.len(),
+        clusters: None,
     })
 }
