@@ -55,3 +55,43 @@ pub(crate) fn load_module<M: Module + ModuleSnapshot>(
     }
     Ok(module)
 }
+
+/// One part of a weights file's problem list: "N missing tensors: `a`, `b` and K more"
+/// (`what` = "missing"), naming at most 20; `None` when `names` is empty.
+pub(crate) fn tensor_names_problem(what: &str, names: &[String]) -> Option<String> {
+    const SHOWN: usize = 20;
+    if names.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = names.iter().take(SHOWN).map(String::as_str).collect();
+    let more = match names.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        more => format!(" and {more} more"),
+    };
+    Some(format!(
+        "{} {what} tensors: `{}`{more}",
+        names.len(),
+        shown.join("`, `")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tensor_names_problem;
+
+    #[test]
+    fn long_name_lists_are_shortened() {
+        let names: Vec<String> = (0..23).map(|i| format!("t{i}")).collect();
+        let text = tensor_names_problem("missing", &names).unwrap();
+        assert!(
+            text.starts_with("23 missing tensors: `t0`, `t1`, "),
+            "{text}"
+        );
+        assert!(text.ends_with(", `t19` and 3 more"), "{text}");
+        assert_eq!(
+            tensor_names_problem("unexpected", &names[..1]).as_deref(),
+            Some("1 unexpected tensors: `t0`")
+        );
+        assert_eq!(tensor_names_problem("missing", &[]), None);
+    }
+}

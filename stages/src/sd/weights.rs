@@ -13,6 +13,7 @@ use burn::tensor::{Bool, Int, Tensor};
 
 use crate::StageError;
 use crate::classifiers::pretrained::{RawTensor, parse, serialize};
+use crate::weights::tensor_names_problem;
 
 /// Names and shapes of `module`'s tensors as PyTorch stores them (Linear weights
 /// [out, in], norm scales `weight`/`bias`), without allocating lazy parameters.
@@ -183,34 +184,25 @@ pub(crate) fn load_torch_tensors<M: Module>(
     Ok(module)
 }
 
+/// The names of `names` that `other` lacks, in order.
+fn absent_from<V, W>(names: &BTreeMap<String, V>, other: &BTreeMap<String, W>) -> Vec<String> {
+    names
+        .keys()
+        .filter(|name| !other.contains_key(*name))
+        .cloned()
+        .collect()
+}
+
 /// Every missing tensor, wrong shape and unexpected tensor, in one message.
 pub(crate) fn check_tensors(
     expected: &BTreeMap<String, Vec<usize>>,
     found: &BTreeMap<String, RawTensor>,
 ) -> Result<(), String> {
-    let list = |names: Vec<String>| {
-        let shown: Vec<&str> = names.iter().take(20).map(String::as_str).collect();
-        let more = names.len().saturating_sub(shown.len());
-        let tail = if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        };
-        format!("`{}`{tail}", shown.join("`, `"))
-    };
     let mut problems = Vec::new();
-    let missing: Vec<String> = expected
-        .keys()
-        .filter(|name| !found.contains_key(*name))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        problems.push(format!(
-            "{} missing tensors: {}",
-            missing.len(),
-            list(missing)
-        ));
-    }
+    problems.extend(tensor_names_problem(
+        "missing",
+        &absent_from(expected, found),
+    ));
     for (name, shape) in expected {
         if let Some(tensor) = found.get(name)
             && &tensor.shape != shape
@@ -221,18 +213,10 @@ pub(crate) fn check_tensors(
             ));
         }
     }
-    let unexpected: Vec<String> = found
-        .keys()
-        .filter(|name| !expected.contains_key(*name))
-        .cloned()
-        .collect();
-    if !unexpected.is_empty() {
-        problems.push(format!(
-            "{} unexpected tensors: {}",
-            unexpected.len(),
-            list(unexpected)
-        ));
-    }
+    problems.extend(tensor_names_problem(
+        "unexpected",
+        &absent_from(found, expected),
+    ));
     if problems.is_empty() {
         Ok(())
     } else {

@@ -11,6 +11,7 @@ use burn::tensor::Device;
 use super::net::FoldedConv;
 use crate::StageError;
 use crate::classifiers::pretrained::{RawTensor, parse};
+use crate::weights::tensor_names_problem;
 
 /// BatchNorm epsilon of every `BasicConv2d` (torchvision's Inception3, as TensorFlow's).
 const BN_EPS: f64 = 0.001;
@@ -115,13 +116,7 @@ impl FileWeights {
     /// take (other than the unused head), as one error naming the file.
     pub fn finish(self, path: &Path) -> Result<(), StageError> {
         let mut problems = Vec::new();
-        if !self.missing.is_empty() {
-            problems.push(format!(
-                "{} missing tensors: {}",
-                self.missing.len(),
-                listing(&self.missing)
-            ));
-        }
+        problems.extend(tensor_names_problem("missing", &self.missing));
         problems.extend(self.mismatched.iter().cloned());
         if let Some(fc) = self.tensors.get("fc.weight")
             && fc.shape != FC_WEIGHT_SHAPE
@@ -140,13 +135,7 @@ impl FileWeights {
             })
             .cloned()
             .collect();
-        if !unexpected.is_empty() {
-            problems.push(format!(
-                "{} unexpected tensors: {}",
-                unexpected.len(),
-                listing(&unexpected)
-            ));
-        }
+        problems.extend(tensor_names_problem("unexpected", &unexpected));
         if problems.is_empty() {
             return Ok(());
         }
@@ -202,15 +191,6 @@ fn fold(weight: &[f32], gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32]) 
 }
 
 /// The first few names of a list, and how many more there are.
-fn listing(names: &[String]) -> String {
-    const SHOWN: usize = 5;
-    let mut text: Vec<String> = names.iter().take(SHOWN).map(|n| format!("`{n}`")).collect();
-    if names.len() > SHOWN {
-        text.push(format!("and {} more", names.len() - SHOWN));
-    }
-    text.join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,12 +204,5 @@ mod tests {
         assert!(close(folded.weight[0], 2.0 * s), "{:?}", folded.weight);
         assert!(close(folded.weight[1], -s), "{:?}", folded.weight);
         assert!(close(folded.bias[0], 0.25 - 0.5 * s), "{:?}", folded.bias);
-    }
-
-    #[test]
-    fn long_lists_are_shortened() {
-        let names: Vec<String> = (0..7).map(|i| format!("t{i}")).collect();
-        assert_eq!(listing(&names), "`t0`, `t1`, `t2`, `t3`, `t4`, and 2 more");
-        assert_eq!(listing(&names[..1]), "`t0`");
     }
 }
