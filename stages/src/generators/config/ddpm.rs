@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::validate_size;
+use super::{validate_holdout, validate_size};
 use crate::StageError;
 
 /// How the forward process adds noise.
@@ -205,12 +205,6 @@ impl DdpmConfig {
                 "selection needs every ≥ 1, samples ≥ 2 and ddim_steps ≥ 1, not {sel:?}"
             ));
         }
-        if !(sel.holdout == 0.0 || (sel.holdout > 0.0 && sel.holdout < 0.5)) {
-            return invalid(format!(
-                "selection.holdout {} is neither 0 (keep the last EMA weights) nor in (0, 0.5)",
-                sel.holdout
-            ));
-        }
-        Ok(())
+        validate_holdout(sel.holdout)
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ddpm::{default_batch_size, default_ema, default_image_size, default_steps};
+use super::validate_holdout;
 use crate::StageError;
 
 /// The generator network of `train.gan`. Saved in the generator artifact, so sampling
@@ -241,12 +242,6 @@ impl GanConfig {
                 "selection needs every ≥ 1 and samples ≥ 2, not {sel:?}"
             ));
         }
-        if !(sel.holdout == 0.0 || (sel.holdout > 0.0 && sel.holdout < 0.5)) {
-            return invalid(format!(
-                "selection.holdout {} is neither 0 (keep the last EMA weights) nor in (0, 0.5)",
-                sel.holdout
-            ));
-        }
-        Ok(())
+        validate_holdout(sel.holdout)
     }
 }

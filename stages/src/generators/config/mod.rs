@@ -25,3 +25,14 @@ pub(crate) fn validate_size(size: u32) -> Result<(), StageError> {
     }
     Ok(())
 }
+
+/// The share of each class's images held out to select a checkpoint: 0 (keep the last EMA
+/// weights) or in (0, 0.5).
+pub(crate) fn validate_holdout(holdout: f64) -> Result<(), StageError> {
+    if !(holdout == 0.0 || (holdout > 0.0 && holdout < 0.5)) {
+        return Err(StageError::InvalidConfig(format!(
+            "selection.holdout {holdout} is neither 0 (keep the last EMA weights) nor in (0, 0.5)"
+        )));
+    }
+    Ok(())
+}
