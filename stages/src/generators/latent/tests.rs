@@ -179,21 +179,27 @@ fn lora_scale_zero_is_exactly_the_base_and_its_file_is_small() {
     );
 }
 
-#[test]
-fn weight_files_written_by_a_test_load_into_fresh_modules() {
-    let device = Device::flex();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let source = tiny(11, &device);
-    let ae_spec = AutoencoderSpec {
+/// A 16-pixel autoencoder with four latent channels, initialised from `seed`.
+fn tiny_autoencoder(seed: u64, device: &Device) -> (AutoencoderSpec, Autoencoder) {
+    let spec = AutoencoderSpec {
         image_size: 16,
         factor: 4,
         base_channels: 4,
         latent_channels: 4,
     };
-    let ae = Autoencoder::new(&ae_spec, &device).map(&mut crate::init::SeededInit::new(
-        12,
+    let ae = Autoencoder::new(&spec, device).map(&mut crate::init::SeededInit::new(
+        seed,
         crate::init::InitPolicy::TorchDefault,
     ));
+    (spec, ae)
+}
+
+#[test]
+fn weight_files_written_by_a_test_load_into_fresh_modules() {
+    let device = Device::flex();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = tiny(11, &device);
+    let (ae_spec, ae) = tiny_autoencoder(12, &device);
     let write = |name: &str, bytes: Vec<u8>| {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).expect("write");
@@ -317,16 +323,7 @@ fn flipped_examples_are_latents_of_mirrored_images() {
     // hflip must train on the encoder's latent of the mirrored image: the encoder is not
     // mirror-equivariant, so the mirrored latent is something else.
     let device = Device::flex();
-    let ae_spec = AutoencoderSpec {
-        image_size: 16,
-        factor: 4,
-        base_channels: 4,
-        latent_channels: 4,
-    };
-    let ae = Autoencoder::new(&ae_spec, &device).map(&mut crate::init::SeededInit::new(
-        21,
-        crate::init::InitPolicy::TorchDefault,
-    ));
+    let (ae_spec, ae) = tiny_autoencoder(21, &device);
     let spec = LatentSpec {
         method: LatentMethod::Base,
         autoencoder: ae_spec.clone(),
