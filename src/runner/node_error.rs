@@ -69,13 +69,6 @@ impl NodeError {
 
     /// The whole chain as one line group, for events and logs.
     pub fn chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(err) = source {
-            text.push_str(": ");
-            text.push_str(&err.to_string());
-            source = err.source();
-        }
-        text
+        augflow_stages::error_chain(self)
     }
 }

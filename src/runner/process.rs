@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use augflow_cache::{ActionEntry, Artifact, CacheError, Digest, Producer};
+use augflow_stages::error_chain;
 
 use super::engine::Engine;
 use super::events::NodeStatus;
@@ -306,18 +307,6 @@ fn check_output_paths(engine: &Engine<'_>, node: &NodeSpec) -> Result<(), NodeEr
         })?;
     }
     Ok(())
-}
-
-/// An error and its sources on one line.
-pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 /// Makes the workspace hold exactly the recorded outputs, copying from the store what is

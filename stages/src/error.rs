@@ -145,3 +145,15 @@ pub enum StageError {
     #[error("finish: the stage was cancelled")]
     Cancelled,
 }
+
+/// An error and its causes on one line, joined by `: ` (for summaries, events and logs).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -47,7 +47,7 @@ mod json_file;
 mod weights;
 
 pub use config::{ConfigError, StageConfig};
-pub use error::StageError;
+pub use error::{StageError, error_chain};
 
 /// Version of the phantom generator's output.
 ///

@@ -37,8 +37,8 @@ use petgraph::graph::NodeIndex;
 use super::engine::Engine;
 use super::events::{Event, RunSummary};
 use super::ledger::{Outcome, RunLedger};
-use super::process::error_chain;
 use crate::project::SlurmConfig;
+use augflow_stages::error_chain;
 use state::{JOBS_FORMAT, JobsFile, read_jobs, write_jobs};
 
 pub use client::{SlurmClient, SlurmCommands};

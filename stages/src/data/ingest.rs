@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use super::options::{IngestOptions, LabelMap, check_class_name};
 use super::{IngestSummary, decode, out_dir, png_out, resize};
-use crate::StageError;
 use crate::image_set::{IMAGE_SET_FORMAT, IMAGES_DIR, ImageRecord, ImageSetManifest};
+use crate::{StageError, error_chain};
 
 /// One input image as a loader found it, before label mapping.
 #[derive(Debug, Clone)]
@@ -88,9 +88,9 @@ impl<'a> Ingest<'a> {
             Err(err @ (StageError::Read { .. } | StageError::DecodeImage { .. }))
                 if self.options.skip_bad =>
             {
-                tracing::warn!(file = %candidate.file.display(), error = %chain(&err), "skipped a bad image");
+                tracing::warn!(file = %candidate.file.display(), error = %error_chain(&err), "skipped a bad image");
                 self.skipped
-                    .push((candidate.file.display().to_string(), chain(&err)));
+                    .push((candidate.file.display().to_string(), error_chain(&err)));
                 return Ok(());
             }
             Err(err) => return Err(err),
@@ -197,18 +197,6 @@ fn file_stem_for(patient_id: &str) -> String {
     }
     stem.truncate(MAX_STEM);
     stem
-}
-
-/// An error and its causes on one line, for the summary's `skipped` reasons.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
