@@ -79,12 +79,17 @@ fn process<'u>(
     check_output_paths(engine, node)?;
     let key_fields = compute_key(engine, node, upstream)?;
     let key = key_fields.digest();
-    let mut warnings = Vec::new();
-
-    if let Some(done) = try_hit(engine, node, &key_fields, key, &mut warnings)? {
+    let mut lookup = Lookup {
+        engine,
+        node,
+        key_fields: &key_fields,
+        key,
+        warnings: Vec::new(),
+    };
+    if let Some(done) = lookup.try_hit()? {
         return Ok(done);
     }
-    if let Some(done) = try_remote(engine, node, &key_fields, key, &mut warnings)? {
+    if let Some(done) = lookup.try_remote()? {
         return Ok(done);
     }
     // Restoring never waits for the lock: a node another process is building is a miss.
@@ -94,9 +99,10 @@ fn process<'u>(
     // Two processes on one store must not build the same key at once; the loser of the
     // race finds the winner's entry once it gets the lock.
     let _lock = engine.store.lock_key(&key)?;
-    if let Some(done) = try_hit(engine, node, &key_fields, key, &mut warnings)? {
+    if let Some(done) = lookup.try_hit()? {
         return Ok(done);
     }
+    let mut warnings = lookup.warnings;
     observe(NodeSignal::Executing);
     let started = Instant::now();
     let (outputs, mut metadata) = execute(engine, node, placement, observe)?;
@@ -142,69 +148,6 @@ pub fn reuse_planned(
     })
 }
 
-/// After a local miss: the remote's entry, its blobs verified into the local store.
-fn try_remote(
-    engine: &Engine<'_>,
-    node: &NodeSpec,
-    key_fields: &StageKey,
-    key: Digest,
-    warnings: &mut Vec<String>,
-) -> Result<Option<NodeDone>, NodeError> {
-    let Some(link) = engine.remote.as_ref().filter(|link| link.usable()) else {
-        return Ok(None);
-    };
-    // An entry naming other outputs than this node declares is refused before it reaches
-    // the local store: a miss, never a node that fails on every run.
-    let expected = engine.output_paths(node).into_keys().collect();
-    let pulled = pull_action_expecting(
-        link.remote.as_ref(),
-        engine.store,
-        &key,
-        link.parallel,
-        &expected,
-    );
-    let entry = match pulled {
-        Ok(Some(entry)) => entry,
-        Ok(None) => return Ok(None),
-        Err(err @ (TransferError::Tampered { .. } | TransferError::MissingBlob { .. })) => {
-            warnings.push(format!(
-                "remote `{}`: {err}; computing `{}` here instead",
-                link.name, node.name
-            ));
-            return Ok(None);
-        }
-        Err(TransferError::Remote(err)) => {
-            if link.mark_down() {
-                warnings.push(format!(
-                    "remote `{}` is unavailable; going on without it: {err}",
-                    link.name
-                ));
-            }
-            return Ok(None);
-        }
-        Err(TransferError::Cache(err)) => return Err(err.into()),
-    };
-    if let Err(err) = restore_outputs(engine, node, &entry) {
-        // The entry was copied into the local store before its outputs were restored; a
-        // broken one must cost a recompute, not fail this node on every run.
-        warnings.push(format!(
-            "could not restore `{}` from remote `{}` ({}): dropped the entry; computing it here instead",
-            node.name,
-            link.name,
-            error_chain(&err)
-        ));
-        engine.store.remove_action(&key)?;
-        return Ok(None);
-    }
-    record(engine, node, key_fields, key, &entry.outputs)?;
-    Ok(Some(NodeDone {
-        status: NodeStatus::Restored,
-        key,
-        outputs: entry.outputs,
-        warnings: std::mem::take(warnings),
-    }))
-}
-
 /// Uploads a freshly executed node when the remote pushes automatically; a failure is a
 /// warning (the result is safe in the local store; `augflow push` can retry).
 fn push_to_remote(
@@ -240,56 +183,125 @@ fn push_to_remote(
     }
 }
 
-fn try_hit(
-    engine: &Engine<'_>,
-    node: &NodeSpec,
-    key_fields: &StageKey,
+/// One node's key being looked up, in the local store and then on the remote, with the
+/// warnings gathered on the way.
+struct Lookup<'a, 'e> {
+    engine: &'a Engine<'e>,
+    node: &'a NodeSpec,
+    key_fields: &'a StageKey,
     key: Digest,
-    warnings: &mut Vec<String>,
-) -> Result<Option<NodeDone>, NodeError> {
-    let Some(entry) = engine.store.get_action(&key)? else {
-        return Ok(None);
-    };
-    match restore_outputs(engine, node, &entry) {
-        Ok(()) => {}
-        Err(CacheError::Corrupt { digest, path }) => {
-            warnings.push(format!(
-                "corrupt blob {digest} in the store ({}): quarantined; rerunning `{}`",
-                path.display(),
-                node.name
-            ));
-            engine.store.remove_action(&key)?;
+    warnings: Vec<String>,
+}
+
+impl Lookup<'_, '_> {
+    /// The local store's entry, its outputs restored; a broken entry is dropped (a miss).
+    fn try_hit(&mut self) -> Result<Option<NodeDone>, NodeError> {
+        let Some(entry) = self.engine.store.get_action(&self.key)? else {
             return Ok(None);
+        };
+        match restore_outputs(self.engine, self.node, &entry) {
+            Ok(()) => {}
+            Err(CacheError::Corrupt { digest, path }) => {
+                self.warnings.push(format!(
+                    "corrupt blob {digest} in the store ({}): quarantined; rerunning `{}`",
+                    path.display(),
+                    self.node.name
+                ));
+                self.engine.store.remove_action(&self.key)?;
+                return Ok(None);
+            }
+            Err(CacheError::MissingBlob { digest }) => {
+                self.warnings.push(format!(
+                    "blob {digest} is missing from the store: rerunning `{}`",
+                    self.node.name
+                ));
+                self.engine.store.remove_action(&self.key)?;
+                return Ok(None);
+            }
+            // Any other failure (a file where the manifest puts a folder, an unusable
+            // manifest, an entry without an output): the entry is useless, so it is a miss.
+            Err(err) => {
+                self.warnings.push(format!(
+                    "could not restore `{}` from the store ({}): dropped the entry; rerunning it",
+                    self.node.name,
+                    error_chain(&err)
+                ));
+                self.engine.store.remove_action(&self.key)?;
+                return Ok(None);
+            }
         }
-        Err(CacheError::MissingBlob { digest }) => {
-            warnings.push(format!(
-                "blob {digest} is missing from the store: rerunning `{}`",
-                node.name
-            ));
-            engine.store.remove_action(&key)?;
+        // Least-recently-used order for `gc --max-size`.
+        self.engine.store.touch_action(&self.key);
+        self.found(NodeStatus::Cached, entry).map(Some)
+    }
+
+    /// After a local miss: the remote's entry, its blobs verified into the local store.
+    fn try_remote(&mut self) -> Result<Option<NodeDone>, NodeError> {
+        let Some(link) = self.engine.remote.as_ref().filter(|link| link.usable()) else {
             return Ok(None);
-        }
-        // Any other failure (a file where the manifest puts a folder, an unusable
-        // manifest, an entry without an output): the entry is useless, so it is a miss.
-        Err(err) => {
-            warnings.push(format!(
-                "could not restore `{}` from the store ({}): dropped the entry; rerunning it",
-                node.name,
+        };
+        // An entry naming other outputs than this node declares is refused before it reaches
+        // the local store: a miss, never a node that fails on every run.
+        let expected = self.engine.output_paths(self.node).into_keys().collect();
+        let pulled = pull_action_expecting(
+            link.remote.as_ref(),
+            self.engine.store,
+            &self.key,
+            link.parallel,
+            &expected,
+        );
+        let entry = match pulled {
+            Ok(Some(entry)) => entry,
+            Ok(None) => return Ok(None),
+            Err(err @ (TransferError::Tampered { .. } | TransferError::MissingBlob { .. })) => {
+                self.warnings.push(format!(
+                    "remote `{}`: {err}; computing `{}` here instead",
+                    link.name, self.node.name
+                ));
+                return Ok(None);
+            }
+            Err(TransferError::Remote(err)) => {
+                if link.mark_down() {
+                    self.warnings.push(format!(
+                        "remote `{}` is unavailable; going on without it: {err}",
+                        link.name
+                    ));
+                }
+                return Ok(None);
+            }
+            Err(TransferError::Cache(err)) => return Err(err.into()),
+        };
+        if let Err(err) = restore_outputs(self.engine, self.node, &entry) {
+            // The entry was copied into the local store before its outputs were restored; a
+            // broken one must cost a recompute, not fail this node on every run.
+            self.warnings.push(format!(
+                "could not restore `{}` from remote `{}` ({}): dropped the entry; computing it here instead",
+                self.node.name,
+                link.name,
                 error_chain(&err)
             ));
-            engine.store.remove_action(&key)?;
+            self.engine.store.remove_action(&self.key)?;
             return Ok(None);
         }
+        self.found(NodeStatus::Restored, entry).map(Some)
     }
-    record(engine, node, key_fields, key, &entry.outputs)?;
-    // Least-recently-used order for `gc --max-size`.
-    engine.store.touch_action(&key);
-    Ok(Some(NodeDone {
-        status: NodeStatus::Cached,
-        key,
-        outputs: entry.outputs,
-        warnings: std::mem::take(warnings),
-    }))
+
+    /// Records the key the node hit with and reports the node done.
+    fn found(&mut self, status: NodeStatus, entry: ActionEntry) -> Result<NodeDone, NodeError> {
+        record(
+            self.engine,
+            self.node,
+            self.key_fields,
+            self.key,
+            &entry.outputs,
+        )?;
+        Ok(NodeDone {
+            status,
+            key: self.key,
+            outputs: entry.outputs,
+            warnings: std::mem::take(&mut self.warnings),
+        })
+    }
 }
 
 /// Refuses a node whose outputs lie beyond a symbolic link inside the project.
