@@ -36,21 +36,13 @@ pub enum StageError {
         #[source]
         source: io::Error,
     },
-    #[error("parse image-set manifest {path}")]
-    ParseManifest {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
     #[error("serialize image-set manifest {path}")]
     SerializeManifest {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
     },
-    #[error(
-        "read image-set manifest {path}: format {found} is not supported (expected {expected})"
-    )]
+    #[error("read {path}: format {found} is not supported (expected {expected})")]
     UnsupportedFormat {
         path: PathBuf,
         found: u32,

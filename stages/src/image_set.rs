@@ -6,13 +6,13 @@
 //! explicit and hashed with the artifact.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::StageError;
+use crate::json_file::read_versioned;
 
 /// Version of the manifest layout; readers reject any other value.
 pub const IMAGE_SET_FORMAT: u32 = 1;
@@ -56,24 +56,9 @@ pub struct ImageRecord {
 impl ImageSetManifest {
     /// Reads `dir/images.json`, rejecting unknown fields and other format versions.
     pub fn read(dir: &Path) -> Result<Self, StageError> {
-        let path = dir.join(MANIFEST_FILE);
-        let text = fs::read_to_string(&path).map_err(|source| StageError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let manifest: Self =
-            serde_json::from_str(&text).map_err(|source| StageError::ParseManifest {
-                path: path.clone(),
-                source,
-            })?;
-        if manifest.format != IMAGE_SET_FORMAT {
-            return Err(StageError::UnsupportedFormat {
-                path,
-                found: manifest.format,
-                expected: IMAGE_SET_FORMAT,
-            });
-        }
-        Ok(manifest)
+        read_versioned(&dir.join(MANIFEST_FILE), IMAGE_SET_FORMAT, |file: &Self| {
+            file.format
+        })
     }
 
     /// Writes `dir/images.json` as pretty JSON. It goes through a temporary file and a
@@ -110,6 +95,7 @@ impl ImageSetManifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn sample() -> ImageSetManifest {
         ImageSetManifest {
@@ -171,7 +157,7 @@ mod tests {
         let json = r#"{"format":1,"classes":[],"width":1,"height":1,"images":[],"extra":0}"#;
         fs::write(dir.path().join(MANIFEST_FILE), json).unwrap();
         let err = ImageSetManifest::read(dir.path()).unwrap_err();
-        assert!(matches!(err, StageError::ParseManifest { .. }));
+        assert!(matches!(err, StageError::ParseJson { .. }));
     }
 
     #[test]

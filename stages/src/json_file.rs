@@ -1,5 +1,5 @@
-//! The crate's JSON files (`model.json`, `generator.json`, `autoencoder.json`, histories):
-//! read and written one way, with errors naming the file.
+//! The crate's JSON files (`model.json`, `generator.json`, `autoencoder.json`, `images.json`,
+//! histories): read and written one way, with errors naming the file.
 
 use std::fs;
 use std::path::Path;
@@ -18,6 +18,25 @@ pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StageErro
         path: path.to_owned(),
         source,
     })
+}
+
+/// Reads `path`, a JSON file carrying the version of its layout (`format_of`), refusing
+/// any other version than `expected`.
+pub(crate) fn read_versioned<T: DeserializeOwned>(
+    path: &Path,
+    expected: u32,
+    format_of: impl Fn(&T) -> u32,
+) -> Result<T, StageError> {
+    let file: T = read_json(path)?;
+    let found = format_of(&file);
+    if found != expected {
+        return Err(StageError::UnsupportedFormat {
+            path: path.to_owned(),
+            found,
+            expected,
+        });
+    }
+    Ok(file)
 }
 
 /// Writes `value` as pretty JSON with a trailing newline.

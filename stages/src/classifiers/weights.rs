@@ -10,7 +10,7 @@ use super::config::ModelSpec;
 use super::data::{NORM_MEAN, NORM_STD};
 use super::model::Classifier;
 use crate::StageError;
-use crate::json_file::read_json;
+use crate::json_file::read_versioned;
 
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const MODEL_FILE: &str = "model.json";
@@ -47,14 +47,7 @@ impl ModelFile {
 
     pub fn read(dir: &Path) -> Result<Self, StageError> {
         let path = dir.join(MODEL_FILE);
-        let file: Self = read_json(&path)?;
-        if file.format != MODEL_FORMAT {
-            return Err(StageError::UnsupportedFormat {
-                path,
-                found: file.format,
-                expected: MODEL_FORMAT,
-            });
-        }
+        let file = read_versioned(&path, MODEL_FORMAT, |file: &Self| file.format)?;
         if file.norm_mean != NORM_MEAN || file.norm_std != NORM_STD {
             return Err(StageError::InvalidConfig(format!(
                 "{}: normalisation {}/{} differs from this version's {NORM_MEAN}/{NORM_STD}",

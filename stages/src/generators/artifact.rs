@@ -9,7 +9,7 @@ use super::config::{NoiseSchedule, StyleGanSpec, UNetSpec};
 use super::latent::{LatentMethod, LatentSpec};
 use super::sd::SdSpec;
 use crate::StageError;
-use crate::json_file::{read_json, write_json};
+use crate::json_file::{read_versioned, write_json};
 
 pub const GENERATOR_FILE: &str = "generator.json";
 /// Version of `generator.json`; readers reject any other.
@@ -145,16 +145,11 @@ pub struct GeneratorFile {
 
 impl GeneratorFile {
     pub fn read(dir: &Path) -> Result<Self, StageError> {
-        let path = dir.join(GENERATOR_FILE);
-        let file: Self = read_json(&path)?;
-        if file.format != GENERATOR_FORMAT {
-            return Err(StageError::UnsupportedFormat {
-                path,
-                found: file.format,
-                expected: GENERATOR_FORMAT,
-            });
-        }
-        Ok(file)
+        read_versioned(
+            &dir.join(GENERATOR_FILE),
+            GENERATOR_FORMAT,
+            |file: &Self| file.format,
+        )
     }
 
     pub fn write(&self, dir: &Path) -> Result<(), StageError> {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::AutoencoderSpec;
 use crate::StageError;
-use crate::json_file::{read_json, write_json};
+use crate::json_file::{read_versioned, write_json};
 
 pub const AUTOENCODER_FILE: &str = "autoencoder.json";
 /// Version of `autoencoder.json`; readers reject any other.
@@ -60,16 +60,11 @@ pub struct AutoencoderFile {
 
 impl AutoencoderFile {
     pub fn read(dir: &Path) -> Result<Self, StageError> {
-        let path = dir.join(AUTOENCODER_FILE);
-        let file: Self = read_json(&path)?;
-        if file.format != AUTOENCODER_FORMAT {
-            return Err(StageError::UnsupportedFormat {
-                path,
-                found: file.format,
-                expected: AUTOENCODER_FORMAT,
-            });
-        }
-        Ok(file)
+        read_versioned(
+            &dir.join(AUTOENCODER_FILE),
+            AUTOENCODER_FORMAT,
+            |file: &Self| file.format,
+        )
     }
 
     pub fn write(&self, dir: &Path) -> Result<(), StageError> {
