@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ml::{device_for, device_outcome, stage_error, write_json};
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Progress, path_param, port,
-    port_dir,
+    ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Progress, port, port_dir,
+    resolve_path_param,
 };
 use crate::spec::Value;
 
@@ -41,10 +41,7 @@ pub fn train(
     ctx: &KindContext<'_>,
 ) -> Result<KindOutcome, KindError> {
     let mut config = config.clone();
-    if config.pretrained.is_some() {
-        // The params hold the pipeline-relative text; the engine resolved (and hashed) it.
-        config.pretrained = Some(path_param(ctx, "pretrained")?.clone());
-    }
+    resolve_path_param(ctx, "pretrained", &mut config.pretrained)?;
     let device = device_for(ctx)?;
     let report_progress = |event: TrainProgress| (ctx.progress)(train_progress(&event));
     let report = train_classifier(

@@ -271,6 +271,19 @@ pub(crate) fn path_param<'a>(
         .ok_or_else(|| KindError::MissingPort(name.to_owned()))
 }
 
+/// Replaces the pipeline-relative text of an optional path param, when set, by the path
+/// the engine resolved (and hashed).
+pub(crate) fn resolve_path_param(
+    ctx: &KindContext<'_>,
+    name: &str,
+    param: &mut Option<PathBuf>,
+) -> Result<(), KindError> {
+    if param.is_some() {
+        *param = Some(path_param(ctx, name)?.clone());
+    }
+    Ok(())
+}
+
 pub(crate) fn port_dir<'a>(
     dirs: &'a BTreeMap<String, PathBuf>,
     name: &str,

@@ -8,8 +8,8 @@ use augflow_stages::synthetic::{self, FeatureSpace, MergeConfig, QualityConfig, 
 
 use super::ml::{device_for, device_outcome, write_json};
 use super::{
-    ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Progress, path_param, port,
-    port_dir,
+    ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Progress, port, port_dir,
+    resolve_path_param,
 };
 use crate::spec::Value;
 
@@ -82,10 +82,7 @@ pub fn score_quality(
     ctx: &KindContext<'_>,
 ) -> Result<KindOutcome, KindError> {
     let mut config = config.clone();
-    if config.inception_weights.is_some() {
-        // The params hold the pipeline-relative text; the engine resolved (and hashed) it.
-        config.inception_weights = Some(path_param(ctx, "inception_weights")?.clone());
-    }
+    resolve_path_param(ctx, "inception_weights", &mut config.inception_weights)?;
     let device = device_for(ctx)?;
     (ctx.progress)(Progress {
         message: format!(
