@@ -9,7 +9,7 @@ use augflow_stages::classifiers::{
 use augflow_stages::metrics::classification_metrics;
 use serde::{Deserialize, Serialize};
 
-use super::ml::{device_for, device_outcome, stage_error, write_json};
+use super::ml::{device_for, device_outcome, stage_error, stage_io, write_json};
 use super::{
     ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Progress, port, port_dir,
     resolve_path_param,
@@ -49,10 +49,7 @@ pub fn train(
         ctx.seed,
         port_dir(&ctx.inputs, "train")?,
         port_dir(&ctx.inputs, "val")?,
-        port_dir(&ctx.outputs, "model")?,
-        &device,
-        &report_progress,
-        ctx.cancel,
+        &stage_io(ctx, "model", &device, &report_progress)?,
     )
     .map_err(stage_error)?;
     let mut outcome = device_outcome(&device);

@@ -8,7 +8,7 @@ use augflow_stages::generators::{
     SampleConfig, SampleProgress, TrainFn, TrainInputs, sample_generator_with_base,
 };
 
-use super::ml::{device_for, device_outcome, reports_step, stage_error};
+use super::ml::{device_for, device_outcome, reports_step, stage_error, stage_io};
 use super::{
     ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Port, Progress, port, port_dir,
 };
@@ -149,16 +149,8 @@ fn run_training<C, P>(
         train: port_dir(&ctx.inputs, "train")?,
         features: ctx.inputs.get("features").map(|dir| dir.as_path()),
     };
-    let file = train(
-        config,
-        ctx.seed,
-        inputs,
-        port_dir(&ctx.outputs, "generator")?,
-        &device,
-        report,
-        ctx.cancel,
-    )
-    .map_err(stage_error)?;
+    let io = stage_io(ctx, "generator", &device, report)?;
+    let file = train(config, ctx.seed, inputs, &io).map_err(stage_error)?;
     Ok((device, file))
 }
 
@@ -199,10 +191,7 @@ pub fn sample(config: &SampleConfig, ctx: &KindContext<'_>) -> Result<KindOutcom
         ctx.inputs.get("base").map(|dir| dir.as_path()),
         config,
         ctx.seed,
-        port_dir(&ctx.outputs, "images")?,
-        &device,
-        &report,
-        ctx.cancel,
+        &stage_io(ctx, "images", &device, &report)?,
     )
     .map_err(stage_error)?;
     let mut outcome = device_outcome(&device);

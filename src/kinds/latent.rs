@@ -14,7 +14,7 @@ use augflow_stages::generators::latent::{
     FinetuneConfig, LatentProgress, LoraConfig, MergeLoraConfig,
 };
 
-use super::ml::{device_for, device_outcome, reports_step, stage_error, write_json};
+use super::ml::{device_for, device_outcome, reports_step, stage_error, stage_io, write_json};
 use super::{
     ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Port, Progress, path_param, port,
     port_dir,
@@ -139,10 +139,7 @@ pub fn train_autoencoder(
         ctx.seed,
         &dirs,
         init,
-        port_dir(&ctx.outputs, "autoencoder")?,
-        &device,
-        &report,
-        ctx.cancel,
+        &stage_io(ctx, "autoencoder", &device, &report)?,
     )
     .map_err(stage_error)?;
     let metrics = serde_json::json!({
@@ -188,10 +185,7 @@ pub fn train_diffusion_base(
         config,
         ctx.seed,
         &inputs,
-        port_dir(&ctx.outputs, "generator")?,
-        &device,
-        &report,
-        ctx.cancel,
+        &stage_io(ctx, "generator", &device, &report)?,
     )
     .map_err(stage_error)?;
     Ok(generator_outcome(&device, &file))

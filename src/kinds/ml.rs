@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use augflow_stages::StageError;
 use augflow_stages::backend::{SelectedDevice, select_device_on};
+use augflow_stages::{StageError, StageIo};
 use serde::Serialize;
 
-use super::{KindContext, KindError, KindOutcome};
+use super::{KindContext, KindError, KindOutcome, port_dir};
 use crate::spec::Value;
 
 /// The device for `--backend`, on the GPU the scheduler pinned the node to.
@@ -30,6 +30,22 @@ pub(super) fn device_outcome(device: &SelectedDevice) -> KindOutcome {
 /// renderers, so about one in a hundred, and always the last.
 pub(super) fn reports_step(step: usize, steps: usize) -> bool {
     step.is_multiple_of((steps / 100).max(1)) || step == steps
+}
+
+/// The stage's side of a run: output port `output`, `device`, `progress` and the run's
+/// cancel flag.
+pub(super) fn stage_io<'a, P>(
+    ctx: &'a KindContext<'_>,
+    output: &str,
+    device: &'a SelectedDevice,
+    progress: &'a dyn Fn(P),
+) -> Result<StageIo<'a, P>, KindError> {
+    Ok(StageIo {
+        out_dir: port_dir(&ctx.outputs, output)?,
+        device,
+        progress,
+        cancel: ctx.cancel,
+    })
 }
 
 pub(super) fn stage_error(err: StageError) -> KindError {

@@ -38,7 +38,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use augflow_stages::StageError;
 use augflow_stages::backend::SelectedDevice;
 use augflow_stages::generators::{
     AdaConfig, DdpmConfig, DdpmProgress, GanConfig, GanProgress, GanSelectionConfig, NoiseSchedule,
@@ -46,6 +45,7 @@ use augflow_stages::generators::{
     sample_generator, train_ddpm, train_gan,
 };
 use augflow_stages::phantom::{PhantomConfig, generate_phantom};
+use augflow_stages::{StageError, StageIo};
 use serde_json::{Value, json};
 
 const BATCH: usize = 16;
@@ -201,33 +201,27 @@ impl Case {
         device: &SelectedDevice,
         run: &Run,
     ) -> Result<(), StageError> {
+        // Both families report their step; the watchdog reads it from `run.done`.
+        let ddpm_step = |event: DdpmProgress| {
+            if let DdpmProgress::Step { step, .. } = event {
+                run.done.store(step, Ordering::Relaxed);
+            }
+        };
+        let gan_step = |event: GanProgress| {
+            if let GanProgress::Step { step, .. } = event {
+                run.done.store(step, Ordering::Relaxed);
+            }
+        };
+        let inputs = TrainInputs::images(data);
         match self.family {
-            Family::Ddpm => train_ddpm(
-                &self.ddpm_config(steps),
-                SEED,
-                TrainInputs::images(data),
-                out,
-                device,
-                &|event| {
-                    if let DdpmProgress::Step { step, .. } = event {
-                        run.done.store(step, Ordering::Relaxed);
-                    }
-                },
-                run.cancel,
-            )?,
-            Family::Gan => train_gan(
-                &self.gan_config(steps),
-                SEED,
-                TrainInputs::images(data),
-                out,
-                device,
-                &|event| {
-                    if let GanProgress::Step { step, .. } = event {
-                        run.done.store(step, Ordering::Relaxed);
-                    }
-                },
-                run.cancel,
-            )?,
+            Family::Ddpm => {
+                let io = run.io(out, device, &ddpm_step);
+                train_ddpm(&self.ddpm_config(steps), SEED, inputs, &io)?
+            }
+            Family::Gan => {
+                let io = run.io(out, device, &gan_step);
+                train_gan(&self.gan_config(steps), SEED, inputs, &io)?
+            }
         };
         Ok(())
     }
@@ -251,7 +245,7 @@ impl Case {
             ..SampleConfig::new(n)
         };
         let progress = |p: SampleProgress| run.done.store(p.done, Ordering::Relaxed);
-        sample_generator(model, &cfg, SEED, out, device, &progress, run.cancel)?;
+        sample_generator(model, &cfg, SEED, &run.io(out, device, &progress))?;
         Ok(())
     }
 }
@@ -261,6 +255,24 @@ impl Case {
 struct Run<'a> {
     done: &'a AtomicUsize,
     cancel: &'a AtomicBool,
+}
+
+impl Run<'_> {
+    /// A stage's output folder and device, reporting through `progress` and stopped by
+    /// the watchdog's flag.
+    fn io<'b, P>(
+        &'b self,
+        out_dir: &'b Path,
+        device: &'b SelectedDevice,
+        progress: &'b dyn Fn(P),
+    ) -> StageIo<'b, P> {
+        StageIo {
+            out_dir,
+            device,
+            progress,
+            cancel: self.cancel,
+        }
+    }
 }
 
 /// The phantom's classes and sizes: two classes, so the GAN is conditional.

@@ -40,6 +40,7 @@ pub mod sd;
 pub mod split;
 /// FNV-1a and splitmix64: what every seeded stream (training, split, phantom) is keyed with.
 mod stable_hash;
+mod stage_io;
 pub mod synthetic;
 
 mod error;
@@ -48,6 +49,7 @@ mod weights;
 
 pub use config::{ConfigError, StageConfig};
 pub use error::{StageError, error_chain};
+pub use stage_io::StageIo;
 
 /// Version of the phantom generator's output.
 ///

@@ -6,12 +6,12 @@ use std::cell::RefCell;
 use std::fs;
 use std::sync::atomic::AtomicBool;
 
-use augflow_stages::StageError;
 use augflow_stages::backend::{BackendChoice, select_device};
 use augflow_stages::classifiers::{
     Architecture, AugmentConfig, HISTORY_FILE, History, MODEL_FILE, ModelFile, TrainProgress,
     WEIGHTS_FILE, predict, train_classifier,
 };
+use augflow_stages::{StageError, StageIo};
 use classifier_support::{files, phantom_splits, tiny_config};
 
 #[test]
@@ -41,10 +41,12 @@ fn tiny_resnet_learns_phantom_classes() {
         3,
         &splits.train,
         &splits.val,
-        out.path(),
-        &device,
-        &|event| events.borrow_mut().push(event),
-        &AtomicBool::new(false),
+        &StageIo {
+            out_dir: out.path(),
+            device: &device,
+            progress: &|event| events.borrow_mut().push(event),
+            cancel: &AtomicBool::new(false),
+        },
     )
     .unwrap();
     assert_eq!(report.train_images, 180);

@@ -6,6 +6,7 @@ mod generator_support;
 use std::fs;
 use std::sync::atomic::AtomicBool;
 
+use augflow_stages::StageIo;
 use augflow_stages::backend::{BackendChoice, select_device};
 use augflow_stages::generators::{
     DdpmConfig, DdpmProgress, GeneratorFile, NoiseSchedule, Sampler, SelectionConfig, TrainInputs,
@@ -51,10 +52,7 @@ fn tiny_ddpm_learns_and_samples_n_per_class() {
         &tiny_config(),
         3,
         TrainInputs::images(data),
-        &model_dir,
-        &device,
-        &|_| {},
-        &never,
+        &StageIo::without_progress(&model_dir, &device, &never),
     )
     .unwrap();
     assert_eq!(file.checkpoints.len(), 2, "one network per class");
@@ -115,10 +113,7 @@ fn holdout_zero_keeps_the_last_ema_weights_and_every_image() {
         &config,
         1,
         TrainInputs::images(&scratch.data),
-        &scratch.out,
-        &device,
-        &|_| {},
-        &AtomicBool::new(false),
+        &StageIo::without_progress(&scratch.out, &device, &AtomicBool::new(false)),
     )
     .unwrap();
     let checkpoint = &file.checkpoints[0];
@@ -148,10 +143,12 @@ fn first_loss(config: &DdpmConfig, scratch: &Scratch, out: &str) -> f32 {
         config,
         1,
         TrainInputs::images(&scratch.data),
-        &out,
-        &device,
-        &progress,
-        &AtomicBool::new(false),
+        &StageIo {
+            out_dir: &out,
+            device: &device,
+            progress: &progress,
+            cancel: &AtomicBool::new(false),
+        },
     )
     .unwrap();
     losses.into_inner().unwrap()[0]

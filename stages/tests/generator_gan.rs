@@ -10,7 +10,6 @@ use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use augflow_stages::StageError;
 use augflow_stages::backend::{BackendChoice, select_device};
 use augflow_stages::classifiers::{Architecture, train_classifier};
 use augflow_stages::generators::{
@@ -18,6 +17,7 @@ use augflow_stages::generators::{
     SampleConfig, TrainInputs, sample_generator, train_gan,
 };
 use augflow_stages::image_set::ImageSetManifest;
+use augflow_stages::{StageError, StageIo};
 use classifier_support::tiny_config as tiny_config_classifier;
 use generator_support::{Scratch, assert_samples_n_per_class, file_bytes};
 use serde_json::json;
@@ -70,10 +70,12 @@ fn train_from(
         cfg,
         3,
         inputs,
-        out,
-        &device,
-        &|event| events.lock().unwrap().push(event),
-        &AtomicBool::new(false),
+        &StageIo {
+            out_dir: out,
+            device: &device,
+            progress: &|event| events.lock().unwrap().push(event),
+            cancel: &AtomicBool::new(false),
+        },
     )?;
     Ok((file, events.into_inner().unwrap()))
 }
@@ -227,7 +229,14 @@ fn features_model(data: &Path, out: &Path) {
     let cfg = tiny_config_classifier(Architecture::ResNet50, 1);
     let device = select_device(BackendChoice::Cpu).unwrap();
     let never = AtomicBool::new(false);
-    train_classifier(&cfg, 1, data, data, out, &device, &|_| {}, &never).unwrap();
+    train_classifier(
+        &cfg,
+        1,
+        data,
+        data,
+        &StageIo::without_progress(out, &device, &never),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -351,10 +360,7 @@ fn truncation_pulls_each_image_towards_its_own_class_centre() {
             &model_dir,
             &cfg,
             4,
-            &dir,
-            &device,
-            &|_| {},
-            &AtomicBool::new(false),
+            &StageIo::without_progress(&dir, &device, &AtomicBool::new(false)),
         )
         .map(|_| dir)
     };

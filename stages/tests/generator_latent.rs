@@ -9,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
+use augflow_stages::StageIo;
 use augflow_stages::backend::{BackendChoice, SelectedDevice, select_device};
 use augflow_stages::generators::latent::{
     AutoencoderConfig, BaseInputs, DiffusionBaseConfig, DreamboothConfig, FinetuneConfig,
@@ -122,10 +123,7 @@ impl Fixture {
             base,
             cfg,
             9,
-            &dir,
-            &self.device,
-            &|_| {},
-            &self.never,
+            &StageIo::without_progress(&dir, &self.device, &self.never),
         )
         .unwrap();
         dir
@@ -178,10 +176,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
         1,
         &[fx.data.as_path()],
         None,
-        &ae_dir,
-        &fx.device,
-        &|_| {},
-        &fx.never,
+        &StageIo::without_progress(&ae_dir, &fx.device, &fx.never),
     )
     .unwrap();
     assert_learns("autoencoder", &ae.losses, 0.5);
@@ -204,10 +199,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
         &base_config(),
         2,
         &inputs,
-        &base_dir,
-        &fx.device,
-        &|_| {},
-        &fx.never,
+        &StageIo::without_progress(&base_dir, &fx.device, &fx.never),
     )
     .unwrap();
     assert_learns("base", &base.losses[0].1, 0.8);
@@ -229,8 +221,13 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
         steps: 2,
         ..base_config()
     };
-    let again =
-        train_diffusion_base(&short, 2, &init, &imported, &fx.device, &|_| {}, &fx.never).unwrap();
+    let again = train_diffusion_base(
+        &short,
+        2,
+        &init,
+        &StageIo::without_progress(&imported, &fx.device, &fx.never),
+    )
+    .unwrap();
     let eval = |file: &GeneratorFile| {
         file.losses
             .iter()
@@ -291,10 +288,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
         None,
         &unknown,
         9,
-        &fx.dir("x0"),
-        &fx.device,
-        &|_| {},
-        &fx.never,
+        &StageIo::without_progress(&fx.dir("x0"), &fx.device, &fx.never),
     )
     .unwrap_err()
     .to_string();
@@ -359,10 +353,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
         None,
         &sample_config(1),
         9,
-        &fx.dir("x1"),
-        &fx.device,
-        &|_| {},
-        &fx.never,
+        &StageIo::without_progress(&fx.dir("x1"), &fx.device, &fx.never),
     )
     .unwrap_err()
     .to_string();
@@ -372,10 +363,7 @@ fn latent_autoencoder_round_trips_and_every_adaptation_learns_and_samples() {
         Some(&ft_dir),
         &sample_config(1),
         9,
-        &fx.dir("x2"),
-        &fx.device,
-        &|_| {},
-        &fx.never,
+        &StageIo::without_progress(&fx.dir("x2"), &fx.device, &fx.never),
     )
     .unwrap_err()
     .to_string();

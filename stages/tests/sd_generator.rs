@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
+use augflow_stages::StageIo;
 use augflow_stages::backend::{BackendChoice, SelectedDevice, select_device};
 use augflow_stages::generators::latent::DreamboothConfig;
 use augflow_stages::generators::sd::{
@@ -75,10 +76,7 @@ impl Fixture {
             generator,
             cfg,
             seed,
-            &dir,
-            &self.device,
-            &|_| {},
-            &self.never,
+            &StageIo::without_progress(&dir, &self.device, &self.never),
         )
         .unwrap_or_else(|err| panic!("{}", error_chain(&err)));
         dir

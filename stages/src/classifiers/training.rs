@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -18,10 +18,9 @@ use super::eval::evaluate;
 use super::model::Classifier;
 use super::pretrained::load_pretrained;
 use super::weights::{HISTORY_FILE, MODEL_FILE, ModelFile, WEIGHTS_FILE, weights_bytes};
-use crate::StageError;
-use crate::backend::SelectedDevice;
 use crate::json_file::write_json;
 use crate::rng::{keyed_rng, permutation, unit};
+use crate::{StageError, StageIo};
 
 /// Grayscale input.
 const IN_CHANNELS: usize = 1;
@@ -105,20 +104,16 @@ pub fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
 ///
 /// With the same seed and device the files are byte-identical: initialisation,
 /// shuffling, augmentation and dropout each draw from a stream keyed by `seed`.
-#[allow(clippy::too_many_arguments)] // The engine's stage adapter passes each input by name.
 pub fn train_classifier(
     cfg: &TrainClassifierConfig,
     seed: u64,
     train_dir: &Path,
     val_dir: &Path,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(TrainProgress),
-    cancel: &AtomicBool,
+    io: &StageIo<'_, TrainProgress>,
 ) -> Result<TrainReport, StageError> {
     let started = Instant::now();
     cfg.validate()?;
-    prepare_out_dir(out_dir)?;
+    prepare_out_dir(io.out_dir)?;
     let train = load_image_set(train_dir, cfg.image_size, None)?;
     let val = load_image_set(val_dir, cfg.image_size, Some(&train.classes))?;
     if train.len() < 2 || val.len() == 0 {
@@ -129,7 +124,7 @@ pub fn train_classifier(
         )));
     }
     let spec = cfg.model_spec(IN_CHANNELS, train.classes.len());
-    let ad_device = device.device.clone().autodiff();
+    let ad_device = io.device.device.clone().autodiff();
     let mut model = Classifier::new(&spec, &ad_device)?.init_seeded(seed);
     if let Some(path) = &cfg.pretrained {
         model = load_pretrained(model, cfg.architecture, IN_CHANNELS, path)?;
@@ -154,7 +149,7 @@ pub fn train_classifier(
         let mut loss_sum = 0.0f64;
         let mut epoch_lr = cfg.lr;
         for (b, indices) in order.chunks(cfg.batch_size).take(batches).enumerate() {
-            if cancel.load(Ordering::Relaxed) {
+            if io.cancel.load(Ordering::Relaxed) {
                 return Err(StageError::Cancelled);
             }
             let step = epoch * batches + b;
@@ -175,7 +170,7 @@ pub fn train_classifier(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
             loss_sum += f64::from(loss_value);
-            progress(TrainProgress::Batch {
+            io.report(TrainProgress::Batch {
                 epoch: epoch + 1,
                 epochs: cfg.epochs,
                 batch: b + 1,
@@ -190,7 +185,7 @@ pub fn train_classifier(
             &val,
             &class_weights,
             cfg.batch_size,
-            &device.device,
+            &io.device.device,
         )?;
         let record = EpochRecord {
             epoch: epoch + 1,
@@ -200,7 +195,7 @@ pub fn train_classifier(
             val_balanced_accuracy: eval.balanced_accuracy,
             lr: epoch_lr,
         };
-        progress(TrainProgress::Epoch {
+        io.report(TrainProgress::Epoch {
             epoch: epoch + 1,
             epochs: cfg.epochs,
             train_loss: record.train_loss,
@@ -219,17 +214,17 @@ pub fn train_classifier(
     let Some((best_epoch, best_bal, best_loss, best_weights)) = best else {
         return Err(StageError::InvalidConfig("epochs is 0".to_owned()));
     };
-    let weights_path = out_dir.join(WEIGHTS_FILE);
+    let weights_path = io.out_dir.join(WEIGHTS_FILE);
     fs::write(&weights_path, best_weights).map_err(|source| StageError::Write {
         path: weights_path.clone(),
         source,
     })?;
     write_json(
-        &out_dir.join(MODEL_FILE),
+        &io.out_dir.join(MODEL_FILE),
         &ModelFile::new(spec, train.classes.clone(), cfg.image_size),
     )?;
     write_json(
-        &out_dir.join(HISTORY_FILE),
+        &io.out_dir.join(HISTORY_FILE),
         &History {
             epochs: history,
             best_epoch,
@@ -242,7 +237,7 @@ pub fn train_classifier(
         train_images: train.len(),
         val_images: val.len(),
         trainable_params,
-        device: device.name.clone(),
+        device: io.device.name.clone(),
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -65,10 +65,10 @@ pub(crate) fn wanted_classes(
         .collect()
 }
 
-/// Draws images `first..first + count`, `batch` at a time, as rows of `row_len` values:
+/// Draws images `0..count`, `batch` at a time, as rows of `row_len` values:
 /// `draw_batch` makes the images of the given indices; `progress(done)` after each batch.
 pub(crate) fn draw_rows(
-    (first, count): (usize, usize),
+    count: usize,
     batch: usize,
     row_len: usize,
     progress: &mut dyn FnMut(usize),
@@ -76,7 +76,7 @@ pub(crate) fn draw_rows(
     mut draw_batch: impl FnMut(&[usize]) -> Result<Tensor<4>, StageError>,
 ) -> Result<Vec<Vec<f32>>, StageError> {
     let mut rows = Vec::with_capacity(count);
-    let indices: Vec<usize> = (first..first + count).collect();
+    let indices: Vec<usize> = (0..count).collect();
     for chunk in indices.chunks(batch.max(1)) {
         if cancel.load(Ordering::Relaxed) {
             return Err(StageError::Cancelled);

@@ -16,10 +16,8 @@ pub mod select;
 mod unet;
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
-use crate::StageError;
-use crate::backend::SelectedDevice;
+use crate::{StageError, StageIo};
 
 pub use artifact::{Checkpoint, GENERATOR_FILE, GENERATOR_FORMAT, GeneratorFile, GeneratorSpec};
 pub use config::{
@@ -52,12 +50,5 @@ impl<'a> TrainInputs<'a> {
 
 /// The stage function of a pixel-space family ([`train_ddpm`], [`train_gan`]): config,
 /// seed, inputs, empty output folder, device, progress, cancel flag.
-pub type TrainFn<C, P> = fn(
-    &C,
-    u64,
-    TrainInputs<'_>,
-    &Path,
-    &SelectedDevice,
-    &dyn Fn(P),
-    &AtomicBool,
-) -> Result<GeneratorFile, StageError>;
+pub type TrainFn<C, P> =
+    fn(&C, u64, TrainInputs<'_>, &StageIo<'_, P>) -> Result<GeneratorFile, StageError>;

@@ -1,7 +1,6 @@
 //! `sample`: N images per class from a trained generator, as a synthetic image set.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 
@@ -18,11 +17,9 @@ use super::latent::LatentMethod;
 use super::latent::sample::LatentSampler;
 use super::sd::SdMethod;
 use super::sd::sample::sample_sd;
-use crate::StageError;
-use crate::backend::SelectedDevice;
-use crate::data::out_dir::ensure_empty;
 use crate::image_set::ImageSetManifest;
 use crate::weights::load_module;
+use crate::{StageError, StageIo};
 
 /// Progress of sampling: images done of the total.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -38,39 +35,22 @@ pub fn sample_generator(
     generator_dir: &Path,
     cfg: &SampleConfig,
     seed: u64,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(SampleProgress),
-    cancel: &AtomicBool,
+    io: &StageIo<'_, SampleProgress>,
 ) -> Result<ImageSetManifest, StageError> {
-    sample_generator_with_base(
-        generator_dir,
-        None,
-        cfg,
-        seed,
-        out_dir,
-        device,
-        progress,
-        cancel,
-    )
+    sample_generator_with_base(generator_dir, None, cfg, seed, io)
 }
 
 /// [`sample_generator`] for a generator that may need its base: a LoRA generator holds
 /// adapters only, and draws with the networks of the base in `base_dir` (checked against
 /// the digest it recorded).
-#[allow(clippy::too_many_arguments)] // Each argument is a distinct, named input.
 pub fn sample_generator_with_base(
     generator_dir: &Path,
     base_dir: Option<&Path>,
     cfg: &SampleConfig,
     seed: u64,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(SampleProgress),
-    cancel: &AtomicBool,
+    io: &StageIo<'_, SampleProgress>,
 ) -> Result<ImageSetManifest, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
+    io.start(cfg)?;
     let file = GeneratorFile::read(generator_dir)?;
     let family = match &file.spec {
         GeneratorSpec::Gan { .. } => GeneratorFamily::Gan,
@@ -89,14 +69,14 @@ pub fn sample_generator_with_base(
     }
     let cfg = &cfg.for_family(family)?;
     if let GeneratorSpec::StableDiffusion { .. } = &file.spec {
-        return sample_sd(generator_dir, cfg, seed, out_dir, device, progress, cancel);
+        return sample_sd(generator_dir, cfg, seed, io);
     }
     let latent = match &file.spec {
         GeneratorSpec::Latent { latent } => Some(LatentSampler::new(
             latent,
             generator_dir,
             base_dir,
-            &device.device,
+            &io.device.device,
         )?),
         _ => None,
     };
@@ -106,7 +86,7 @@ pub fn sample_generator_with_base(
     };
     let size = file.image_size as usize;
     let mut writer = SyntheticWriter::new(
-        out_dir,
+        io.out_dir,
         file.spec.name(),
         file.classes.clone(),
         file.image_size,
@@ -134,7 +114,7 @@ pub fn sample_generator_with_base(
             .position(|c| c == class)
             .unwrap_or_default();
         let mut report = |done: usize| {
-            progress(SampleProgress {
+            io.report(SampleProgress {
                 done: done_before + done,
                 total,
             })
@@ -146,7 +126,7 @@ pub fn sample_generator_with_base(
                 timesteps,
             } => {
                 let net = load_module(
-                    UNet::new(unet, file.image_size, &device.device),
+                    UNet::new(unet, file.image_size, &io.device.device),
                     &generator_dir.join(&checkpoint.weights),
                 )?;
                 let schedule = Schedule::new(*schedule, *timesteps);
@@ -160,17 +140,10 @@ pub fn sample_generator_with_base(
                     seed,
                     stream: "sample",
                     class_index,
+                    count: cfg.n,
+                    batch: cfg.batch_size,
                 };
-                draw(
-                    &net,
-                    &spec,
-                    0,
-                    cfg.n,
-                    cfg.batch_size,
-                    &device.device,
-                    &mut report,
-                    cancel,
-                )?
+                draw(&net, &spec, &io.device.device, &mut report, io.cancel)?
             }
             GeneratorSpec::Latent { .. } => {
                 let Some(sampler) = &latent else {
@@ -178,16 +151,16 @@ pub fn sample_generator_with_base(
                         "latent sampler missing".to_owned(),
                     ));
                 };
-                let net = sampler.model(checkpoint, cfg.lora_scale, &device.device)?;
+                let net = sampler.model(checkpoint, cfg.lora_scale, &io.device.device)?;
                 sampler.draw(
                     &net,
                     class,
                     class_index,
                     cfg,
                     seed,
-                    &device.device,
+                    &io.device.device,
                     &mut report,
-                    cancel,
+                    io.cancel,
                 )?
             }
             GeneratorSpec::StableDiffusion { .. } => {
@@ -202,7 +175,7 @@ pub fn sample_generator_with_base(
                         generator,
                         file.image_size,
                         &mut Init::new(0, "gan-shape"),
-                        &device.device,
+                        &io.device.device,
                     ),
                     &generator_dir.join(&checkpoint.weights),
                 )?;
@@ -212,17 +185,10 @@ pub fn sample_generator_with_base(
                     class_index,
                     size,
                     truncation: cfg.truncation.unwrap_or(1.0),
+                    count: cfg.n,
+                    batch: cfg.batch_size,
                 };
-                gan_sample::draw(
-                    &net,
-                    &spec,
-                    0,
-                    cfg.n,
-                    cfg.batch_size,
-                    &device.device,
-                    &mut report,
-                    cancel,
-                )?
+                gan_sample::draw(&net, &spec, &io.device.device, &mut report, io.cancel)?
             }
         };
         for (i, row) in rows.iter().enumerate() {

@@ -6,13 +6,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use augflow_stages::StageError;
 use augflow_stages::backend::SelectedDevice;
 use augflow_stages::classifiers::{
     Architecture, AugmentConfig, TrainClassifierConfig, TrainReport, train_classifier,
 };
 use augflow_stages::image_set::{IMAGE_SET_FORMAT, ImageRecord, ImageSetManifest};
 use augflow_stages::phantom::{PHANTOM_CLASSES, PhantomConfig, generate_phantom};
+use augflow_stages::{StageError, StageIo};
 
 /// A phantom set of `per_class` (≥ 5) 32-px images per class, split by patient into
 /// train/val/test image sets (3:1:1 of each class's patients). Patients have two images
@@ -40,10 +40,7 @@ impl Splits {
             seed,
             &self.train,
             &self.val,
-            out,
-            device,
-            &|_| {},
-            cancel,
+            &StageIo::without_progress(out, device, cancel),
         )
     }
 }

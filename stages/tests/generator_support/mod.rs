@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
+use augflow_stages::StageIo;
 use augflow_stages::backend::{BackendChoice, SelectedDevice, select_device};
 use augflow_stages::generators::latent::{AdaptIo, LatentProgress};
 use augflow_stages::generators::{SampleConfig, Sampler, TrainFn, TrainInputs, sample_generator};
@@ -53,10 +54,7 @@ impl Scratch {
             cfg,
             1,
             TrainInputs::images(&self.data),
-            &self.out,
-            &device,
-            &|_| {},
-            &never,
+            &StageIo::without_progress(&self.out, &device, &never),
         )
         .unwrap_err()
         .to_string()
@@ -129,7 +127,13 @@ pub fn assert_samples_n_per_class(
             steps,
             ..SampleConfig::new(n)
         };
-        sample_generator(model_dir, &cfg, 9, &dir, &device, &|_| {}, &never).unwrap();
+        sample_generator(
+            model_dir,
+            &cfg,
+            9,
+            &StageIo::without_progress(&dir, &device, &never),
+        )
+        .unwrap();
         dir
     };
     let three = sample(3, "three");

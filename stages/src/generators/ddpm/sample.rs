@@ -41,23 +41,22 @@ pub(crate) struct DrawSpec<'a> {
     /// Keys the noise streams: the class's index, plus a purpose tag for selection draws.
     pub stream: &'a str,
     pub class_index: usize,
+    /// Images `0..count` are drawn, `batch` at a time.
+    pub count: usize,
+    pub batch: usize,
 }
 
-/// Draws images `first..first + count` as rows of size² values in [−1, 1], `batch` at a
+/// Draws images `0..spec.count` as rows of size² values in [−1, 1], `spec.batch` at a
 /// time, calling `progress(done)` after each batch.
-#[allow(clippy::too_many_arguments)] // Each argument is a distinct, named input.
 pub(crate) fn draw(
     unet: &dyn NoisePredictor,
     spec: &DrawSpec<'_>,
-    first: usize,
-    count: usize,
-    batch: usize,
     device: &Device,
     progress: &mut dyn FnMut(usize),
     cancel: &AtomicBool,
 ) -> Result<Vec<Vec<f32>>, StageError> {
     let row_len = spec.channels * spec.size * spec.size;
-    draw_rows((first, count), batch, row_len, progress, cancel, |chunk| {
+    draw_rows(spec.count, spec.batch, row_len, progress, cancel, |chunk| {
         if spec.sampler == Sampler::Pndm {
             return Err(StageError::InvalidConfig(
                 "the pndm sampler is Stable Diffusion's; use ddim or ddpm".to_owned(),
@@ -198,6 +197,8 @@ mod tests {
             seed: 5,
             stream: "test",
             class_index: 0,
+            count: 1,
+            batch: 1,
         };
         let never = AtomicBool::new(false);
         let got = values(denoise(&Linear, &spec, &[2], &device, &never).unwrap());

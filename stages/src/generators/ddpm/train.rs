@@ -1,7 +1,6 @@
 //! Training one DDPM per class: ε-prediction MSE, Adam with a short warm-up, EMA weights,
 //! checkpoints scored against held-out real training images.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::Module;
@@ -13,9 +12,7 @@ use serde::Serialize;
 use super::sample::{DrawSpec, draw};
 use super::schedule::Schedule;
 use super::unet::UNet;
-use crate::StageError;
 use crate::backend::SelectedDevice;
-use crate::data::out_dir::ensure_empty;
 use crate::generators::TrainInputs;
 use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec, LossWindow};
 use crate::generators::ema::ema_update;
@@ -27,6 +24,7 @@ use crate::generators::{DdpmConfig, Sampler};
 use crate::init::{InitPolicy, SeededInit};
 use crate::rng::{EpochOrder, keyed_rng, normal, unit};
 use crate::weights::module_bytes;
+use crate::{StageError, StageIo};
 
 /// Progress events; the trainer never prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,13 +55,9 @@ pub fn train_ddpm(
     cfg: &DdpmConfig,
     seed: u64,
     inputs: TrainInputs<'_>,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(DdpmProgress),
-    cancel: &AtomicBool,
+    io: &StageIo<'_, DdpmProgress>,
 ) -> Result<GeneratorFile, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
+    io.start(cfg)?;
     let TrainingSet {
         net,
         classes,
@@ -74,7 +68,7 @@ pub fn train_ddpm(
         cfg.image_size,
         cfg.classes.as_deref(),
         cfg.selection.holdout,
-        device,
+        io.device,
     )?;
     let schedule = Schedule::new(cfg.schedule, cfg.timesteps);
     let mut checkpoints = Vec::new();
@@ -92,8 +86,8 @@ pub fn train_ddpm(
             space: space_of(net.as_ref()),
         };
         let (checkpoint, class_losses, weights) =
-            job.train(&groups[index], device, progress, cancel)?;
-        let path = out_dir.join(&checkpoint.weights);
+            job.train(&groups[index], io.device, io.progress, io.cancel)?;
+        let path = io.out_dir.join(&checkpoint.weights);
         std::fs::write(&path, weights).map_err(|source| StageError::Write { path, source })?;
         checkpoints.push(checkpoint);
         losses.push((class.clone(), class_losses));
@@ -103,7 +97,14 @@ pub fn train_ddpm(
         schedule: cfg.schedule,
         timesteps: cfg.timesteps,
     };
-    GeneratorFile::write_new(out_dir, spec, cfg.image_size, classes, checkpoints, losses)
+    GeneratorFile::write_new(
+        io.out_dir,
+        spec,
+        cfg.image_size,
+        classes,
+        checkpoints,
+        losses,
+    )
 }
 
 struct ClassJob<'a> {
@@ -286,17 +287,10 @@ impl ClassJob<'_> {
             seed: self.seed,
             stream: "ddpm-selection",
             class_index: self.class_index,
+            count: sel.samples,
+            batch: sel.samples.min(32),
         };
-        let drawn = draw(
-            ema,
-            &spec,
-            0,
-            sel.samples,
-            sel.samples.min(32),
-            device,
-            &mut |_| {},
-            cancel,
-        )?;
+        let drawn = draw(ema, &spec, device, &mut |_| {}, cancel)?;
         selection_score(&drawn, held_out, size, self.space)
     }
 }

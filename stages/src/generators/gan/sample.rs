@@ -98,24 +98,23 @@ pub(crate) struct DrawSpec<'a> {
     pub size: usize,
     /// The truncation ψ (1 = none): w ← w_c + ψ·(w − w_c) around the class's centre.
     pub truncation: f64,
+    /// Images `0..count` are drawn, `batch` at a time.
+    pub count: usize,
+    pub batch: usize,
 }
 
-/// Draws images `first..first + count` as rows of size² values in [−1, 1], `batch` at a
+/// Draws images `0..spec.count` as rows of size² values in [−1, 1], `spec.batch` at a
 /// time, calling `progress(done)` after each batch.
-#[allow(clippy::too_many_arguments)] // Each argument is a distinct, named input.
 pub(crate) fn draw(
     g: &Generator,
     spec: &DrawSpec<'_>,
-    first: usize,
-    count: usize,
-    batch: usize,
     device: &Device,
     progress: &mut dyn FnMut(usize),
     cancel: &AtomicBool,
 ) -> Result<Vec<Vec<f32>>, StageError> {
     let row_len = spec.size * spec.size;
     let centre = (spec.truncation != 1.0).then(|| class_centre(g, spec, device));
-    draw_rows((first, count), batch, row_len, progress, cancel, |chunk| {
+    draw_rows(spec.count, spec.batch, row_len, progress, cancel, |chunk| {
         let keys: Vec<Vec<u64>> = chunk
             .iter()
             .map(|&i| vec![spec.class_index as u64, i as u64])

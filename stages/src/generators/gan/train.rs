@@ -3,7 +3,6 @@
 //! sees, an EMA of the generator, and checkpoints scored per class against held-out real
 //! training images.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::Module;
@@ -17,9 +16,7 @@ use super::discriminator::Discriminator;
 use super::generator::Generator;
 use super::layers::Init;
 use super::sample::{DrawSpec, draw, gen_inputs};
-use crate::StageError;
 use crate::backend::SelectedDevice;
-use crate::data::out_dir::ensure_empty;
 use crate::generators::GanConfig;
 use crate::generators::TrainInputs;
 use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec, LOSS_WINDOW};
@@ -30,6 +27,7 @@ use crate::generators::select::{
 };
 use crate::rng::{EpochOrder, keyed_rng, normal, unit};
 use crate::weights::module_bytes;
+use crate::{StageError, StageIo};
 
 /// The finite-difference step of the R1 estimate, in pixel units (images span [−1, 1]).
 const R1_EPSILON: f64 = 1e-2;
@@ -74,13 +72,9 @@ pub fn train_gan(
     cfg: &GanConfig,
     seed: u64,
     inputs: TrainInputs<'_>,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(GanProgress),
-    cancel: &AtomicBool,
+    io: &StageIo<'_, GanProgress>,
 ) -> Result<GeneratorFile, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
+    io.start(cfg)?;
     let TrainingSet {
         net,
         classes,
@@ -91,7 +85,7 @@ pub fn train_gan(
         cfg.image_size,
         cfg.classes.as_deref(),
         cfg.selection.holdout,
-        device,
+        io.device,
     )?;
     let mut data = Vec::with_capacity(wanted.len());
     for index in wanted {
@@ -120,8 +114,8 @@ pub fn train_gan(
         data: &data,
         space: space_of(net.as_ref()),
     };
-    let outcome = trainer.run(device, progress, cancel)?;
-    let path = out_dir.join(WEIGHTS);
+    let outcome = trainer.run(io.device, io.progress, io.cancel)?;
+    let path = io.out_dir.join(WEIGHTS);
     std::fs::write(&path, &outcome.weights).map_err(|source| StageError::Write { path, source })?;
     let checkpoints = data
         .iter()
@@ -146,7 +140,14 @@ pub fn train_gan(
     let spec = GeneratorSpec::Gan {
         generator: cfg.generator(classes.len()),
     };
-    GeneratorFile::write_new(out_dir, spec, cfg.image_size, classes, checkpoints, losses)
+    GeneratorFile::write_new(
+        io.out_dir,
+        spec,
+        cfg.image_size,
+        classes,
+        checkpoints,
+        losses,
+    )
 }
 
 struct Outcome {
@@ -457,17 +458,10 @@ impl Trainer<'_> {
                 class_index: class.index,
                 size: self.size,
                 truncation: 1.0,
+                count: sel.samples,
+                batch: sel.samples.min(32),
             };
-            let drawn = draw(
-                ema,
-                &spec,
-                0,
-                sel.samples,
-                sel.samples.min(32),
-                device,
-                &mut |_| {},
-                cancel,
-            )?;
+            let drawn = draw(ema, &spec, device, &mut |_| {}, cancel)?;
             out.push((
                 class.name.clone(),
                 selection_score(&drawn, held_out, self.size, self.space)?,

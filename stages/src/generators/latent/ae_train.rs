@@ -2,7 +2,7 @@
 //! posterior noise; then the latent scale factor and the reconstruction quality.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
@@ -15,31 +15,24 @@ use super::files::{
     AUTOENCODER_FORMAT, AUTOENCODER_WEIGHTS, AutoencoderFile, Reconstruction, write_bytes,
 };
 use super::{LOSS_WINDOW, LatentProgress, LossWindow, flip_rows, scalar};
-use crate::StageError;
-use crate::backend::SelectedDevice;
-use crate::data::out_dir::ensure_empty;
 use crate::generators::images::load_by_class;
 use crate::init::{InitPolicy, SeededInit};
 use crate::rng::{EpochOrder, keyed_rng, normal, unit};
 use crate::weights::{load_module, module_bytes};
+use crate::{StageError, StageIo};
 
 /// Trains the autoencoder on every image of the image sets in `train_dirs` and writes
 /// `autoencoder.json` and `autoencoder.safetensors` into the empty `out_dir`. With
 /// `init`, the weights start from that safetensors file. Same seed and device ⇒ same
 /// bytes.
-#[allow(clippy::too_many_arguments)] // Each argument is a distinct, named input.
 pub fn train_autoencoder(
     cfg: &AutoencoderConfig,
     seed: u64,
     train_dirs: &[&Path],
     init: Option<&Path>,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(LatentProgress),
-    cancel: &AtomicBool,
+    io: &StageIo<'_, LatentProgress>,
 ) -> Result<AutoencoderFile, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
+    io.start(cfg)?;
     let size = cfg.image_size as usize;
     let mut rows = Vec::new();
     for dir in train_dirs {
@@ -52,7 +45,7 @@ pub fn train_autoencoder(
         ));
     }
     let spec = cfg.spec();
-    let ad = device.device.clone().autodiff();
+    let ad = io.device.device.clone().autodiff();
     let init_seed = keyed_rng(seed, "ae-init", &[]).next_u64();
     let mut model =
         Autoencoder::new(&spec, &ad).map(&mut SeededInit::new(init_seed, InitPolicy::TorchDefault));
@@ -63,7 +56,7 @@ pub fn train_autoencoder(
     let mut epochs = EpochOrder::new(rows.len());
     let mut window = LossWindow::default();
     for step in 0..cfg.steps {
-        if cancel.load(Ordering::Relaxed) {
+        if io.cancel.load(Ordering::Relaxed) {
             return Err(StageError::Cancelled);
         }
         let batch: Vec<&[f32]> = epochs
@@ -93,7 +86,7 @@ pub fn train_autoencoder(
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(cfg.lr, model, grads);
         window.push(value, step + 1 == cfg.steps);
-        progress(LatentProgress::Step {
+        io.report(LatentProgress::Step {
             phase: "autoencoder".to_owned(),
             step: step + 1,
             steps: cfg.steps,
@@ -101,9 +94,9 @@ pub fn train_autoencoder(
         });
     }
     let model = model.valid();
-    let (scale_factor, reconstruction) = evaluate(&model, &rows, size, &device.device)?;
+    let (scale_factor, reconstruction) = evaluate(&model, &rows, size, &io.device.device)?;
     write_bytes(
-        &out_dir.join(AUTOENCODER_WEIGHTS),
+        &io.out_dir.join(AUTOENCODER_WEIGHTS),
         &module_bytes(&model, "autoencoder")?,
     )?;
     let file = AutoencoderFile {
@@ -115,7 +108,7 @@ pub fn train_autoencoder(
         losses: window.into_means(),
         reconstruction,
     };
-    file.write(out_dir)?;
+    file.write(io.out_dir)?;
     Ok(file)
 }
 

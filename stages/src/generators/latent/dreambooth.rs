@@ -59,14 +59,13 @@ pub fn train_dreambooth(
             seed,
             stream: "dreambooth-prior",
             class_index: index,
+            count: cfg.prior_images,
+            batch: cfg.prior_images.min(16),
         };
         let total = cfg.prior_images;
         let prior_latents = draw(
             &guided,
             &draw_spec,
-            0,
-            total,
-            total.min(16),
             &device.device,
             &mut |done| {
                 progress(LatentProgress::Prior {

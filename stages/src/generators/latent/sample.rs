@@ -142,17 +142,10 @@ impl<'a> LatentSampler<'a> {
             seed,
             stream: "sample",
             class_index,
+            count: cfg.n,
+            batch: cfg.batch_size,
         };
-        let latents = draw(
-            &guided,
-            &draw_spec,
-            0,
-            cfg.n,
-            cfg.batch_size,
-            device,
-            progress,
-            cancel,
-        )?;
+        let latents = draw(&guided, &draw_spec, device, progress, cancel)?;
         let inv = (1.0 / spec.scale_factor) as f32;
         let latents: Vec<Vec<f32>> = latents
             .into_iter()

@@ -5,14 +5,12 @@
 //! averaged to gray.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::model::{LORA_TARGETS, SdArtifact};
 use super::{SD_LORA_FILE, SD_UNET_FILE, STUDY_PROMPT, SdMethod};
-use crate::StageError;
-use crate::backend::SelectedDevice;
 use crate::generators::images::SyntheticWriter;
 use crate::generators::latent::files::dreambooth_text_encoder;
 use crate::generators::latent::lora::{attach, load_adapters};
@@ -21,6 +19,7 @@ use crate::image_set::ImageSetManifest;
 use crate::rng::{keyed_rng, normal};
 use crate::sd::{ClipTextModel, SdSampler, StableDiffusion, UNet2DCondition};
 use crate::weights::load_module;
+use crate::{StageError, StageIo};
 
 /// SD v1.x pipelines' default guidance scale.
 const DEFAULT_GUIDANCE: f64 = 7.5;
@@ -31,13 +30,10 @@ pub(crate) fn sample_sd(
     dir: &Path,
     cfg: &SampleConfig,
     seed: u64,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(SampleProgress),
-    cancel: &AtomicBool,
+    io: &StageIo<'_, SampleProgress>,
 ) -> Result<ImageSetManifest, StageError> {
     let artifact = SdArtifact::open(dir)?;
-    let device = &device.device;
+    let device = &io.device.device;
     let mut sd = StableDiffusion::load(&artifact.folder.root, device)?;
     let spec = &artifact.spec;
     match spec.method {
@@ -79,7 +75,8 @@ pub(crate) fn sample_sd(
     let guidance = cfg.guidance.unwrap_or(DEFAULT_GUIDANCE);
     let size = file.image_size as usize;
     let shape = artifact.latent_shape();
-    let mut writer = SyntheticWriter::new(out_dir, spec.name(), classes.clone(), file.image_size);
+    let mut writer =
+        SyntheticWriter::new(io.out_dir, spec.name(), classes.clone(), file.image_size);
     let total = wanted.len() * cfg.n;
     let mut done = 0;
     for class in &wanted {
@@ -111,7 +108,7 @@ pub(crate) fn sample_sd(
         };
         let indices: Vec<usize> = (0..cfg.n).collect();
         for chunk in indices.chunks(cfg.batch_size.max(1)) {
-            if cancel.load(Ordering::Relaxed) {
+            if io.cancel.load(Ordering::Relaxed) {
                 return Err(StageError::Cancelled);
             }
             let noise = initial_latents(seed, "sd-sample", class_index, chunk, shape, device);
@@ -130,7 +127,7 @@ pub(crate) fn sample_sd(
                 writer.add(class, i, row)?;
             }
             done += chunk.len();
-            progress(SampleProgress { done, total });
+            io.report(SampleProgress { done, total });
         }
     }
     writer.finish()

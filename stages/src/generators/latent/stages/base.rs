@@ -1,13 +1,9 @@
 //! `train.diffusion_base`: the latent diffusion model every adaptation starts from.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 use rand::RngCore;
 
-use crate::StageError;
-use crate::backend::SelectedDevice;
-use crate::data::out_dir::ensure_empty;
 use crate::generators::artifact::GeneratorFile;
 use crate::generators::ddpm::schedule::Schedule;
 use crate::generators::images::load_by_class;
@@ -21,6 +17,7 @@ use crate::generators::latent::train::{LoopConfig, train_loop};
 use crate::generators::latent::vocab::build_vocabulary;
 use crate::rng::keyed_rng;
 use crate::weights::{load_module, module_bytes};
+use crate::{StageError, StageIo};
 
 use super::adaptation::{finish, to_examples};
 
@@ -43,14 +40,10 @@ pub fn train_diffusion_base(
     cfg: &DiffusionBaseConfig,
     seed: u64,
     inputs: &BaseInputs<'_>,
-    out_dir: &Path,
-    device: &SelectedDevice,
-    progress: &dyn Fn(LatentProgress),
-    cancel: &AtomicBool,
+    io: &StageIo<'_, LatentProgress>,
 ) -> Result<GeneratorFile, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
-    let (ae_file, ae) = load_autoencoder(inputs.autoencoder, &device.device)?;
+    io.start(cfg)?;
+    let (ae_file, ae) = load_autoencoder(inputs.autoencoder, &io.device.device)?;
     let ae_spec = ae_file.spec.clone();
     cfg.unet().check_latent_side(ae_spec.latent_size())?;
     let (classes, groups) = load_by_class(inputs.train, ae_spec.image_size)?;
@@ -90,8 +83,8 @@ pub fn train_diffusion_base(
         lora_scale: None,
     };
     let tokens = prompt_tokens(&spec.text, &cfg.prompt)?;
-    let examples = to_examples(&ae, &spec, &rows, &tokens, cfg.hflip, &device.device)?;
-    let ad = device.device.clone().autodiff();
+    let examples = to_examples(&ae, &spec, &rows, &tokens, cfg.hflip, &io.device.device)?;
+    let ad = io.device.device.clone().autodiff();
     let init_seed = keyed_rng(seed, "latent-base-init", &[]).next_u64();
     let mut model = LatentDiffusion::new(
         &spec.text,
@@ -116,20 +109,20 @@ pub fn train_diffusion_base(
         &schedule,
         ae_spec.latent_shape(),
     );
-    let trained = train_loop(model, &loop_cfg, &examples, &ad, progress, cancel)?;
+    let trained = train_loop(model, &loop_cfg, &examples, &ad, io.progress, io.cancel)?;
     let model = &trained.model;
-    copy_file(inputs.autoencoder, out_dir, AUTOENCODER_WEIGHTS)?;
+    copy_file(inputs.autoencoder, io.out_dir, AUTOENCODER_WEIGHTS)?;
     write_bytes(
-        &out_dir.join(TEXT_WEIGHTS),
+        &io.out_dir.join(TEXT_WEIGHTS),
         &module_bytes(&model.text, "text encoder")?,
     )?;
     write_bytes(
-        &out_dir.join(UNET_WEIGHTS),
+        &io.out_dir.join(UNET_WEIGHTS),
         &module_bytes(&model.unet, "unet")?,
     )?;
     let counts: Vec<usize> = groups.iter().map(|g| g.rows.len()).collect();
     finish(
-        out_dir,
+        io.out_dir,
         spec,
         classes,
         &counts,
