@@ -29,24 +29,18 @@ mkdir -p "$chain"/{augflow,dvc,snakemake}
 echo seed > "$chain/augflow/input.txt"
 cp "$chain/augflow/input.txt" "$chain/dvc/"
 cp "$chain/augflow/input.txt" "$chain/snakemake/"
-{
+# augflow and DVC read the same `stages:` format (the command is a plain YAML scalar).
+chain_stages() {
     echo "stages:"
-    prev=input.txt
-    for i in $(seq 1 10); do
-        printf '  s%d:\n    cmd: "cat %s > s%d.txt && echo %d >> s%d.txt"\n    deps: [%s]\n    outs: [s%d.txt]\n' \
-            "$i" "$prev" "$i" "$i" "$i" "$prev" "$i"
-        prev=s$i.txt
-    done
-} > "$chain/augflow/augflow.yaml"
-{
-    echo "stages:"
-    prev=input.txt
+    local prev=input.txt
     for i in $(seq 1 10); do
         printf '  s%d:\n    cmd: cat %s > s%d.txt && echo %d >> s%d.txt\n    deps: [%s]\n    outs: [s%d.txt]\n' \
             "$i" "$prev" "$i" "$i" "$i" "$prev" "$i"
         prev=s$i.txt
     done
-} > "$chain/dvc/dvc.yaml"
+}
+chain_stages > "$chain/augflow/augflow.yaml"
+chain_stages > "$chain/dvc/dvc.yaml"
 {
     echo "rule all:"
     echo "    input: 's10.txt'"

@@ -18,6 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+source bench/slurm/common.sh
 NODES="${NODES:-1200}"
 SMK_NODES="${SMK_NODES:-$NODES}"
 MAX_QUEUED="${MAX_QUEUED:-500}"
@@ -31,21 +32,16 @@ AUGFLOW="${AUGFLOW_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/augflow}"
 # Snakemake's job-step plugin drops SLURM_CONF before its inner srun: link /etc/slurm.
 AUGFLOW_SLURM_CPUS="$CPUS" AUGFLOW_SLURM_ETC=1 bash scripts/slurm-cluster.sh start
 eval "$(bash scripts/slurm-cluster.sh env)"
-if [ "$SMK_NODES" -gt 0 ] && [ ! -x "$SMK_VENV/bin/snakemake" ]; then
-    { python3 -m venv "$SMK_VENV" &&
-        "$SMK_VENV/bin/pip" install -q snakemake snakemake-executor-plugin-slurm >&2; } ||
-        echo "snakemake did not install; its row is left out" >&2
+if [ "$SMK_NODES" -gt 0 ]; then
+    install_snakemake "$SMK_VENV" "its row is"
 fi
 
 # sbatch shim: one line per call, then answers as sbatch.
-mkdir -p "$WORK/shim"
 REAL_SBATCH="$(command -v sbatch)"
-cat >"$WORK/shim/sbatch" <<SHIM
-#!/usr/bin/env bash
+write_sbatch_shim "$WORK/shim" <<SHIM
 echo call >> "\$BENCH_SUBMITS"
 exec "$REAL_SBATCH" "\$@"
 SHIM
-chmod +x "$WORK/shim/sbatch"
 
 # Samples how many jobs whose working directory is $1 are in the queue; the peak goes to $2.
 sample_queue() { # dir out

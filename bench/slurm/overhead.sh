@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
+source bench/slurm/common.sh
 NODES="${NODES:-50}"
 CHAIN="${CHAIN:-10}"
 WORK="$(mktemp -d /tmp/augflow-slurm-bench.XXXXXX)"
@@ -34,23 +35,16 @@ AUGFLOW_SLURM_ETC=1 bash scripts/slurm-cluster.sh start
 eval "$(bash scripts/slurm-cluster.sh env)"
 
 VENV="$HOME/.cache/augflow-bench/snakemake-venv"
-if [ ! -x "$VENV/bin/snakemake" ]; then
-    { python3 -m venv "$VENV" &&
-        "$VENV/bin/pip" install -q snakemake snakemake-executor-plugin-slurm >&2; } ||
-        echo "snakemake did not install; its rows are left out" >&2
-fi
+install_snakemake "$VENV" "its rows are"
 
 # sbatch shim: records "submit-time job-id" for every submission, then answers as sbatch.
-mkdir -p "$WORK/shim"
 REAL_SBATCH="$(command -v sbatch)"
-cat >"$WORK/shim/sbatch" <<SHIM
-#!/usr/bin/env bash
+write_sbatch_shim "$WORK/shim" <<SHIM
 t=\$(date +%s.%N)
 out=\$("$REAL_SBATCH" "\$@") || exit \$?
 echo "\$out"
 echo "\$t \${out%%;*}" | sed -E 's/ .*Submitted batch job / /' >> "\$BENCH_SUBMITS"
 SHIM
-chmod +x "$WORK/shim/sbatch"
 
 # What every stage runs: its start time and job id, then its output.
 stage_cmd() { # i [input]
