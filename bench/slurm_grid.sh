@@ -88,7 +88,7 @@ YAML
 }
 
 snakemake_run() {
-    local dir="$WORK/snakemake" start wall version plugin
+    local dir="$WORK/snakemake" start wall label
     [ "$SMK_NODES" -gt 0 ] && [ -x "$SMK_VENV/bin/snakemake" ] || return 0
     mkdir -p "$dir/out"
     cat >"$dir/Snakefile" <<SMK
@@ -99,22 +99,15 @@ rule node:
     output: "out/{i}.txt"
     shell: "echo {wildcards.i} > {output}"
 SMK
-    version="$("$SMK_VENV/bin/snakemake" --version)"
-    plugin="$("$SMK_VENV/bin/pip" show snakemake-executor-plugin-slurm | awk '/^Version/ {print $2}')"
+    label="$(snakemake_label "$SMK_VENV")"
     sample_queue "$dir" "$dir/peak" &
     start=$(now)
-    # Status checks every second (its defaults: first after 40 s, then every 10 s); squeue
-    # because accounting is off on this cluster.
-    (cd "$dir" && BENCH_SUBMITS="$dir/submits.log" PATH="$WORK/shim:$SMK_VENV/bin:$PATH" \
-        snakemake --executor slurm --jobs "$MAX_QUEUED" --default-resources slurm_partition=debug \
-        --slurm-init-seconds-before-status-checks 1 --seconds-between-status-checks 1 \
-        --slurm-status-command squeue --latency-wait 5 --quiet all \
-        >"$dir/stdout.log" 2>"$dir/stderr.log") ||
+    run_snakemake_slurm "$dir" "$SMK_VENV" "$MAX_QUEUED" ||
         { echo "snakemake failed:" >&2; tail -30 "$dir/stderr.log" >&2; touch "$dir/.done"; exit 1; }
     wall="$(since "$start")"
     touch "$dir/.done"
     wait
-    row "snakemake $version, slurm plugin $plugin (--jobs $MAX_QUEUED)" "$SMK_NODES" "$dir" "$wall"
+    row "$label (--jobs $MAX_QUEUED)" "$SMK_NODES" "$dir" "$wall"
 }
 
 echo "| tool | nodes | wall time (s) | sbatch calls | peak jobs in queue |"

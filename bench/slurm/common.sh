@@ -15,3 +15,22 @@ write_sbatch_shim() { # dir
     { echo '#!/usr/bin/env bash'; cat; } >"$1/sbatch"
     chmod +x "$1/sbatch"
 }
+
+# "snakemake X, slurm plugin Y" for the venv $1.
+snakemake_label() { # venv
+    local plugin
+    plugin="$("$1/bin/pip" show snakemake-executor-plugin-slurm | awk '/^Version/ {print $2}')"
+    echo "snakemake $("$1/bin/snakemake" --version), slurm plugin $plugin"
+}
+
+# Runs the Snakefile in $1 with the venv $2's Snakemake on the Slurm executor, at most $3
+# jobs queued, through the sbatch shim in $WORK/shim. Status checks every second (its
+# defaults: first after 40 s, then every 10 s) through squeue (accounting is off on the
+# benchmark cluster). Output goes to $1/stdout.log and $1/stderr.log.
+run_snakemake_slurm() { # dir venv jobs
+    (cd "$1" && BENCH_SUBMITS="$1/submits.log" PATH="$WORK/shim:$2/bin:$PATH" \
+        snakemake --executor slurm --jobs "$3" --default-resources slurm_partition=debug \
+        --slurm-init-seconds-before-status-checks 1 --seconds-between-status-checks 1 \
+        --slurm-status-command squeue --latency-wait 5 --quiet all \
+        >"$1/stdout.log" 2>"$1/stderr.log")
+}

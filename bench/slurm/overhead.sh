@@ -137,19 +137,13 @@ rule node:
     output: "out/n{i}.txt"
     shell: 'echo "\$(date +%s.%N) \$SLURM_JOB_ID" > starts/n{wildcards.i} && echo {wildcards.i} > {output}'
 SMK
-    local version plugin
-    version="$("$VENV/bin/snakemake" --version)"
-    plugin="$("$VENV/bin/pip" show snakemake-executor-plugin-slurm | awk '/^Version/ {print $2}')"
+    local label
+    label="$(snakemake_label "$VENV")"
     start=$(now)
-    # Status checks as often as augflow's (Snakemake's defaults: first check after 40 s,
-    # then every 10 s; squeue because accounting is off here).
-    (cd "$dir" && BENCH_SUBMITS="$dir/submits.log" PATH="$WORK/shim:$VENV/bin:$PATH" \
-        snakemake --executor slurm --jobs "$n" --default-resources slurm_partition=debug \
-        --slurm-init-seconds-before-status-checks 1 --seconds-between-status-checks 1 \
-        --slurm-status-command squeue --latency-wait 5 --quiet all \
-        >"$dir/stdout.log" 2>"$dir/stderr.log") ||
+    # Status checks as often as augflow's.
+    run_snakemake_slurm "$dir" "$VENV" "$n" ||
         { echo "snakemake failed:" >&2; tail -30 "$dir/stderr.log" >&2; exit 1; }
-    summarise "$shape" "snakemake $version, slurm plugin $plugin" "$dir" "$(since "$start")"
+    summarise "$shape" "$label" "$dir" "$(since "$start")"
 }
 
 echo "### $NODES independent trivial nodes: submission → start of the stage's command (s)"
