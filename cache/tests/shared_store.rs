@@ -48,12 +48,18 @@ fn files_under(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-#[test]
-fn group_store_keeps_folders_and_metadata_group_writable_under_a_strict_umask() {
-    set_umask(0o077);
+/// A group-shared store at `<tempdir>/store`, created under `umask`.
+fn group_store(umask: u32) -> (tempfile::TempDir, std::path::PathBuf, Store) {
+    set_umask(umask);
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
     let store = Store::open_group_shared(&root).unwrap();
+    (dir, root, store)
+}
+
+#[test]
+fn group_store_keeps_folders_and_metadata_group_writable_under_a_strict_umask() {
+    let (dir, root, store) = group_store(0o077);
     assert!(store.is_group_shared());
     let (blob, _) = write_one_of_each(&store, &dir.path().join("project/.augflow/state"));
 
@@ -80,10 +86,8 @@ fn group_store_keeps_folders_and_metadata_group_writable_under_a_strict_umask() 
 
 #[test]
 fn the_group_mode_sticks_to_the_store_for_users_who_did_not_configure_it() {
-    set_umask(0o077);
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
-    drop(Store::open_group_shared(&root).unwrap());
+    let (_dir, root, first) = group_store(0o077);
+    drop(first);
     // A teammate whose augflow.toml says nothing about sharing.
     let store = Store::open(&root).unwrap();
     assert!(store.is_group_shared());
@@ -107,10 +111,7 @@ fn a_private_store_follows_the_umask() {
 /// the blob; otherwise only the owner's own renewal is exercised.
 #[test]
 fn a_teammates_old_blob_is_renewed_as_ours() {
-    set_umask(0o022);
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
-    let store = Store::open_group_shared(&root).unwrap();
+    let (dir, root, store) = group_store(0o022);
     let blob = store.put_bytes(b"from a teammate").unwrap();
     let path = store.blob_path(&blob);
     let old = SystemTime::now() - Duration::from_secs(7 * 24 * 3600);

@@ -19,6 +19,15 @@ fn settled_cache() -> StatCache {
     cache
 }
 
+/// A file holding `bytes`, written long enough ago for [`settled_cache`] to trust it.
+fn settled_file(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data.txt");
+    write(&file, bytes);
+    settle();
+    (dir, file)
+}
+
 fn cache_at(path: &std::path::Path) -> StatCache {
     let mut cache = StatCache::load(path);
     cache.set_racy_window(WINDOW);
@@ -27,10 +36,7 @@ fn cache_at(path: &std::path::Path) -> StatCache {
 
 #[test]
 fn unchanged_file_is_not_rehashed() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("data.txt");
-    write(&file, b"some content");
-    settle();
+    let (_dir, file) = settled_file(b"some content");
     let cache = settled_cache();
     let first = cache.digest_file(&file).unwrap();
     assert_eq!(first, (Digest::of_bytes(b"some content"), 12));
@@ -127,10 +133,7 @@ fn corrupt_or_foreign_cache_file_is_ignored() {
 
 #[test]
 fn vanished_file_drops_its_entry() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("gone.txt");
-    write(&file, b"bye");
-    settle();
+    let (_dir, file) = settled_file(b"bye");
     let cache = settled_cache();
     cache.digest_file(&file).unwrap();
     assert_eq!(cache.len(), 1);

@@ -22,6 +22,25 @@ fn load(cfg: &FolderConfig, root: &Path) -> (tempfile::TempDir, Result<IngestSum
     (out, result)
 }
 
+/// Why a folder of these PNGs (path, width, height) does not load with the defaults.
+fn load_error(pngs: &[(&str, u32, u32)]) -> StageError {
+    let data = tempfile::tempdir().unwrap();
+    for &(path, width, height) in pngs {
+        write_png(&data.path().join(path), width, height);
+    }
+    let (_out, result) = load(&config(data.path()), data.path());
+    result.expect_err("the folder should not load")
+}
+
+/// A [`class_layout`] folder and its config, images resized to `size`².
+fn class_layout_at_size(size: u32) -> (tempfile::TempDir, FolderConfig) {
+    let data = tempfile::tempdir().unwrap();
+    class_layout(data.path());
+    let mut cfg = config(data.path());
+    cfg.size = Some(size);
+    (data, cfg)
+}
+
 /// root/<class>/… with nested folders, a JPEG, non-square images and stray files.
 fn class_layout(root: &Path) {
     write_png(&root.join("healthy/p1_a.png"), 30, 20);
@@ -39,11 +58,8 @@ fn class_layout(root: &Path) {
 
 #[test]
 fn class_folders_give_classes_patients_and_square_images() {
-    let data = tempfile::tempdir().unwrap();
-    class_layout(data.path());
-    let mut cfg = config(data.path());
+    let (data, mut cfg) = class_layout_at_size(16);
     cfg.patient_pattern = Some(r"^(p\d+)_".into());
-    cfg.size = Some(16);
     let (out, summary) = load(&cfg, data.path());
     let summary = summary.unwrap();
     let manifest = &summary.manifest;
@@ -80,10 +96,7 @@ fn class_folders_give_classes_patients_and_square_images() {
 
 #[test]
 fn same_input_gives_identical_bytes() {
-    let data = tempfile::tempdir().unwrap();
-    class_layout(data.path());
-    let mut cfg = config(data.path());
-    cfg.size = Some(12);
+    let (data, cfg) = class_layout_at_size(12);
     let (first, a) = load(&cfg, data.path());
     let (second, b) = load(&cfg, data.path());
     assert_eq!(a.unwrap(), b.unwrap());
@@ -92,10 +105,7 @@ fn same_input_gives_identical_bytes() {
 
 #[test]
 fn default_patient_is_the_whole_stem() {
-    let data = tempfile::tempdir().unwrap();
-    class_layout(data.path());
-    let mut cfg = config(data.path());
-    cfg.size = Some(8);
+    let (data, cfg) = class_layout_at_size(8);
     let (_out, summary) = load(&cfg, data.path());
     let patients: Vec<String> = summary
         .unwrap()
@@ -142,20 +152,13 @@ fn split_folders_set_the_part_and_aliases_rename_classes() {
 
 #[test]
 fn mixing_split_and_class_folders_is_an_error() {
-    let data = tempfile::tempdir().unwrap();
-    write_png(&data.path().join("train/healthy/a.png"), 8, 8);
-    write_png(&data.path().join("viral/b.png"), 8, 8);
-    let (_out, result) = load(&config(data.path()), data.path());
-    assert_mentions(&result.unwrap_err().to_string(), &["viral", "mixes"]);
+    let err = load_error(&[("train/healthy/a.png", 8, 8), ("viral/b.png", 8, 8)]);
+    assert_mentions(&err.to_string(), &["viral", "mixes"]);
 }
 
 #[test]
 fn different_sizes_without_size_name_both() {
-    let data = tempfile::tempdir().unwrap();
-    write_png(&data.path().join("healthy/a.png"), 10, 12);
-    write_png(&data.path().join("healthy/b.png"), 14, 12);
-    let (_out, result) = load(&config(data.path()), data.path());
-    let err = result.unwrap_err();
+    let err = load_error(&[("healthy/a.png", 10, 12), ("healthy/b.png", 14, 12)]);
     assert!(matches!(err, StageError::MixedImageSizes { .. }), "{err:?}");
     assert_mentions(&err.to_string(), &["14x12", "10x12", "b.png", "a.png"]);
 }

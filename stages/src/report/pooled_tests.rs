@@ -70,6 +70,17 @@ fn significant(pooled: &Pooled) -> Vec<&str> {
         .collect()
 }
 
+/// The accuracy Δ of `generator`, pooled over classifiers and amounts.
+fn accuracy_delta<'a>(pooled: &'a Pooled, generator: &str) -> &'a Delta {
+    let effect = pooled
+        .per_generator
+        .iter()
+        .find(|e| e.generator == generator);
+    &effect
+        .unwrap_or_else(|| panic!("no pooled row for {generator}"))
+        .delta["accuracy"]
+}
+
 #[test]
 fn the_pooled_test_finds_exactly_the_generator_with_a_planted_effect() {
     // +3 points for DreamBooth only; 20 simulated studies.
@@ -83,12 +94,7 @@ fn the_pooled_test_finds_exactly_the_generator_with_a_planted_effect() {
         found += usize::from(hits.contains(&"dreambooth"));
         exactly += usize::from(hits == ["dreambooth"]);
         false_positives += hits.iter().filter(|g| **g != "dreambooth").count();
-        let planted = pooled
-            .per_generator
-            .iter()
-            .find(|e| e.generator == "dreambooth")
-            .unwrap();
-        let d = &planted.delta["accuracy"];
+        let d = accuracy_delta(&pooled, "dreambooth");
         assert_eq!((d.pairs, d.clusters), (75, Some(15)));
         assert!((d.mean - 0.03).abs() < 0.02, "{d:?}");
     }
@@ -125,12 +131,7 @@ fn the_interval_covers_the_pooled_mean_and_amounts_are_split_out() {
         }
     });
     let pooled = pooled_with(&runs, &baseline, 7, 1000);
-    let gan = pooled
-        .per_generator
-        .iter()
-        .find(|e| e.generator == "gan")
-        .unwrap();
-    let d = &gan.delta["accuracy"];
+    let d = accuracy_delta(&pooled, "gan");
     assert!(
         d.ci_low.unwrap() < d.mean && d.mean < d.ci_high.unwrap(),
         "{d:?}"
