@@ -573,10 +573,9 @@ def main():
             torch.cuda.reset_peak_memory_stats()
         times = time_training(trainer, warmup, timed)
         memory = {"mem_reserved_mib": round(torch.cuda.max_memory_reserved() / 2**20)} if cuda else {}
+        run = {"backend": backend, "model": model, "size": size}
         emit(
-            backend=backend,
-            model=model,
-            size=size,
+            **run,
             batch=BATCH,
             measure="train",
             s_per_step=round(statistics.fmean(times), 4),
@@ -588,9 +587,7 @@ def main():
         started = time.perf_counter()
         rates = time_sampling(trainer, images)
         emit(
-            backend=backend,
-            model=model,
-            size=size,
+            **run,
             batch=SAMPLE_BATCH,
             measure="sample",
             images_per_s=round(statistics.median(rates), 3),
