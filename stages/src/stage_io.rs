@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use crate::backend::SelectedDevice;
-use crate::data::out_dir::ensure_empty;
+use crate::data::out_dir::start_stage;
 use crate::{StageConfig, StageError};
 
 /// A stage run's output folder, device, progress callback and cancel flag. `P` is the
@@ -36,8 +36,7 @@ impl<'a, P> StageIo<'a, P> {
 
     /// Every stage's first step: `cfg` checked and the output folder empty.
     pub(crate) fn start(&self, cfg: &impl StageConfig) -> Result<(), StageError> {
-        cfg.validate()?;
-        ensure_empty(self.out_dir)
+        start_stage(cfg, self.out_dir)
     }
 
     /// Reports one progress event.

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::StageError;
+use crate::{StageConfig, StageError};
 
 /// Fails unless `dir` exists and is empty, so leftovers never end up in an artifact.
 pub(crate) fn ensure_empty(dir: &Path) -> Result<(), StageError> {
@@ -17,6 +17,12 @@ pub(crate) fn ensure_empty(dir: &Path) -> Result<(), StageError> {
             path: dir.to_owned(),
         }),
     }
+}
+
+/// A stage's first step: its config checked and its output folder empty.
+pub(crate) fn start_stage(cfg: &impl StageConfig, out_dir: &Path) -> Result<(), StageError> {
+    cfg.validate()?;
+    ensure_empty(out_dir)
 }
 
 pub(crate) fn create_dir_all(dir: &Path) -> Result<(), StageError> {

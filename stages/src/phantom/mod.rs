@@ -25,7 +25,7 @@ use std::time::Instant;
 pub use config::{MAX_SIZE, MIN_SIZE, PHANTOM_CLASSES, PhantomConfig};
 
 use crate::StageError;
-use crate::data::out_dir::ensure_empty;
+use crate::data::out_dir::start_stage;
 use crate::image_set::{IMAGE_SET_FORMAT, IMAGES_DIR, ImageRecord, ImageSetManifest};
 use anatomy::Anatomy;
 use config::Class;
@@ -43,8 +43,7 @@ pub fn generate_phantom(
     seed: u64,
     out_dir: &Path,
 ) -> Result<ImageSetManifest, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
+    start_stage(cfg, out_dir)?;
     let started = Instant::now();
     let mut images = Vec::new();
     for (name, &count) in &cfg.classes {

@@ -12,7 +12,7 @@ use super::files::{AUTOENCODER_WEIGHTS, TEXT_WEIGHTS, UNET_WEIGHTS, copy_file, w
 use super::sample::LatentSampler;
 use crate::StageError;
 use crate::backend::SelectedDevice;
-use crate::data::out_dir::ensure_empty;
+use crate::data::out_dir::start_stage;
 use crate::generators::{GeneratorFile, GeneratorSpec};
 use crate::weights::module_bytes;
 
@@ -50,8 +50,7 @@ pub fn merge_lora(
     out_dir: &Path,
     device: &SelectedDevice,
 ) -> Result<GeneratorFile, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
+    start_stage(cfg, out_dir)?;
     let file = GeneratorFile::read(lora_dir)?;
     let GeneratorSpec::Latent { latent } = &file.spec else {
         return Err(StageError::InvalidConfig(format!(

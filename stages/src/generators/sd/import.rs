@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{ImportSdConfig, SD_DIR, SdMethod, SdSpec};
 use crate::StageError;
 use crate::backend::SelectedDevice;
-use crate::data::out_dir::{create_dir_all, ensure_empty};
+use crate::data::out_dir::{create_dir_all, start_stage};
 use crate::generators::artifact::{GeneratorFile, GeneratorSpec};
 use crate::sd::{SdConfigs, SdFolder, StableDiffusion};
 
@@ -27,8 +27,7 @@ pub fn import_stable_diffusion(
     out_dir: &Path,
     device: &SelectedDevice,
 ) -> Result<GeneratorFile, StageError> {
-    cfg.validate()?;
-    ensure_empty(out_dir)?;
+    start_stage(cfg, out_dir)?;
     let sd_folder = SdFolder::open(folder)?;
     let configs = sd_folder.configs()?;
     let image_size = image_size(cfg, &configs)?;

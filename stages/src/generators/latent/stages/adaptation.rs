@@ -9,7 +9,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 
 use crate::backend::SelectedDevice;
-use crate::data::out_dir::ensure_empty;
+use crate::data::out_dir::start_stage;
 use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec};
 use crate::generators::ddpm::schedule::Schedule;
 use crate::generators::images::{load_by_class, wanted_classes};
@@ -42,8 +42,7 @@ pub struct AdaptIo<'a> {
 impl AdaptIo<'_> {
     /// Every adaptation's first step: `cfg` checked and the output folder empty.
     pub(crate) fn start(&self, cfg: &impl StageConfig) -> Result<(), StageError> {
-        cfg.validate()?;
-        ensure_empty(self.out_dir)
+        start_stage(cfg, self.out_dir)
     }
 
     /// The device the models train on.
