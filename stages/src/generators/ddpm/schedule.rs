@@ -1,5 +1,7 @@
 //! The forward (noising) process: β_t, α_t = 1 − β_t and ᾱ_t = Π α_s, in f64 on the host.
 
+use burn::tensor::{Device, Tensor, TensorData};
+
 use crate::generators::NoiseSchedule;
 
 /// Per-step coefficients of a T-step diffusion.
@@ -64,6 +66,13 @@ impl Schedule {
     }
 
     /// The number of diffusion steps T.
+    /// `f(ᾱ_t)` of each sample's timestep in `t`, as a `[batch, 1, 1, 1]` column that
+    /// broadcasts over the sample's image (the noising and loss-weight coefficients).
+    pub(crate) fn column(&self, t: &[usize], device: &Device, f: impl Fn(f64) -> f64) -> Tensor<4> {
+        let values: Vec<f32> = t.iter().map(|&t| f(self.alpha_bars[t]) as f32).collect();
+        Tensor::<4>::from_data(TensorData::new(values, [t.len(), 1, 1, 1]), device)
+    }
+
     pub fn steps(&self) -> usize {
         self.betas.len()
     }

@@ -244,13 +244,7 @@ impl ClassJob<'_> {
         let eps_values: Vec<f32> = (0..b * size * size).map(|_| normal(&mut rng)).collect();
         let x0 = batch_tensor(rows, &flips, size, device);
         let eps = Tensor::<4>::from_data(TensorData::new(eps_values, [b, 1, size, size]), device);
-        let column = |f: &dyn Fn(f64) -> f64| {
-            let values: Vec<f32> = t
-                .iter()
-                .map(|&t| f(self.schedule.alpha_bars[t]) as f32)
-                .collect();
-            Tensor::<4>::from_data(TensorData::new(values, [b, 1, 1, 1]), device)
-        };
+        let column = |f: &dyn Fn(f64) -> f64| self.schedule.column(&t, device, f);
         let a = column(&|ab| ab.sqrt());
         let s = column(&|ab| (1.0 - ab).sqrt());
         let xt = x0 * a + eps.clone() * s;

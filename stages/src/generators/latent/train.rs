@@ -287,13 +287,7 @@ fn noised_prediction<M: Denoiser>(
     let eps: Vec<f32> = (0..b * c * s * s).map(|_| normal(&mut rng)).collect();
     let x0 = Tensor::<4>::from_data(TensorData::new(x0, [b, c, s, s]), device);
     let eps = Tensor::<4>::from_data(TensorData::new(eps, [b, c, s, s]), device);
-    let column = |f: &dyn Fn(f64) -> f64| {
-        let values: Vec<f32> = t
-            .iter()
-            .map(|&t| f(cfg.schedule.alpha_bars[t]) as f32)
-            .collect();
-        Tensor::<4>::from_data(TensorData::new(values, [b, 1, 1, 1]), device)
-    };
+    let column = |f: &dyn Fn(f64) -> f64| cfg.schedule.column(&t, device, f);
     let xt = x0 * column(&|ab| ab.sqrt()) + eps.clone() * column(&|ab| (1.0 - ab).sqrt());
     (model.predict(xt, &t, &tokens), eps)
 }
