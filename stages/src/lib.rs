@@ -23,6 +23,8 @@
 //! - [`config`]: [`StageConfig`], what every stage's config is: parsed once from a
 //!   pipeline's params, validated once.
 
+/// Multi-head attention's head split and softmax-weighted merge, shared by every model.
+pub(crate) mod attention;
 pub mod backend;
 pub mod classifiers;
 pub mod config;

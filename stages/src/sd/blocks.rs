@@ -5,8 +5,10 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::{silu, softmax};
+use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
+
+use crate::attention::{attend, split_heads};
 
 pub(crate) fn conv(in_ch: usize, out_ch: usize, kernel: usize, device: &Device) -> Conv2d {
     let pad = kernel / 2;
@@ -124,23 +126,16 @@ impl Attention {
 
     /// Attention of tokens `x` [b, n, query_dim] on `context` [b, m, context_dim].
     pub(crate) fn forward(&self, x: Tensor<3>, context: Option<Tensor<3>>) -> Tensor<3> {
-        let [b, n, _] = x.dims();
         let context = context.unwrap_or_else(|| x.clone());
-        let m = context.dims()[1];
         let q = self.to_q.forward(x);
-        let inner = q.dims()[2];
-        let (h, d) = (self.heads, inner / self.heads);
-        let split = |t: Tensor<3>, len: usize| t.reshape([b, len, h, d]).swap_dims(1, 2);
-        let q = split(q, n);
-        let k = split(self.to_k.forward(context.clone()), m);
-        let v = split(self.to_v.forward(context), m);
+        let d = q.dims()[2] / self.heads;
+        let q = split_heads(q, self.heads);
+        let k = split_heads(self.to_k.forward(context.clone()), self.heads);
+        let v = split_heads(self.to_v.forward(context), self.heads);
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .mul_scalar((d as f64).powf(-0.5));
-        let out = softmax(scores, 3)
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([b, n, inner]);
+        let out = attend(scores, v);
         self.to_out.iter().fold(out, |out, proj| proj.forward(out))
     }
 

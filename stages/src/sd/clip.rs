@@ -7,13 +7,14 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, sigmoid, softmax};
+use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Deserialize;
 
 use super::files::{invalid, read_json_value};
 use super::weights::{Naming, load_torch_tensors, read_torch_file};
 use crate::StageError;
+use crate::attention::{attend, split_heads};
 
 /// The module level published checkpoints name their tensors under.
 const PREFIX: &str = "text_model.";
@@ -98,23 +99,19 @@ pub struct SelfAttention {
 impl SelfAttention {
     /// Causal self-attention of `x` [b, n, c]; `mask` [n, n] is 0 or −∞.
     fn forward(&self, x: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
-        let [b, n, c] = x.dims();
-        let (h, d) = (self.heads, c / self.heads);
-        let split = |t: Tensor<3>| t.reshape([b, n, h, d]).swap_dims(1, 2);
+        let h = self.heads;
+        let d = x.dims()[2] / h;
         // transformers scales the queries before the product.
-        let q = split(
+        let q = split_heads(
             self.q_proj
                 .forward(x.clone())
                 .mul_scalar((d as f64).powf(-0.5)),
+            h,
         );
-        let k = split(self.k_proj.forward(x.clone()));
-        let v = split(self.v_proj.forward(x));
+        let k = split_heads(self.k_proj.forward(x.clone()), h);
+        let v = split_heads(self.v_proj.forward(x), h);
         let scores = q.matmul(k.swap_dims(2, 3)) + mask;
-        let out = softmax(scores, 3)
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([b, n, c]);
-        self.out_proj.forward(out)
+        self.out_proj.forward(attend(scores, v))
     }
 }
 

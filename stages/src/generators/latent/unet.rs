@@ -6,10 +6,11 @@
 
 use burn::module::Module;
 use burn::nn::{GroupNorm, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Tensor};
 
 use super::config::LatentUNetSpec;
+use crate::attention::{attend, split_heads};
 use crate::generators::UNetSpec;
 use crate::generators::unet::{AttentionBlock, UNetCore, group_norm};
 
@@ -37,19 +38,12 @@ impl Attention {
     }
 
     fn forward(&self, x: Tensor<3>, context: Tensor<3>) -> Tensor<3> {
-        let [b, n, c] = x.dims();
-        let m = context.dims()[1];
-        let (h, d) = (self.heads, c / self.heads);
-        let split = |t: Tensor<3>, len: usize| t.reshape([b, len, h, d]).swap_dims(1, 2);
-        let q = split(self.q.forward(x), n);
-        let k = split(self.k.forward(context.clone()), m);
-        let v = split(self.v.forward(context), m);
+        let d = x.dims()[2] / self.heads;
+        let q = split_heads(self.q.forward(x), self.heads);
+        let k = split_heads(self.k.forward(context.clone()), self.heads);
+        let v = split_heads(self.v.forward(context), self.heads);
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt());
-        let out = softmax(scores, 3)
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([b, n, c]);
-        self.out.forward(out)
+        self.out.forward(attend(scores, v))
     }
 }
 
