@@ -1,6 +1,6 @@
 //! What changed between two keys of one node: the answer to `augflow explain`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::{KeyAction, StageKey};
@@ -46,27 +46,19 @@ pub fn diff_keys(old: &StageKey, new: &StageKey) -> Vec<KeyChange> {
             new: new.action.clone(),
         });
     }
-    let names: BTreeSet<&String> = old.params.keys().chain(new.params.keys()).collect();
-    for name in names {
-        let (a, b) = (old.params.get(name), new.params.get(name));
-        if a != b {
-            changes.push(KeyChange::Param {
-                name: name.clone(),
-                old: a.cloned(),
-                new: b.cloned(),
-            });
-        }
+    for (name, a, b) in changed(&old.params, &new.params) {
+        changes.push(KeyChange::Param {
+            name: name.clone(),
+            old: a.cloned(),
+            new: b.cloned(),
+        });
     }
-    let names: BTreeSet<&String> = old.inputs.keys().chain(new.inputs.keys()).collect();
-    for name in names {
-        let (a, b) = (old.inputs.get(name), new.inputs.get(name));
-        if a != b {
-            changes.push(KeyChange::Input {
-                name: name.clone(),
-                old: a.map(|d| d.short()),
-                new: b.map(|d| d.short()),
-            });
-        }
+    for (name, a, b) in changed(&old.inputs, &new.inputs) {
+        changes.push(KeyChange::Input {
+            name: name.clone(),
+            old: a.map(|d| d.short()),
+            new: b.map(|d| d.short()),
+        });
     }
     if old.seed != new.seed {
         changes.push(KeyChange::Seed {
@@ -75,6 +67,20 @@ pub fn diff_keys(old: &StageKey, new: &StageKey) -> Vec<KeyChange> {
         });
     }
     changes
+}
+
+/// Every name whose value differs between `old` and `new` (present on one side only
+/// included), in name order, with both values.
+fn changed<'a, V: PartialEq>(
+    old: &'a BTreeMap<String, V>,
+    new: &'a BTreeMap<String, V>,
+) -> Vec<(&'a String, Option<&'a V>, Option<&'a V>)> {
+    let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    names
+        .into_iter()
+        .map(|name| (name, old.get(name), new.get(name)))
+        .filter(|(_, a, b)| a != b)
+        .collect()
 }
 
 fn show<T: fmt::Display>(value: Option<&T>) -> String {
