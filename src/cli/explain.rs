@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::error::CliError;
+use super::render::print_json;
 use super::session::load;
 use crate::runner::{CancelToken, NodeState, explain};
 
@@ -25,9 +26,7 @@ pub fn run(args: &ExplainArgs, store: Option<&Path>) -> Result<(), CliError> {
     let session = loaded.open_store()?;
     let explanation = explain(&session.engine(CancelToken::new()), target);
     if args.json {
-        if let Ok(text) = serde_json::to_string_pretty(&explanation) {
-            println!("{text}");
-        }
+        print_json(&explanation);
         return Ok(());
     }
     println!("{}", explanation.stage);

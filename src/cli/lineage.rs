@@ -9,6 +9,7 @@ use petgraph::graph::NodeIndex;
 use serde_json::json;
 
 use super::error::CliError;
+use super::render::print_json;
 use super::session::Session;
 use crate::runner::{
     CancelToken, Engine, LineageNode, NodeState, StoreIndex, UsedBy, plan, read_record,
@@ -44,11 +45,7 @@ pub fn run(args: &LineageArgs, store_flag: Option<&Path>) -> Result<(), CliError
     if args.used_by {
         let users = index.used_by(&start.key);
         if args.json {
-            let value = json!({"key": start.key.to_hex(), "stale": start.stale, "used_by": users});
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            );
+            print_json(&json!({"key": start.key.to_hex(), "stale": start.stale, "used_by": users}));
         } else {
             print_used_by(&users, &pipeline, &start);
         }
@@ -61,11 +58,7 @@ pub fn run(args: &LineageArgs, store_flag: Option<&Path>) -> Result<(), CliError
         )));
     };
     if args.json {
-        let value = json!({"key": start.key.to_hex(), "stale": start.stale, "lineage": chain});
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
+        print_json(&json!({"key": start.key.to_hex(), "stale": start.stale, "lineage": chain}));
     } else {
         if start.stale {
             println!("(the node is stale: this is its last run)");

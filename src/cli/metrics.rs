@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::error::CliError;
 use super::metrics_view::{Format, View, diff_json, diff_table, groups_table, rows_table};
+use super::render::print_json;
 use super::session::Session;
 use crate::runner::{
     CancelToken, MetricsRow, checkout_at, collect_rows, group_rows, metrics_nodes, plan,
@@ -81,19 +82,13 @@ pub fn run(args: &MetricsArgs, store_flag: Option<&Path>) -> Result<(), CliError
             Some((rev, base)) => diff_json(&rows, base, rev),
             None => serde_json::to_value(&rows).unwrap_or_default(),
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
+        print_json(&value);
         return Ok(());
     }
     let mut table = if !args.by.is_empty() {
         let groups = group_rows(&rows, &args.by).map_err(CliError::invalid)?;
         if view.format == Format::Json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&groups).unwrap_or_default()
-            );
+            print_json(&groups);
             return Ok(());
         }
         groups_table(&groups, &args.by, &view)

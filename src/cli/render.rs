@@ -17,6 +17,13 @@ impl<R: Renderer + ?Sized> Renderer for Box<R> {
     }
 }
 
+/// Prints `value` as pretty JSON on stdout: what every command's `--json` answer is.
+pub fn print_json(value: &impl serde::Serialize) {
+    if let Ok(text) = serde_json::to_string_pretty(value) {
+        println!("{text}");
+    }
+}
+
 /// The renderer of a run: JSON lines with `--json`, else a progress bar on a terminal and
 /// plain lines in logs and pipes.
 pub fn for_run(json: bool) -> Box<dyn Renderer> {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::error::CliError;
+use super::render::print_json;
 use super::session::load;
 use crate::kinds::ArtifactType;
 use crate::runner::{CancelToken, Engine, StoreIndex, UsedBy, read_record};
@@ -55,9 +56,7 @@ pub fn run(args: &ShowArgs, store_flag: Option<&Path>) -> Result<(), CliError> {
             "entry": entry,
             "used_by": used_by,
         });
-        if let Ok(text) = serde_json::to_string_pretty(&value) {
-            println!("{text}");
-        }
+        print_json(&value);
         return Ok(());
     }
     println!("{} [{}]", node.name, node.kind_label());
