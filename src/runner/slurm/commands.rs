@@ -232,21 +232,17 @@ pub fn query(ids: &[String]) -> Result<BTreeMap<String, JobInfo>, SlurmError> {
     if ids.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let output = Command::new("squeue")
-        .args([
+    let output = run_slurm_command(
+        "squeue",
+        [
             "--noheader",
             // Pending array tasks one per line (`12_3`), not folded into `12_[3-9]`.
             "--array",
             "--states=all",
             "--format=%i|%T|%r",
             &format!("--jobs={}", ids.join(",")),
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| SlurmError::Spawn {
-            command: "squeue",
-            source,
-        })?;
+        ],
+    )?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         // squeue fails when none of the ids is known any more: that is an empty answer.
@@ -258,6 +254,18 @@ pub fn query(ids: &[String]) -> Result<BTreeMap<String, JobInfo>, SlurmError> {
         });
     }
     Ok(parse_squeue(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// Runs a Slurm client command without input and collects its output.
+fn run_slurm_command(
+    command: &'static str,
+    args: impl IntoIterator<Item = impl AsRef<std::ffi::OsStr>>,
+) -> Result<std::process::Output, SlurmError> {
+    Command::new(command)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| SlurmError::Spawn { command, source })
 }
 
 /// Lines of `squeue --format=%i|%T|%r`.
@@ -286,14 +294,7 @@ pub fn cancel(ids: &[String]) -> Result<(), SlurmError> {
     if ids.is_empty() {
         return Ok(());
     }
-    let output = Command::new("scancel")
-        .args(ids)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| SlurmError::Spawn {
-            command: "scancel",
-            source,
-        })?;
+    let output = run_slurm_command("scancel", ids)?;
     if output.status.success() {
         Ok(())
     } else {
