@@ -1,5 +1,7 @@
 //! Area under the ROC curve by the Mann–Whitney U statistic.
 
+use crate::report::stats::average_ranks;
+
 /// The probability that a random positive scores above a random negative, ties
 /// counting one half: the area under the ROC curve with tied scores joined by a
 /// straight segment (the trapezoid rule). `None` without positives or negatives.
@@ -11,22 +13,15 @@ pub(super) fn roc_auc(scores: &[f32], positive: &[bool]) -> Option<f64> {
     if positives == 0 || negatives == 0 {
         return None;
     }
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    // Sum of the positives' ranks (1-based), each group of tied scores sharing the mean
-    // of its ranks.
-    let mut rank_sum = 0.0;
-    let mut start = 0;
-    while start < order.len() {
-        let mut end = start + 1;
-        while end < order.len() && scores[order[end]] == scores[order[start]] {
-            end += 1;
-        }
-        let mean_rank = (start + 1 + end) as f64 / 2.0;
-        let tied_positives = order[start..end].iter().filter(|&&i| positive[i]).count();
-        rank_sum += mean_rank * tied_positives as f64;
-        start = end;
-    }
+    // Sum of the positives' ranks (1-based), tied scores sharing the mean of their ranks;
+    // every rank is a multiple of 1/2, so the sum is exact.
+    let scores: Vec<f64> = scores.iter().map(|&s| f64::from(s)).collect();
+    let rank_sum: f64 = average_ranks(&scores)
+        .iter()
+        .zip(positive)
+        .filter(|(_, p)| **p)
+        .map(|(rank, _)| rank)
+        .sum();
     let (p, n) = (positives as f64, negatives as f64);
     Some((rank_sum - p * (p + 1.0) / 2.0) / (p * n))
 }

@@ -92,7 +92,7 @@ pub(super) fn check_sample(
 }
 
 /// Average ranks (1-based) of `values`, ties sharing the mean of the ranks they span.
-pub(super) fn average_ranks(values: &[f64]) -> Vec<f64> {
+pub(crate) fn average_ranks(values: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
     let mut ranks = vec![0.0; values.len()];

@@ -40,6 +40,7 @@ pub use bootstrap::{
 };
 pub use correlation::{Correlation, pearson, spearman};
 pub use holm::holm_adjust;
+pub(crate) use input::average_ranks;
 pub use input::paired_differences;
 pub use paired::{
     PValueMethod, PairedTest, PermutationConfig, WilcoxonMethod, sign_flip_test,
