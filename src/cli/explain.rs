@@ -1,29 +1,14 @@
 //! `augflow explain NODE`.
 
-use std::path::{Path, PathBuf};
-
-use clap::Args;
+use std::path::Path;
 
 use super::error::CliError;
 use super::render::print_json;
-use super::session::load;
+use super::session::NodeArgs;
 use crate::runner::{CancelToken, NodeState, explain};
 
-#[derive(Debug, Args)]
-pub struct ExplainArgs {
-    /// The node (`stage` or `stage@values`).
-    pub node: String,
-    /// Pipeline file (default: augflow.yaml).
-    #[arg(long, short = 'p')]
-    pub pipeline: Option<PathBuf>,
-    #[arg(long)]
-    pub json: bool,
-}
-
-pub fn run(args: &ExplainArgs, store: Option<&Path>) -> Result<(), CliError> {
-    let loaded = load(args.pipeline.as_deref(), store)?;
-    let target = loaded.node(&args.node, "explain")?;
-    let session = loaded.open_store()?;
+pub fn run(args: &NodeArgs, store: Option<&Path>) -> Result<(), CliError> {
+    let (session, target) = args.open(store, "explain")?;
     let explanation = explain(&session.engine(CancelToken::new()), target);
     if args.json {
         print_json(&explanation);

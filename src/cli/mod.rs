@@ -64,7 +64,7 @@ pub enum Command {
     /// List stale nodes and why each is stale.
     Status(status::StatusArgs),
     /// Show which key inputs of a node changed since its last run.
-    Explain(explain::ExplainArgs),
+    Explain(session::NodeArgs),
     /// Print the graph as text or Graphviz dot.
     Dag(dag::DagArgs),
     /// Remove from the store what no given pipeline references.
@@ -77,7 +77,7 @@ pub enum Command {
     #[command(subcommand)]
     Remote(remote::RemoteCommand),
     /// Show where a node's outputs are and its recorded metrics.
-    Show(show::ShowArgs),
+    Show(session::NodeArgs),
     /// Compare recorded metrics: one row per node, axes and params as columns.
     Metrics(metrics::MetricsArgs),
     /// What produced a node's outputs, or (`--used-by`) which nodes used them.

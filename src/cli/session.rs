@@ -100,6 +100,31 @@ impl Loaded {
     }
 }
 
+/// The arguments of a command about one node (`explain`, `show`).
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The node (`stage` or `stage@values`).
+    pub node: String,
+    /// Pipeline file (default: augflow.yaml).
+    #[arg(long, short = 'p')]
+    pub pipeline: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl NodeArgs {
+    /// The session and the node; `verb` says what the command wanted to do with it.
+    pub fn open(
+        &self,
+        store_flag: Option<&Path>,
+        verb: &str,
+    ) -> Result<(Session, NodeIndex), CliError> {
+        let loaded = load(self.pipeline.as_deref(), store_flag)?;
+        let index = loaded.node(&self.node, verb)?;
+        Ok((loaded.open_store()?, index))
+    }
+}
+
 /// Everything a command that reads or runs nodes needs, opened once.
 pub struct Session {
     pub graph: PipelineGraph,

@@ -2,30 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
-
 use super::error::CliError;
 use super::render::print_json;
-use super::session::load;
+use super::session::NodeArgs;
 use crate::kinds::ArtifactType;
 use crate::runner::{CancelToken, Engine, StoreIndex, UsedBy, read_record};
 use crate::spec::Action;
 
-#[derive(Debug, Args)]
-pub struct ShowArgs {
-    /// The node (`stage` or `stage@values`).
-    pub node: String,
-    /// Pipeline file (default: augflow.yaml).
-    #[arg(long, short = 'p')]
-    pub pipeline: Option<PathBuf>,
-    #[arg(long)]
-    pub json: bool,
-}
-
-pub fn run(args: &ShowArgs, store_flag: Option<&Path>) -> Result<(), CliError> {
-    let loaded = load(args.pipeline.as_deref(), store_flag)?;
-    let index = loaded.node(&args.node, "show")?;
-    let session = loaded.open_store()?;
+pub fn run(args: &NodeArgs, store_flag: Option<&Path>) -> Result<(), CliError> {
+    let (session, index) = args.open(store_flag, "show")?;
     let engine = session.engine(CancelToken::new());
     let node = session.graph.node(index);
     let record = read_record(&session.project, &node.name);
