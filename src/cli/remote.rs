@@ -7,18 +7,15 @@ use clap::Args;
 
 use super::error::CliError;
 use super::render::{JsonRenderer, PlainRenderer, Renderer};
-use super::session::{JobsArgs, RemoteArgs, Session, outcome};
+use super::session::{JobsArgs, RemoteArgs, SelectArgs, Session, outcome};
 use crate::project::{Project, RemoteOrigin};
 use crate::runner::CancelToken;
 use crate::runner::transfer::{PushReport, pull as pull_nodes, push as push_nodes};
 
 #[derive(Debug, Args)]
 pub struct TransferArgs {
-    /// Pipeline file (default: augflow.yaml).
-    pub pipeline: Option<PathBuf>,
-    /// Only these nodes (or stages) and their ancestors.
-    #[arg(long = "target", short = 't', value_name = "NODE")]
-    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     #[command(flatten)]
     pub remote: RemoteArgs,
     /// One JSON object per event on stdout (pull).
@@ -55,9 +52,9 @@ fn push_or_repair(
     store_flag: Option<&Path>,
     repair: bool,
 ) -> Result<(), CliError> {
-    let session = Session::open(args.pipeline.as_deref(), store_flag)?;
+    let session = Session::open(args.select.pipeline.as_deref(), store_flag)?;
     let link = session.required_remote(&args.remote)?;
-    let targets = session.targets(&args.targets)?;
+    let targets = session.targets(&args.select.targets)?;
     let engine = session.engine(CancelToken::new());
     let report = push_nodes(&engine, &link, &targets, repair).map_err(CliError::environment)?;
     print_push_report(&report, &link.name);
@@ -90,9 +87,9 @@ fn print_push_report(report: &PushReport, remote: &str) {
 /// `augflow pull`: a run that restores from the local store or the remote, never executes.
 pub fn pull(pull_args: &PullArgs, store_flag: Option<&Path>) -> Result<(), CliError> {
     let args = &pull_args.transfer;
-    let session = Session::open(args.pipeline.as_deref(), store_flag)?;
+    let session = Session::open(args.select.pipeline.as_deref(), store_flag)?;
     let link = session.required_remote(&args.remote)?;
-    let targets = session.targets(&args.targets)?;
+    let targets = session.targets(&args.select.targets)?;
     let mut renderer: Box<dyn Renderer> = if args.json {
         Box::new(JsonRenderer::stdout())
     } else {

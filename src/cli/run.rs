@@ -1,12 +1,12 @@
 //! `augflow run`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Args;
 
 use super::error::CliError;
 use super::render::{self, OnlyChanges};
-use super::session::{JobsArgs, RemoteArgs, Session, run_nodes};
+use super::session::{JobsArgs, RemoteArgs, SelectArgs, Session, run_nodes};
 use super::status;
 use crate::kinds::BackendRequest;
 use crate::runner::gpus::{GpuSettings, parse_gpu_list};
@@ -14,11 +14,8 @@ use crate::runner::{CancelToken, ExecutorKind, RunOptions};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Pipeline file (default: augflow.yaml).
-    pub pipeline: Option<PathBuf>,
-    /// Bring only these nodes (or all nodes of these stages) and their ancestors up to date.
-    #[arg(long = "target", short = 't', value_name = "NODE")]
-    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     #[command(flatten)]
     pub jobs: JobsArgs,
     /// Print what would execute, run nothing.
@@ -69,8 +66,8 @@ pub fn run_with(
     only_changes: bool,
 ) -> Result<(), CliError> {
     let gpus = check_gpu_args(args).map_err(CliError::invalid)?;
-    let session = Session::open(args.pipeline.as_deref(), store)?;
-    let targets = session.targets(&args.targets)?;
+    let session = Session::open(args.select.pipeline.as_deref(), store)?;
+    let targets = session.targets(&args.select.targets)?;
     let mut engine = session.engine(cancel.clone());
     engine.backend = args.backend;
     engine.gpus = GpuSettings {

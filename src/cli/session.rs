@@ -100,6 +100,16 @@ impl Loaded {
     }
 }
 
+/// The pipeline and the part of it a command works on (`run`, `push`, `pull`).
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Pipeline file (default: augflow.yaml).
+    pub pipeline: Option<PathBuf>,
+    /// Only these nodes (or all nodes of these stages) and their ancestors.
+    #[arg(long = "target", short = 't', value_name = "NODE")]
+    pub targets: Vec<String>,
+}
+
 /// The arguments of a command about one node (`explain`, `show`).
 #[derive(Debug, Args)]
 pub struct NodeArgs {

@@ -27,7 +27,7 @@ type Events = Receiver<notify::Result<notify::Event>>;
 pub fn run(args: &RunArgs, store: Option<&Path>) -> Result<(), CliError> {
     let cancel = CancelToken::new();
     cancel_on_ctrl_c(&cancel);
-    let pipeline = pipeline_path(args.pipeline.as_deref());
+    let pipeline = pipeline_path(args.select.pipeline.as_deref());
     let Some(pipeline) = std::fs::canonicalize(&pipeline).ok() else {
         return Err(CliError::invalid(format!(
             "watch {}: it does not exist",
