@@ -31,19 +31,9 @@ pub(crate) fn load_module<M: Module + ModuleSnapshot>(
     mut module: M,
     path: &Path,
 ) -> Result<M, StageError> {
-    let load_err = |reason: String| StageError::LoadWeights {
-        path: path.to_owned(),
-        reason,
-    };
-    if !path.is_file() {
-        return Err(load_err("the file does not exist".to_owned()));
-    }
-    let mut store = SafetensorsStore::from_file(path)
-        .skip_enum_variants(true)
-        .validate(true)
-        .allow_partial(false);
+    let load_err = |reason: String| load_error(path, reason);
     let result = module
-        .load_from(&mut store)
+        .load_from(&mut file_store(path, None)?)
         .map_err(|err| load_err(err.to_string()))?;
     if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
         return Err(load_err(format!(
@@ -54,6 +44,30 @@ pub(crate) fn load_module<M: Module + ModuleSnapshot>(
         )));
     }
     Ok(module)
+}
+
+/// The safetensors file at `path` as a Burn store (names without enum variants, shapes
+/// validated). With `only` (a regex of tensor paths) the load is partial: those tensors
+/// are read and the module's others are left as they are.
+pub(crate) fn file_store(path: &Path, only: Option<&str>) -> Result<SafetensorsStore, StageError> {
+    if !path.is_file() {
+        return Err(load_error(path, "the file does not exist".to_owned()));
+    }
+    let store = SafetensorsStore::from_file(path)
+        .skip_enum_variants(true)
+        .validate(true)
+        .allow_partial(only.is_some());
+    Ok(match only {
+        Some(regex) => store.with_regex(regex),
+        None => store,
+    })
+}
+
+pub(crate) fn load_error(path: &Path, reason: String) -> StageError {
+    StageError::LoadWeights {
+        path: path.to_owned(),
+        reason,
+    }
 }
 
 /// One part of a weights file's problem list: "N missing tensors: `a`, `b` and K more"

@@ -16,6 +16,7 @@ use super::config::LoraSpec;
 use super::unet::LatentUNet;
 use crate::StageError;
 use crate::rng::{keyed_rng, normal};
+use crate::weights::{file_store, load_error};
 
 /// Parameter paths that get adapters: the attention projections; with `projections`
 /// the transformer blocks' other per-pixel linear maps; with `conv` the residual blocks'
@@ -99,19 +100,9 @@ pub fn adapter_bytes<M: Module>(unet: &M) -> Result<Vec<u8>, StageError> {
 /// Loads adapter factors from `path` into a U-Net that [`apply`] prepared; every factor
 /// must be in the file and the file must hold nothing else.
 pub fn load_adapters<M: Module>(mut unet: M, path: &Path) -> Result<M, StageError> {
-    let load_err = |reason: String| StageError::LoadWeights {
-        path: path.to_owned(),
-        reason,
-    };
-    if !path.is_file() {
-        return Err(load_err("the file does not exist".to_owned()));
-    }
+    let load_err = |reason: String| load_error(path, reason);
+    let mut store = file_store(path, Some(ADAPTER_NAMES))?;
     let expected = 2 * adapter_count(&unet);
-    let mut store = SafetensorsStore::from_file(path)
-        .skip_enum_variants(true)
-        .validate(true)
-        .allow_partial(true)
-        .with_regex(ADAPTER_NAMES);
     let result = unet
         .load_from(&mut store)
         .map_err(|err| load_err(err.to_string()))?;
