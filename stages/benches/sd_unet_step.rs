@@ -32,10 +32,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::flex().autodiff();
     let unet = UNet2DCondition::new(&config, &device);
     let params = unet.num_params();
-    let latent = [1, config.in_channels, side, side];
+    let latent = [1, config.blocks.in_channels, side, side];
     let x = Tensor::<4>::random(latent, Distribution::Normal(0.0, 1.0), &device);
     let target = Tensor::<4>::random(
-        [1, config.out_channels, side, side],
+        [1, config.blocks.out_channels, side, side],
         Distribution::Normal(0.0, 1.0),
         &device,
     );

@@ -155,10 +155,12 @@ impl SdFolder {
                 unet.cross_attention_dim, text.hidden_size
             ));
         }
-        if unet.in_channels != vae.latent_channels || unet.out_channels != vae.latent_channels {
+        if unet.blocks.in_channels != vae.latent_channels
+            || unet.blocks.out_channels != vae.latent_channels
+        {
             problems.push(format!(
                 "unet/config.json's in/out_channels {}/{} are not vae/config.json's latent_channels {}",
-                unet.in_channels, unet.out_channels, vae.latent_channels
+                unet.blocks.in_channels, unet.blocks.out_channels, vae.latent_channels
             ));
         }
         if problems.is_empty() {

@@ -29,5 +29,5 @@ pub use folder::{SdConfigs, SdFolder, StableDiffusion};
 pub use sample::SdSampler;
 pub use tokenizer::ClipTokenizer;
 pub use unet::UNet2DCondition;
-pub use unet_config::UNetConfig;
+pub use unet_config::{BlockLayout, UNetConfig};
 pub use vae::{AutoencoderKl, VaeConfig};

@@ -178,16 +178,16 @@ pub struct UNet2DCondition {
 impl UNet2DCondition {
     /// The module tree for `config` (checked by [`UNetConfig::read`]), not yet allocated.
     pub fn new(config: &UNetConfig, device: &Device) -> Self {
-        let ch = &config.block_out_channels;
+        let ch = &config.blocks.block_out_channels;
         let last = ch.len() - 1;
         let (g, eps, temb) = (config.norm_num_groups, config.norm_eps, config.time_dim());
         let resnet = |i, o| ResnetBlock2D::new(i, o, Some(temb), g, eps, device);
         let transformer = |c| Transformer2D::new(c, config, device);
-        let layers = config.layers_per_block;
+        let layers = config.blocks.layers_per_block;
         let mut prev = ch[0];
         let down_blocks = ch
             .iter()
-            .zip(&config.down_block_types)
+            .zip(&config.blocks.down_block_types)
             .enumerate()
             .map(|(i, (&out, kind))| {
                 let block = DownBlock {
@@ -212,7 +212,7 @@ impl UNet2DCondition {
         let mut prev = reversed[0];
         let up_blocks = reversed
             .iter()
-            .zip(&config.up_block_types)
+            .zip(&config.blocks.up_block_types)
             .enumerate()
             .map(|(i, (&out, kind))| {
                 // The skip connections come from the down path in reverse: the block's
@@ -241,7 +241,7 @@ impl UNet2DCondition {
             })
             .collect();
         Self {
-            conv_in: conv(config.in_channels, ch[0], 3, device),
+            conv_in: conv(config.blocks.in_channels, ch[0], 3, device),
             time_embedding: TimestepEmbedding {
                 linear_1: linear(ch[0], temb, true, device),
                 linear_2: linear(temb, temb, true, device),
@@ -253,7 +253,7 @@ impl UNet2DCondition {
             },
             up_blocks,
             conv_norm_out: group_norm(g, ch[0], eps, device),
-            conv_out: conv(ch[0], config.out_channels, 3, device),
+            conv_out: conv(ch[0], config.blocks.out_channels, 3, device),
             time_channels: ch[0],
             flip_sin_to_cos: config.flip_sin_to_cos,
             freq_shift: config.freq_shift,

@@ -10,15 +10,22 @@ use serde_json::Value;
 use super::files::{invalid, read_json_value};
 use crate::StageError;
 
-/// The fields of `unet/config.json` the model is built from.
+/// The block layout diffusers' `unet/config.json` and `vae/config.json` share.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
-pub struct UNetConfig {
+pub struct BlockLayout {
     pub in_channels: usize,
     pub out_channels: usize,
     pub down_block_types: Vec<String>,
     pub up_block_types: Vec<String>,
     pub block_out_channels: Vec<usize>,
     pub layers_per_block: usize,
+}
+
+/// The fields of `unet/config.json` the model is built from.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+pub struct UNetConfig {
+    #[serde(flatten)]
+    pub blocks: BlockLayout,
     /// Heads per attention in SD v1.x (diffusers' historical misnomer).
     pub attention_head_dim: usize,
     pub cross_attention_dim: usize,
@@ -66,20 +73,24 @@ impl UNetConfig {
 
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let n = self.block_out_channels.len();
-        if n == 0 || n > 8 || self.down_block_types.len() != n || self.up_block_types.len() != n {
+        let n = self.blocks.block_out_channels.len();
+        if n == 0
+            || n > 8
+            || self.blocks.down_block_types.len() != n
+            || self.blocks.up_block_types.len() != n
+        {
             problems.push(format!(
                 "{n} block_out_channels, {} down and {} up blocks",
-                self.down_block_types.len(),
-                self.up_block_types.len()
+                self.blocks.down_block_types.len(),
+                self.blocks.up_block_types.len()
             ));
         }
-        for t in &self.down_block_types {
+        for t in &self.blocks.down_block_types {
             if !matches!(t.as_str(), "CrossAttnDownBlock2D" | "DownBlock2D") {
                 problems.push(format!("down block {t:?}"));
             }
         }
-        for t in &self.up_block_types {
+        for t in &self.blocks.up_block_types {
             if !matches!(t.as_str(), "CrossAttnUpBlock2D" | "UpBlock2D") {
                 problems.push(format!("up block {t:?}"));
             }
@@ -89,19 +100,20 @@ impl UNetConfig {
         if g == 0
             || heads == 0
             || self
+                .blocks
                 .block_out_channels
                 .iter()
                 .any(|&c| c == 0 || c > 8192 || !c.is_multiple_of(g) || !c.is_multiple_of(heads))
         {
             problems.push(format!(
                 "block_out_channels {:?} are not positive multiples of norm_num_groups {g} and the {heads} heads",
-                self.block_out_channels
+                self.blocks.block_out_channels
             ));
         }
         let small = |v: usize| (1..=64).contains(&v);
-        if !small(self.in_channels)
-            || !small(self.out_channels)
-            || !(1..=8).contains(&self.layers_per_block)
+        if !small(self.blocks.in_channels)
+            || !small(self.blocks.out_channels)
+            || !(1..=8).contains(&self.blocks.layers_per_block)
             || !(1..=8192).contains(&self.cross_attention_dim)
         {
             problems.push("channel, layer or context sizes out of range".into());
@@ -111,7 +123,7 @@ impl UNetConfig {
 
     /// Width of the time embedding (4 × the first block's channels).
     pub(crate) fn time_dim(&self) -> usize {
-        4 * self.block_out_channels[0]
+        4 * self.blocks.block_out_channels[0]
     }
 }
 

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::blocks::{Attention, Downsample2D, ResnetBlock2D, Upsample2D, conv, group_norm};
 use super::files::{invalid, read_json_value};
+use super::unet_config::BlockLayout;
 use super::weights::{Naming, load_torch_file};
 use crate::StageError;
 
@@ -35,12 +36,8 @@ pub const NAMING: Naming = Naming {
 /// The fields of `vae/config.json` the model is built from.
 #[derive(Deserialize, Debug, Clone, PartialEq)]
 pub struct VaeConfig {
-    pub in_channels: usize,
-    pub out_channels: usize,
-    pub down_block_types: Vec<String>,
-    pub up_block_types: Vec<String>,
-    pub block_out_channels: Vec<usize>,
-    pub layers_per_block: usize,
+    #[serde(flatten)]
+    pub blocks: BlockLayout,
     #[serde(default = "silu_name")]
     pub act_fn: String,
     pub latent_channels: usize,
@@ -79,14 +76,15 @@ impl VaeConfig {
         let config: Self = serde_json::from_value(read_json_value(path)?)
             .map_err(|err| invalid(path, err.to_string()))?;
         let mut problems = Vec::new();
-        let n = config.block_out_channels.len();
+        let n = config.blocks.block_out_channels.len();
         if n == 0 || n > 8 {
             problems.push(format!("{n} block_out_channels"));
         }
-        if config.down_block_types.len() != n || config.up_block_types.len() != n {
+        if config.blocks.down_block_types.len() != n || config.blocks.up_block_types.len() != n {
             problems.push("down/up_block_types and block_out_channels differ in length".into());
         }
         if let Some(t) = config
+            .blocks
             .down_block_types
             .iter()
             .find(|t| *t != "DownEncoderBlock2D")
@@ -94,6 +92,7 @@ impl VaeConfig {
             problems.push(format!("down block {t:?} (only DownEncoderBlock2D)"));
         }
         if let Some(t) = config
+            .blocks
             .up_block_types
             .iter()
             .find(|t| *t != "UpDecoderBlock2D")
@@ -106,20 +105,21 @@ impl VaeConfig {
         let groups = config.norm_num_groups.max(1);
         if config.norm_num_groups == 0
             || config
+                .blocks
                 .block_out_channels
                 .iter()
                 .any(|c| *c == 0 || *c > 4096 || !c.is_multiple_of(groups))
         {
             problems.push(format!(
                 "block_out_channels {:?} are not positive multiples of norm_num_groups {}",
-                config.block_out_channels, config.norm_num_groups
+                config.blocks.block_out_channels, config.norm_num_groups
             ));
         }
         let small = |v: usize| (1..=64).contains(&v);
-        if !small(config.in_channels)
-            || !small(config.out_channels)
+        if !small(config.blocks.in_channels)
+            || !small(config.blocks.out_channels)
             || !small(config.latent_channels)
-            || !(1..=8).contains(&config.layers_per_block)
+            || !(1..=8).contains(&config.blocks.layers_per_block)
         {
             problems.push("channel or layer counts out of range".into());
         }
@@ -202,7 +202,7 @@ pub struct AutoencoderKl {
 impl AutoencoderKl {
     /// The module tree for `config` (checked by [`VaeConfig::read`]), not yet allocated.
     pub fn new(config: &VaeConfig, device: &Device) -> Self {
-        let ch = &config.block_out_channels;
+        let ch = &config.blocks.block_out_channels;
         let (g, last) = (config.norm_num_groups, ch.len() - 1);
         let resnet = |i, o| ResnetBlock2D::new(i, o, None, g, EPS, device);
         let mut prev = ch[0];
@@ -210,7 +210,7 @@ impl AutoencoderKl {
             .iter()
             .enumerate()
             .map(|(i, &out)| {
-                let resnets = (0..config.layers_per_block)
+                let resnets = (0..config.blocks.layers_per_block)
                     .map(|j| resnet(if j == 0 { prev } else { out }, out))
                     .collect();
                 prev = out;
@@ -229,7 +229,7 @@ impl AutoencoderKl {
             .rev()
             .enumerate()
             .map(|(i, &out)| {
-                let resnets = (0..=config.layers_per_block)
+                let resnets = (0..=config.blocks.layers_per_block)
                     .map(|j| resnet(if j == 0 { prev } else { out }, out))
                     .collect();
                 prev = out;
@@ -246,7 +246,7 @@ impl AutoencoderKl {
         let one_by_one = |c| Conv2dConfig::new([c, c], [1, 1]).init(device);
         Self {
             encoder: Encoder {
-                conv_in: conv(config.in_channels, ch[0], 3, device),
+                conv_in: conv(config.blocks.in_channels, ch[0], 3, device),
                 down_blocks,
                 mid_block: VaeMidBlock::new(ch[last], config, device),
                 conv_norm_out: group_norm(g, ch[last], EPS, device),
@@ -257,7 +257,7 @@ impl AutoencoderKl {
                 mid_block: VaeMidBlock::new(ch[last], config, device),
                 up_blocks,
                 conv_norm_out: group_norm(g, ch[0], EPS, device),
-                conv_out: conv(ch[0], config.out_channels, 3, device),
+                conv_out: conv(ch[0], config.blocks.out_channels, 3, device),
             },
             quant_conv: config.use_quant_conv.then(|| one_by_one(2 * latent)),
             post_quant_conv: config.use_post_quant_conv.then(|| one_by_one(latent)),

@@ -62,8 +62,20 @@ pub fn import_stable_diffusion(
 /// The pixel size: the config's, or the U-Net's `sample_size` in pixels; a multiple of
 /// what the VAE and the U-Net downscale by together.
 pub(super) fn image_size(cfg: &ImportSdConfig, configs: &SdConfigs) -> Result<u32, StageError> {
-    let vae_factor = 1u32 << (configs.vae.block_out_channels.len().saturating_sub(1));
-    let unet_factor = 1u32 << (configs.unet.block_out_channels.len().saturating_sub(1));
+    let vae_factor = 1u32
+        << (configs
+            .vae
+            .blocks
+            .block_out_channels
+            .len()
+            .saturating_sub(1));
+    let unet_factor = 1u32
+        << (configs
+            .unet
+            .blocks
+            .block_out_channels
+            .len()
+            .saturating_sub(1));
     let multiple = vae_factor * unet_factor;
     let size = cfg
         .image_size

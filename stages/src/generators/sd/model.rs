@@ -108,7 +108,7 @@ impl SdArtifact {
     /// Latent channels and side at the generator's image size.
     pub fn latent_shape(&self) -> (usize, usize) {
         let vae = &self.configs.vae;
-        let factor = 1usize << vae.block_out_channels.len().saturating_sub(1);
+        let factor = 1usize << vae.blocks.block_out_channels.len().saturating_sub(1);
         (vae.latent_channels, self.file.image_size as usize / factor)
     }
 }
