@@ -184,30 +184,23 @@ fn timm_parity(architecture: Architecture) {
     }
 }
 
-#[test]
-fn timm_resnet50_matches() {
-    timm_parity(Architecture::ResNet50);
+/// One test per architecture, named after it, so a failure says which model broke.
+macro_rules! timm_parity_tests {
+    ($($test:ident: $architecture:ident),* $(,)?) => {
+        $(#[test]
+        fn $test() {
+            timm_parity(Architecture::$architecture);
+        })*
+    };
 }
 
-#[test]
-fn timm_efficientnet_b0_matches() {
-    timm_parity(Architecture::EfficientNetB0);
-}
-
-#[test]
-fn timm_efficientnet_b1_matches() {
-    timm_parity(Architecture::EfficientNetB1);
-}
-
-#[test]
-fn timm_convnext_tiny_matches() {
-    timm_parity(Architecture::ConvNextTiny);
-}
-
-#[test]
-fn timm_convnext_small_matches() {
-    timm_parity(Architecture::ConvNextSmall);
-}
+timm_parity_tests!(
+    timm_resnet50_matches: ResNet50,
+    timm_efficientnet_b0_matches: EfficientNetB0,
+    timm_efficientnet_b1_matches: EfficientNetB1,
+    timm_convnext_tiny_matches: ConvNextTiny,
+    timm_convnext_small_matches: ConvNextSmall,
+);
 
 /// A file that does not fit is refused with its path and every problem named.
 #[test]
