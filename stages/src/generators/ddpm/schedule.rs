@@ -65,7 +65,6 @@ impl Schedule {
         Self { betas, alpha_bars }
     }
 
-    /// The number of diffusion steps T.
     /// `f(ᾱ_t)` of each sample's timestep in `t`, as a `[batch, 1, 1, 1]` column that
     /// broadcasts over the sample's image (the noising and loss-weight coefficients).
     pub(crate) fn column(&self, t: &[usize], device: &Device, f: impl Fn(f64) -> f64) -> Tensor<4> {
@@ -73,6 +72,7 @@ impl Schedule {
         Tensor::<4>::from_data(TensorData::new(values, [t.len(), 1, 1, 1]), device)
     }
 
+    /// The number of diffusion steps T.
     pub fn steps(&self) -> usize {
         self.betas.len()
     }
