@@ -1,7 +1,7 @@
 //! `push` and `pull` of a pipeline's results: the upload loop over the selected nodes, and a
 //! pull as a run that restores and never executes.
 
-use augflow_cache::remote::{TransferError, push_action, repair_action};
+use augflow_cache::remote::{BrokenEntry, PushOptions, TransferError, push_action_with};
 use petgraph::graph::NodeIndex;
 
 use super::engine::Engine;
@@ -45,7 +45,14 @@ pub fn push(
     targets: &[NodeIndex],
     repair: bool,
 ) -> Result<PushReport, PushError> {
-    let transfer = if repair { repair_action } else { push_action };
+    let options = PushOptions {
+        broken: if repair {
+            BrokenEntry::Replace
+        } else {
+            BrokenEntry::ReplaceIfTrusted
+        },
+        ..PushOptions::new(link.parallel)
+    };
     let mut report = PushReport::default();
     for node_plan in plan(engine, &selected_nodes(engine, targets)) {
         let entry = match (&node_plan.state, node_plan.key_digest) {
@@ -61,18 +68,12 @@ pub fn push(
             report.missing += 1;
             continue;
         };
-        let outcome = transfer(
-            link.remote.as_ref(),
-            engine.store,
-            &key,
-            &entry,
-            link.parallel,
-        )
-        .map_err(|reason| PushError {
-            stage: node_plan.stage.clone(),
-            remote: link.name.clone(),
-            reason: Box::new(reason),
-        })?;
+        let outcome = push_action_with(link.remote.as_ref(), engine.store, &key, &entry, &options)
+            .map_err(|reason| PushError {
+                stage: node_plan.stage.clone(),
+                remote: link.name.clone(),
+                reason: Box::new(reason),
+            })?;
         if outcome.entry_created {
             report.pushed += 1;
         } else if outcome.entry_repaired {

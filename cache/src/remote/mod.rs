@@ -47,8 +47,8 @@ pub use s3::{S3Config, S3Remote};
 pub use signed::{SIGNED_BY, SignedRemote, SigningConfig, key_hex, parse_key_hex, public_key};
 pub use stats::RemoteStats;
 pub use transfer::{
-    PushOutcome, TransferProgress, pull_action, pull_action_expecting, pull_action_with_progress,
-    push_action, push_action_with_progress, repair_action,
+    BrokenEntry, PushOptions, PushOutcome, TransferProgress, pull_action, pull_action_expecting,
+    pull_action_with_progress, push_action, push_action_with,
 };
 pub use validate::{MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_TREE_FILES};
 

@@ -162,14 +162,41 @@ fn rejected_blob(
     }
 }
 
-/// Uploads every blob `entry` needs (those the remote lacks), each hashed as it is sent, then
-/// the entry with a conditional create. If the remote already has an entry for `key`, the
-/// first pusher's entry stands: the blobs it names that this store has are uploaded where
-/// the remote lacks them, and if it still names blobs nobody uploaded it is broken. A broken
-/// entry is replaced only when the remote can vouch for this writer
-/// ([`Remote::may_replace_broken`]: signed mode with a trusted key); otherwise
-/// `remote_entry_broken` is set and a warning says how to `augflow remote repair` it.
-/// A local blob found corrupt is quarantined and reported as [`CacheError::Corrupt`].
+/// How a push treats a remote entry for its key that is broken (unusable, or naming blobs
+/// the remote lacks and this store cannot upload).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokenEntry {
+    /// Replaced only when the remote can vouch for this writer
+    /// ([`Remote::may_replace_broken`]: signed mode with a trusted key); otherwise left
+    /// alone with a warning.
+    ReplaceIfTrusted,
+    /// Replaced whatever the signing mode: `augflow remote repair`, asked for by name.
+    Replace,
+}
+
+/// How [`push_action_with`] pushes.
+pub struct PushOptions<'a> {
+    /// Blobs uploaded at once.
+    pub parallel: usize,
+    pub broken: BrokenEntry,
+    /// Called after each blob, uploaded or found present.
+    pub progress: &'a (dyn Fn(TransferProgress) + Sync),
+}
+
+impl PushOptions<'_> {
+    /// A plain push: `parallel` uploads at once, no progress, broken entries replaced only
+    /// for a trusted writer.
+    pub fn new(parallel: usize) -> Self {
+        PushOptions {
+            parallel,
+            broken: BrokenEntry::ReplaceIfTrusted,
+            progress: &|_| {},
+        }
+    }
+}
+
+/// [`push_action_with`] with [`PushOptions::new`]: the push of `augflow push` and of a run
+/// that shares its results.
 pub fn push_action(
     remote: &dyn Remote,
     store: &Store,
@@ -177,50 +204,28 @@ pub fn push_action(
     entry: &ActionEntry,
     parallel: usize,
 ) -> Result<PushOutcome, TransferError> {
-    push_action_with_progress(remote, store, key, entry, parallel, &|_| {})
+    push_action_with(remote, store, key, entry, &PushOptions::new(parallel))
 }
 
-/// [`push_action`], calling `progress` after each blob.
-pub fn push_action_with_progress(
+/// Uploads every blob `entry` needs (those the remote lacks), each hashed as it is sent, then
+/// the entry with a conditional create. If the remote already has an entry for `key`, the
+/// first pusher's entry stands: the blobs it names that this store has are uploaded where
+/// the remote lacks them, and if it still names blobs nobody uploaded it is broken. A broken
+/// entry is replaced as `options.broken` says; one left alone sets `remote_entry_broken`
+/// and a warning says how to `augflow remote repair` it.
+/// A local blob found corrupt is quarantined and reported as [`CacheError::Corrupt`].
+pub fn push_action_with(
     remote: &dyn Remote,
     store: &Store,
     key: &Digest,
     entry: &ActionEntry,
-    parallel: usize,
-    progress: &(dyn Fn(TransferProgress) + Sync),
+    options: &PushOptions<'_>,
 ) -> Result<PushOutcome, TransferError> {
-    push_inner(
-        remote,
-        store,
-        key,
-        entry,
+    let &PushOptions {
         parallel,
-        remote.may_replace_broken(),
+        broken: when_broken,
         progress,
-    )
-}
-
-/// `augflow remote repair`: [`push_action`] that replaces a broken remote entry whatever
-/// the signing mode (the user asked for it by name).
-pub fn repair_action(
-    remote: &dyn Remote,
-    store: &Store,
-    key: &Digest,
-    entry: &ActionEntry,
-    parallel: usize,
-) -> Result<PushOutcome, TransferError> {
-    push_inner(remote, store, key, entry, parallel, true, &|_| {})
-}
-
-fn push_inner(
-    remote: &dyn Remote,
-    store: &Store,
-    key: &Digest,
-    entry: &ActionEntry,
-    parallel: usize,
-    may_replace: bool,
-    progress: &(dyn Fn(TransferProgress) + Sync),
-) -> Result<PushOutcome, TransferError> {
+    } = options;
     let mut outcome = PushOutcome::default();
     let Some(bytes) = remote.get_action_bytes(key)? else {
         upload_entry_blobs(remote, store, entry, parallel, progress, &mut outcome)?;
@@ -242,6 +247,10 @@ fn push_inner(
     if !broken {
         return Ok(outcome);
     }
+    let may_replace = match when_broken {
+        BrokenEntry::ReplaceIfTrusted => remote.may_replace_broken(),
+        BrokenEntry::Replace => true,
+    };
     if !may_replace {
         let remote = remote.describe();
         tracing::warn!(

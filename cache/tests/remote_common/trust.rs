@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use augflow_cache::remote::{
-    Remote, SIGNED_BY, SignedRemote, SigningConfig, public_key, pull_action, pull_action_expecting,
-    push_action, repair_action,
+    BrokenEntry, PushOptions, Remote, SIGNED_BY, SignedRemote, SigningConfig, public_key,
+    pull_action, pull_action_expecting, push_action, push_action_with,
 };
 use augflow_cache::{ActionEntry, Artifact, Producer, Store, TreeEntry, TreeManifest};
 
@@ -112,7 +112,11 @@ pub fn broken_entries_are_replaced_only_by_repair(h: &dyn Harness) {
     let pushed = push_action(&*remote, &t.b, &k, &bob, 2).unwrap();
     assert!(pushed.remote_entry_broken, "{pushed:?}");
     assert!(!pushed.entry_repaired);
-    let repaired = repair_action(&*remote, &t.b, &k, &bob, 2).unwrap();
+    let repair = PushOptions {
+        broken: BrokenEntry::Replace,
+        ..PushOptions::new(2)
+    };
+    let repaired = push_action_with(&*remote, &t.b, &k, &bob, &repair).unwrap();
     assert!(repaired.entry_repaired, "{repaired:?}");
     let carol = Store::open(&t.dir.path().join("c")).unwrap();
     assert_eq!(pull_action(&*remote, &carol, &k, 2).unwrap(), Some(bob));
