@@ -97,19 +97,20 @@ impl Store {
     }
 
     pub(crate) fn action_path(&self, key: &Digest) -> PathBuf {
-        let hex = key.to_hex();
-        self.root
-            .join(ACTIONS)
-            .join(&hex[..2])
-            .join(format!("{hex}.json"))
+        self.keyed_path(ACTIONS, key, "json")
     }
 
     pub(crate) fn lock_path(&self, key: &Digest) -> PathBuf {
+        self.keyed_path(LOCKS, key, "lock")
+    }
+
+    /// `root/<dir>/ab/abcdef….<extension>`, sharded like blobs.
+    fn keyed_path(&self, dir: &str, key: &Digest, extension: &str) -> PathBuf {
         let hex = key.to_hex();
         self.root
-            .join(LOCKS)
+            .join(dir)
             .join(&hex[..2])
-            .join(format!("{hex}.lock"))
+            .join(format!("{hex}.{extension}"))
     }
 
     pub(crate) fn tmp_dir(&self) -> PathBuf {
@@ -233,25 +234,33 @@ mod tests {
         Store::open(dir.path()).unwrap();
     }
 
+    /// Opens a store in a new folder that holds only `file`.
+    fn open_folder_with(
+        file: &str,
+        contents: &str,
+    ) -> (tempfile::TempDir, Result<Store, CacheError>) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(file), contents).unwrap();
+        let opened = Store::open(dir.path());
+        (dir, opened)
+    }
+
     #[test]
     fn a_folder_with_other_files_is_not_adopted() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("notes.txt"), "mine").unwrap();
-        let err = Store::open(dir.path()).unwrap_err();
+        let (dir, opened) = open_folder_with("notes.txt", "mine");
+        let err = opened.unwrap_err();
         assert!(matches!(&err, CacheError::NotAStore { .. }), "{err:?}");
         assert!(!dir.path().join("FORMAT").exists());
         assert!(!dir.path().join("tmp").exists());
         // A folder another process is creating the store in right now is fine.
-        let racing = tempfile::tempdir().unwrap();
-        fs::write(racing.path().join(".augflow-tmp-abc"), "").unwrap();
-        Store::open(racing.path()).unwrap();
+        let (_racing, opened) = open_folder_with(".augflow-tmp-abc", "");
+        opened.unwrap();
     }
 
     #[test]
     fn unknown_format_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("FORMAT"), "augflow-store 99\n").unwrap();
-        let err = Store::open(dir.path()).unwrap_err();
+        let (dir, opened) = open_folder_with("FORMAT", "augflow-store 99\n");
+        let err = opened.unwrap_err();
         assert!(
             matches!(&err, CacheError::Format { found, .. } if found == "augflow-store 99"),
             "{err:?}"
