@@ -89,21 +89,60 @@ fn sd_v2_and_sdxl_unet_configs_are_refused_with_the_reason() {
             // stabilityai/stable-diffusion-2-1's U-Net.
             serde_json::json!({"attention_head_dim": [5, 10, 20, 20], "cross_attention_dim": 1024,
                 "use_linear_projection": true, "upcast_attention": true}),
-            "SD v2.x",
+            &["SD v2.x", "upcast_attention true is not supported"][..],
         ),
         (
             // stabilityai/stable-diffusion-xl-base-1.0's U-Net.
             serde_json::json!({"addition_embed_type": "text_time", "cross_attention_dim": 2048,
                 "transformer_layers_per_block": [1, 2, 10], "attention_head_dim": [5, 10, 20]}),
-            "SDXL",
+            &["SDXL"],
         ),
     ];
-    for (changes, family) in cases {
+    for (changes, expected) in cases {
         write_changed_config(&path, &base, &changes);
         let err = UNetConfig::read(&path).unwrap_err().to_string();
+        assert!(err.contains("config.json"), "{err}");
+        for part in expected {
+            assert!(err.contains(part), "{part}: {err}");
+        }
+    }
+    // SD v1-4's own null and `false` options pass: only the changed one is named.
+    let changes = serde_json::json!({"class_embed_type": "timestep", "encoder_hid_dim": null,
+        "num_attention_heads": null, "time_cond_proj_dim": null, "only_cross_attention": false,
+        "dual_cross_attention": false, "upcast_attention": false});
+    write_changed_config(&path, &base, &changes);
+    let err = UNetConfig::read(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("class_embed_type \"timestep\" is not supported"),
+        "{err}"
+    );
+    assert_eq!(err.matches("is not supported").count(), 1, "{err}");
+}
+
+#[test]
+fn a_vae_with_attention_blocks_is_refused_naming_the_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let base = json("sd-v1-4/vae/config.json");
+    let mut down = base["down_block_types"].clone();
+    down[1] = "AttnDownEncoderBlock2D".into();
+    let mut up = base["up_block_types"].clone();
+    up[2] = "AttnUpDecoderBlock2D".into();
+    for (changes, expected) in [
+        (
+            serde_json::json!({ "down_block_types": down }),
+            "down block \"AttnDownEncoderBlock2D\" (only DownEncoderBlock2D)",
+        ),
+        (
+            serde_json::json!({ "up_block_types": up }),
+            "up block \"AttnUpDecoderBlock2D\" (only UpDecoderBlock2D)",
+        ),
+    ] {
+        write_changed_config(&path, &base, &changes);
+        let err = VaeConfig::read(&path).unwrap_err().to_string();
         assert!(
-            err.contains("config.json") && err.contains(family),
-            "{family}: {err}"
+            err.contains("config.json") && err.contains(expected),
+            "{expected}: {err}"
         );
     }
 }

@@ -132,8 +132,8 @@ impl UNetConfig {
 fn unsupported_options(json: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let is = |key: &str, ok: &dyn Fn(&Value) -> bool| json.get(key).is_some_and(|v| !ok(v));
-    let null = |v: &Value| v.is_null();
-    let falsy = |v: &Value| v.is_null() || v == &Value::Bool(false);
+    let null: fn(&Value) -> bool = |v| v.is_null();
+    let falsy: fn(&Value) -> bool = |v| v.is_null() || v == &Value::Bool(false);
     if json.get("attention_head_dim").is_some_and(Value::is_array)
         || is("use_linear_projection", &falsy)
         || json.get("cross_attention_dim") == Some(&Value::from(1024))
@@ -155,23 +155,19 @@ fn unsupported_options(json: &Value) -> Vec<String> {
                 .to_owned(),
         );
     }
-    for key in [
-        "class_embed_type",
-        "encoder_hid_dim",
-        "num_attention_heads",
-        "time_cond_proj_dim",
-    ] {
-        if is(key, &null) {
-            problems.push(format!("{key} {} is not supported", json[key]));
-        }
-    }
-    for key in [
-        "only_cross_attention",
-        "dual_cross_attention",
-        "upcast_attention",
-        "center_input_sample",
-    ] {
-        if is(key, &falsy) {
+    // Options SD v1.x leaves null, then switches it leaves off.
+    let off = [
+        ("class_embed_type", null),
+        ("encoder_hid_dim", null),
+        ("num_attention_heads", null),
+        ("time_cond_proj_dim", null),
+        ("only_cross_attention", falsy),
+        ("dual_cross_attention", falsy),
+        ("upcast_attention", falsy),
+        ("center_input_sample", falsy),
+    ];
+    for (key, ok) in off {
+        if is(key, &ok) {
             problems.push(format!("{key} {} is not supported", json[key]));
         }
     }

@@ -83,21 +83,17 @@ impl VaeConfig {
         if config.blocks.down_block_types.len() != n || config.blocks.up_block_types.len() != n {
             problems.push("down/up_block_types and block_out_channels differ in length".into());
         }
-        if let Some(t) = config
-            .blocks
-            .down_block_types
-            .iter()
-            .find(|t| *t != "DownEncoderBlock2D")
-        {
-            problems.push(format!("down block {t:?} (only DownEncoderBlock2D)"));
-        }
-        if let Some(t) = config
-            .blocks
-            .up_block_types
-            .iter()
-            .find(|t| *t != "UpDecoderBlock2D")
-        {
-            problems.push(format!("up block {t:?} (only UpDecoderBlock2D)"));
+        for (side, types, only) in [
+            (
+                "down",
+                &config.blocks.down_block_types,
+                "DownEncoderBlock2D",
+            ),
+            ("up", &config.blocks.up_block_types, "UpDecoderBlock2D"),
+        ] {
+            if let Some(t) = types.iter().find(|t| *t != only) {
+                problems.push(format!("{side} block {t:?} (only {only})"));
+            }
         }
         if config.act_fn != "silu" {
             problems.push(format!("act_fn {:?} (only silu)", config.act_fn));
@@ -205,14 +201,19 @@ impl AutoencoderKl {
         let ch = &config.blocks.block_out_channels;
         let (g, last) = (config.norm_num_groups, ch.len() - 1);
         let resnet = |i, o| ResnetBlock2D::new(i, o, None, g, EPS, device);
+        // `n` blocks from `from` to `to` channels: the first one changes the width.
+        let resnet_chain = |from, to, n| -> Vec<_> {
+            (0..n)
+                .map(|j| resnet(if j == 0 { from } else { to }, to))
+                .collect()
+        };
+        let layers = config.blocks.layers_per_block;
         let mut prev = ch[0];
         let down_blocks = ch
             .iter()
             .enumerate()
             .map(|(i, &out)| {
-                let resnets = (0..config.blocks.layers_per_block)
-                    .map(|j| resnet(if j == 0 { prev } else { out }, out))
-                    .collect();
+                let resnets = resnet_chain(prev, out, layers);
                 prev = out;
                 DownEncoderBlock {
                     resnets,
@@ -229,9 +230,8 @@ impl AutoencoderKl {
             .rev()
             .enumerate()
             .map(|(i, &out)| {
-                let resnets = (0..=config.blocks.layers_per_block)
-                    .map(|j| resnet(if j == 0 { prev } else { out }, out))
-                    .collect();
+                // The decoder has one more block per level than the encoder.
+                let resnets = resnet_chain(prev, out, layers + 1);
                 prev = out;
                 UpDecoderBlock {
                     resnets,
