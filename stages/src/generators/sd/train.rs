@@ -162,6 +162,18 @@ impl Prepared {
         )
     }
 
+    /// [`Self::finish`] for one set of weights, the file `weights`, shared by every class.
+    fn finish_shared(
+        &self,
+        out_dir: &Path,
+        spec: SdSpec,
+        weights: &str,
+        steps: usize,
+        losses: Vec<(String, Vec<f32>)>,
+    ) -> Result<GeneratorFile, StageError> {
+        self.finish(out_dir, spec, |_| weights.to_owned(), steps, losses)
+    }
+
     /// What `train.sd_finetune` and `train.sd_lora` share: every wanted class's examples
     /// with its prompt, and the loop over the base's text encoder (frozen) and U-Net,
     /// which `adapt` turns into the model trained. Returns the trained model and the
@@ -201,13 +213,7 @@ pub fn train_sd_finetune(
         text_per_class: false,
     };
     let losses = trained.series("sd_finetune");
-    prepared.finish(
-        io.out_dir,
-        spec,
-        |_| SD_UNET_FILE.to_owned(),
-        cfg.steps,
-        losses,
-    )
+    prepared.finish_shared(io.out_dir, spec, SD_UNET_FILE, cfg.steps, losses)
 }
 
 /// `train.sd_lora`: adapters on the U-Net's attention projections, everything else
@@ -243,13 +249,7 @@ pub fn train_sd_lora(cfg: &SdLoraConfig, io: &AdaptIo<'_>) -> Result<GeneratorFi
         text_per_class: false,
     };
     let losses = trained.series("sd_lora");
-    prepared.finish(
-        io.out_dir,
-        spec,
-        |_| SD_LORA_FILE.to_owned(),
-        cfg.steps,
-        losses,
-    )
+    prepared.finish_shared(io.out_dir, spec, SD_LORA_FILE, cfg.steps, losses)
 }
 
 /// Prior images the base draws per forward.
