@@ -10,8 +10,8 @@ use augflow_stages::StageError;
 use augflow_stages::backend::SelectedDevice;
 use augflow_stages::generators::GeneratorFile;
 use augflow_stages::generators::latent::{
-    self, AdaptIo, AutoencoderConfig, BaseInputs, DiffusionBaseConfig, DreamboothConfig,
-    FinetuneConfig, LatentProgress, LoraConfig, MergeLoraConfig,
+    self, AdaptIo, AutoencoderConfig, BaseInputs, DiffusionBaseConfig, LatentProgress,
+    MergeLoraConfig,
 };
 
 use super::ml::{device_for, device_outcome, reports_step, stage_error, stage_io, write_json};
@@ -194,7 +194,8 @@ pub fn train_diffusion_base(
 /// One adaptation's stage function.
 pub(super) type Adapt<C> = fn(&C, &AdaptIo<'_>) -> Result<GeneratorFile, StageError>;
 
-/// The adaptations, latent and SD, differ only in config type and stage function.
+/// The adaptations, latent and SD, differ only in config type and stage function: each
+/// kind runs this over its own (see `adaptation!` in the registry).
 pub(super) fn adapt<C>(
     config: &C,
     ctx: &KindContext<'_>,
@@ -213,24 +214,6 @@ pub(super) fn adapt<C>(
     };
     let file = train(config, &io).map_err(stage_error)?;
     Ok(generator_outcome(&device, &file))
-}
-
-pub fn train_finetune(
-    config: &FinetuneConfig,
-    ctx: &KindContext<'_>,
-) -> Result<KindOutcome, KindError> {
-    adapt(config, ctx, latent::train_finetune)
-}
-
-pub fn train_lora(config: &LoraConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-    adapt(config, ctx, latent::train_lora)
-}
-
-pub fn train_dreambooth(
-    config: &DreamboothConfig,
-    ctx: &KindContext<'_>,
-) -> Result<KindOutcome, KindError> {
-    adapt(config, ctx, latent::train_dreambooth)
 }
 
 pub fn merge_lora(

@@ -28,6 +28,8 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use augflow_stages::StageConfig;
+use augflow_stages::generators::latent::{train_dreambooth, train_finetune, train_lora};
+use augflow_stages::generators::sd::{train_sd_dreambooth, train_sd_finetune, train_sd_lora};
 
 use crate::spec::Value;
 
@@ -133,6 +135,14 @@ pub enum KindError {
     Unchecked(String),
 }
 
+/// An adaptation kind, latent or SD: [`latent::adapt`] over the stage function `$train`
+/// (a closure that captures nothing is the plain `fn` a [`Kind`] runs).
+macro_rules! adaptation {
+    ($spec:expr, $train:path) => {
+        Kind::new($spec, |config, ctx| latent::adapt(config, ctx, $train))
+    };
+}
+
 pub struct Registry {
     kinds: BTreeMap<&'static str, Box<dyn StageKind>>,
 }
@@ -189,17 +199,14 @@ impl Registry {
             latent::TRAIN_DIFFUSION_BASE,
             latent::train_diffusion_base,
         ));
-        registry.add(Kind::new(latent::TRAIN_FINETUNE, latent::train_finetune));
-        registry.add(Kind::new(latent::TRAIN_LORA, latent::train_lora));
-        registry.add(Kind::new(
-            latent::TRAIN_DREAMBOOTH,
-            latent::train_dreambooth,
-        ));
+        registry.add(adaptation!(latent::TRAIN_FINETUNE, train_finetune));
+        registry.add(adaptation!(latent::TRAIN_LORA, train_lora));
+        registry.add(adaptation!(latent::TRAIN_DREAMBOOTH, train_dreambooth));
         registry.add(Kind::new(latent::MERGE_LORA, latent::merge_lora));
         registry.add(Kind::new(sd::IMPORT, sd::import));
-        registry.add(Kind::new(sd::TRAIN_FINETUNE, sd::train_finetune));
-        registry.add(Kind::new(sd::TRAIN_LORA, sd::train_lora));
-        registry.add(Kind::new(sd::TRAIN_DREAMBOOTH, sd::train_dreambooth));
+        registry.add(adaptation!(sd::TRAIN_FINETUNE, train_sd_finetune));
+        registry.add(adaptation!(sd::TRAIN_LORA, train_sd_lora));
+        registry.add(adaptation!(sd::TRAIN_DREAMBOOTH, train_sd_dreambooth));
         registry.add(Kind::new(report::SPEC, report::report));
         registry.add(Kind::new(reader_study::PAGE, reader_study::reader_page));
         registry.add(Kind::new(reader_study::SCORE, reader_study::score_readers));

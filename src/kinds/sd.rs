@@ -5,10 +5,8 @@
 //! them: each method has its own params, and a pipeline names what it runs. `sample`
 //! draws from all of them.
 
-use augflow_stages::generators::latent::{DreamboothConfig, FinetuneConfig};
-use augflow_stages::generators::sd::{self, ImportSdConfig, SdLoraConfig};
+use augflow_stages::generators::sd::{self, ImportSdConfig};
 
-use super::latent::adapt;
 use super::ml::{device_for, device_outcome, stage_error};
 use super::{
     ArtifactType, KindContext, KindError, KindOutcome, KindSpec, Port, Progress, path_param, port,
@@ -58,22 +56,4 @@ pub fn import(config: &ImportSdConfig, ctx: &KindContext<'_>) -> Result<KindOutc
         .metadata
         .insert("image_size".to_owned(), Value::from(file.image_size));
     Ok(outcome)
-}
-
-pub fn train_finetune(
-    config: &FinetuneConfig,
-    ctx: &KindContext<'_>,
-) -> Result<KindOutcome, KindError> {
-    adapt(config, ctx, sd::train_sd_finetune)
-}
-
-pub fn train_lora(config: &SdLoraConfig, ctx: &KindContext<'_>) -> Result<KindOutcome, KindError> {
-    adapt(config, ctx, sd::train_sd_lora)
-}
-
-pub fn train_dreambooth(
-    config: &DreamboothConfig,
-    ctx: &KindContext<'_>,
-) -> Result<KindOutcome, KindError> {
-    adapt(config, ctx, sd::train_sd_dreambooth)
 }
