@@ -6,8 +6,9 @@ weight download is replaced by a fill: every float parameter and buffer gets val
 a formula of its state-dict name and element index (below; the same formula is in
 `augflow_stages::metrics::quality::inception::test_weights`). The real weights are never
 downloaded. It then runs three formula-defined 8-bit grayscale images through the
-network (pytorch-fid's resize to 299x299 and scaling to [-1, 1] included) and prints what
-stages/tests/metrics_inception.rs pins:
+network (pytorch-fid's resize to 299x299 and scaling to [-1, 1] included), prints a
+summary and writes what stages/tests/metrics_inception.rs pins to
+stages/tests/reference/inception.json (run it from the repository root):
 
 - a checksum of the filled weights (tensor count, element count, sum of the f32 bit
   patterns), so a drift of the formula on either side fails on its own;
@@ -23,8 +24,10 @@ Setup (torch CPU or CUDA wheels both do; everything runs on the CPU):
 torchvision 0.29.2, pytorch-fid 0.3.0, numpy 2.4.6.)
 """
 
+import json
 import math
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -56,10 +59,13 @@ def fill_value(name, shape):
 FILLED = object()
 
 
+CHECKSUM = {}
+
+
 def fill(module):
     """Fills every float entry of module's state dict with the formula."""
-    checksum = fill_state(module.state_dict(), fill_value)
-    print("weights: tensors {tensors} elements {elements} bit_sum {bit_sum}".format(**checksum))
+    CHECKSUM.update(fill_state(module.state_dict(), fill_value))
+    print("weights: tensors {tensors} elements {elements} bit_sum {bit_sum}".format(**CHECKSUM))
 
 
 def build():
@@ -96,28 +102,53 @@ def run(model, pixels, dtype):
 
 def main():
     torch.set_num_threads(2)
-    print(
-        f"torch {torch.__version__} torchvision {torchvision.__version__} "
-        f"pytorch-fid {version('pytorch-fid')} numpy {np.__version__}"
-    )
+    versions = {
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "pytorch-fid": version("pytorch-fid"),
+        "numpy": np.__version__,
+    }
+    print(" ".join(f"{name} {v}" for name, v in versions.items()))
     model = build()
     worst = 0.0
+    images = []
     for width, height, a, b, c in IMAGES:
         pixels = crossed_sines(width, height, a, b, c).astype(np.uint8)
         exact = run(model, pixels, torch.float64)
         single = run(model, pixels, torch.float32)
-        print(f"image {width}x{height} ({a}, {b}, {c}) pixel_sum {int(pixels.astype(np.int64).sum())}")
+        pixel_sum = int(pixels.astype(np.int64).sum())
+        print(f"image {width}x{height} ({a}, {b}, {c}) pixel_sum {pixel_sum}")
+        blocks = []
         for i, (e, s) in enumerate(zip(exact, single)):
             diff = np.abs(e - s).max()
             scale = np.abs(e).max()
             worst = max(worst, diff / scale)
+            blocks.append({"mean": e.mean(), "l2": np.linalg.norm(e), "max_abs": scale})
             print(
                 f"  block {i} shape {list(e.shape)} mean {e.mean():.9e} l2 {np.linalg.norm(e):.9e} "
                 f"max_abs {scale:.6e} f32_vs_f64 {diff:.3e}"
             )
         features = exact[3].reshape(-1)
         print("  first16 [" + ", ".join(f"{v:.8e}" for v in features[:16]) + "]")
+        images.append(
+            {
+                "image": [width, height, a, b, c],
+                "pixel_sum": pixel_sum,
+                "blocks": [{k: float(v) for k, v in block.items()} for block in blocks],
+                "first16": [float(v) for v in features[:16]],
+            }
+        )
     print(f"largest |f32 - f64| / max|f64| over blocks and images: {worst:.3e}")
+    out = {
+        "generated_by": "bench/reference/inception_reference.py",
+        "versions": versions,
+        "weights": CHECKSUM,
+        "f32_vs_f64": float(worst),
+        "images": images,
+    }
+    path = Path("stages/tests/reference/inception.json")
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

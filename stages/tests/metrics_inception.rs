@@ -1,11 +1,12 @@
 //! The FID Inception-v3 against pytorch-fid, on formula-filled weights (the real ones
 //! cannot be downloaded in tests), through the real loader; and the loader's errors.
 //!
-//! Reference values were printed once by
+//! Reference values are in `reference/inception.json`, written by
 //!     ~/.cache/augflow-bench/torch-venv/bin/python bench/reference/inception_reference.py
-//! with torch 2.15.0, torchvision 0.29.2, pytorch-fid 0.3.0, numpy 2.4.6 on the CPU: the
-//! script builds pytorch-fid's own `InceptionV3` (`fid_inception_v3`, only the weight
-//! download replaced), fills every parameter and buffer with the formula of
+//! (its versions are in the file: torch 2.15.0, torchvision 0.29.2, pytorch-fid 0.3.0,
+//! numpy 2.4.6 on the CPU): the script builds pytorch-fid's own `InceptionV3`
+//! (`fid_inception_v3`, only the weight download replaced), fills every parameter and
+//! buffer with the formula of
 //! `augflow_stages::metrics::quality::inception::test_weights::fill_value`, and runs the
 //! three images of [`image`] in float64. Change a formula on one side only and
 //! `weights_are_the_reference_fill` or the pixel sums fail first.
@@ -27,6 +28,7 @@ use augflow_stages::metrics::quality::inception::test_weights::{
 use augflow_stages::metrics::quality::inception::{FEATURE_DIM, FidInception, expected_tensors};
 use burn::tensor::Device;
 use parity_support::{assert_mentions, crossed_sines, fill_checksum};
+use serde::Deserialize;
 
 /// A fraction of the largest reference value: see the module docs.
 const TOLERANCE: f64 = 1e-5;
@@ -38,104 +40,45 @@ fn image(width: usize, height: usize, a: f64, b: f64, c: f64) -> (GrayImage, u64
     (GrayImage::from_u8(width, height, &pixels).unwrap(), sum)
 }
 
-/// One image's reference: its formula, pixel sum, per-block (mean, L2 norm, max |value|)
-/// and the first 16 pool3 features.
+/// What the reference script pinned (`reference/inception.json`).
+#[derive(Deserialize)]
+struct Pinned {
+    /// The fill's checksum: tensor count, element count and the sum of the f32 bit
+    /// patterns (order-free, so it pins every bit of every value).
+    weights: FillChecksum,
+    images: Vec<Reference>,
+}
+
+#[derive(Deserialize)]
+struct FillChecksum {
+    tensors: u64,
+    elements: u64,
+    bit_sum: u64,
+}
+
+/// One image's reference: its formula (width, height, a, b, c), pixel sum, per-block
+/// statistics and the first 16 pool3 features.
+#[derive(Deserialize)]
 struct Reference {
     image: (usize, usize, f64, f64, f64),
     pixel_sum: u64,
-    blocks: [(f64, f64, f64); 4],
+    blocks: [BlockStats; 4],
     first16: [f64; 16],
 }
 
-const REFERENCES: [Reference; 3] = [
-    Reference {
-        image: (64, 64, 0.21, 0.13, 0.17),
-        pixel_sum: 541559,
-        blocks: [
-            (3.746360524e-01, 4.579744790e+02, 8.787428e+00),
-            (4.456466797e-01, 4.125920116e+02, 7.715433e+00),
-            (5.513217699e-01, 4.945247244e+02, 8.540730e+00),
-            (8.280358823e-01, 6.360548161e+01, 7.376156e+00),
-        ],
-        first16: [
-            9.29495773e-01,
-            9.60410427e-02,
-            7.22755462e-02,
-            1.47577026e+00,
-            1.88959131e+00,
-            1.74716136e+00,
-            0.00000000e+00,
-            2.68831926e+00,
-            1.79912258e+00,
-            1.57443597e+00,
-            9.07718711e-02,
-            2.12798558e-01,
-            1.53168289e-02,
-            6.39517368e-01,
-            1.04466995e+00,
-            1.03965858e-02,
-        ],
-    },
-    Reference {
-        image: (64, 64, 0.05, 0.41, 0.09),
-        pixel_sum: 532415,
-        blocks: [
-            (3.984500667e-01, 4.840068022e+02, 8.646771e+00),
-            (4.818698493e-01, 4.397864920e+02, 7.493571e+00),
-            (5.756278080e-01, 5.142078776e+02, 8.774657e+00),
-            (8.558913864e-01, 6.563971687e+01, 8.098919e+00),
-        ],
-        first16: [
-            8.83564344e-01,
-            1.68738165e-01,
-            7.96010030e-02,
-            1.49293070e+00,
-            2.02854185e+00,
-            1.82606261e+00,
-            0.00000000e+00,
-            2.86644177e+00,
-            1.68156488e+00,
-            1.69880647e+00,
-            1.27656029e-01,
-            2.22009753e-01,
-            2.57870274e-03,
-            7.70705044e-01,
-            1.12981626e+00,
-            1.21335564e-02,
-        ],
-    },
-    Reference {
-        image: (40, 56, 0.33, 0.07, 0.29),
-        pixel_sum: 292286,
-        blocks: [
-            (3.904511687e-01, 4.786603001e+02, 8.721960e+00),
-            (4.754866811e-01, 4.378612468e+02, 7.761707e+00),
-            (5.840955345e-01, 5.206592921e+02, 8.697798e+00),
-            (8.645816541e-01, 6.641116863e+01, 8.043685e+00),
-        ],
-        first16: [
-            1.00123003e+00,
-            1.16863163e-01,
-            8.94183607e-02,
-            1.58942955e+00,
-            2.14114224e+00,
-            1.81085931e+00,
-            0.00000000e+00,
-            2.88812658e+00,
-            1.74571206e+00,
-            1.64699493e+00,
-            1.20809804e-01,
-            2.20193481e-01,
-            1.01747189e-03,
-            7.13410687e-01,
-            1.02808436e+00,
-            1.09612027e-02,
-        ],
-    },
-];
+#[derive(Deserialize)]
+struct BlockStats {
+    mean: f64,
+    l2: f64,
+    max_abs: f64,
+}
 
-fn reference_images() -> Vec<GrayImage> {
-    REFERENCES
+fn pinned() -> Pinned {
+    serde_json::from_str(include_str!("reference/inception.json")).expect("valid reference JSON")
+}
+
+fn reference_images(references: &[Reference]) -> Vec<GrayImage> {
+    references
         .iter()
         .map(|r| {
             let (w, h, a, b, c) = r.image;
@@ -165,11 +108,15 @@ fn worst(ours: &[f32], reference: &[f64], scale: f64) -> f64 {
 
 #[test]
 fn weights_are_the_reference_fill() {
-    // pytorch-fid's state dict (fc included): 472 float tensors, 23,885,392 values, and
-    // the sum of their f32 bit patterns (order-free, so it pins every bit of every value).
+    // pytorch-fid's state dict, fc included.
+    let FillChecksum {
+        tensors,
+        elements,
+        bit_sum,
+    } = pinned().weights;
     assert_eq!(
         fill_checksum(&filled_tensors()),
-        [472, 23_885_392, 49_917_504_473_292_274]
+        [tensors, elements, bit_sum]
     );
     assert_eq!(
         expected_tensors().len(),
@@ -184,11 +131,17 @@ fn inception_features_match_pytorch_fid() {
     let path = dir.path().join("fid_inception.safetensors");
     write_safetensors(&path, &filled_tensors()).unwrap();
     let net = FidInception::load(&path, &Device::flex()).unwrap();
-    let images = reference_images();
+    let references = pinned().images;
+    let images = reference_images(&references);
 
     // Every block of the first image: a wrong layer shows up where it happens.
     let blocks = net.block_outputs(&images[0]).unwrap();
-    for (i, (ours, &(mean, norm, max))) in blocks.iter().zip(&REFERENCES[0].blocks).enumerate() {
+    for (i, (ours, block)) in blocks.iter().zip(&references[0].blocks).enumerate() {
+        let &BlockStats {
+            mean,
+            l2: norm,
+            max_abs: max,
+        } = block;
         let (our_mean, our_norm) = mean_and_norm(ours);
         let our_max = ours.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         eprintln!(
@@ -208,10 +161,14 @@ fn inception_features_match_pytorch_fid() {
     // pool3 features of all three images in one batch (the path score.quality takes).
     let features = net.features(&images).unwrap();
     assert_eq!(features.len(), 3);
-    for (ours, reference) in features.iter().zip(&REFERENCES) {
+    for (ours, reference) in features.iter().zip(&references) {
         let (w, h, ..) = reference.image;
         assert_eq!(ours.len(), FEATURE_DIM);
-        let (mean, norm, max) = reference.blocks[3];
+        let BlockStats {
+            mean,
+            l2: norm,
+            max_abs: max,
+        } = reference.blocks[3];
         let (our_mean, our_norm) = mean_and_norm(ours);
         let error = worst(&ours[..16], &reference.first16, max);
         eprintln!(
@@ -302,7 +259,7 @@ fn inception_loader_names_every_bad_tensor_and_the_file() {
 fn real_fid_weights_load_and_give_finite_features() {
     let path = std::env::var_os("AUGFLOW_FID_WEIGHTS").expect("set AUGFLOW_FID_WEIGHTS");
     let net = FidInception::load(std::path::Path::new(&path), &Device::flex()).unwrap();
-    let features = net.features(&reference_images()).unwrap();
+    let features = net.features(&reference_images(&pinned().images)).unwrap();
     for row in &features {
         assert_eq!(row.len(), FEATURE_DIM);
         assert!(row.iter().all(|v| v.is_finite() && *v >= 0.0));
