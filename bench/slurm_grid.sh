@@ -16,16 +16,13 @@
 # for half an hour. Snakemake and its plugin are installed from PyPI into $SMK_VENV
 # (default /tmp/smk); without them their row is left out. Prints a Markdown table.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT="$PWD"
-source bench/slurm/common.sh
+source "$(dirname "$0")/slurm/common.sh"
 NODES="${NODES:-1200}"
 SMK_NODES="${SMK_NODES:-$NODES}"
 MAX_QUEUED="${MAX_QUEUED:-500}"
 CPUS="${CPUS:-16}"
 SMK_VENV="${SMK_VENV:-/tmp/smk}"
-WORK="$(mktemp -d /tmp/augflow-slurm-grid.XXXXXX)"
-[ -n "${KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT
+make_work_dir /tmp/augflow-slurm-grid.XXXXXX
 
 AUGFLOW="${AUGFLOW_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/augflow}"
 [ -x "$AUGFLOW" ] || { echo "no augflow binary at $AUGFLOW (set AUGFLOW_BIN)" >&2; exit 2; }

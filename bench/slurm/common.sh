@@ -1,4 +1,14 @@
-# Shared by bench/slurm/overhead.sh and bench/slurm_grid.sh; sourced, not run.
+# Shared by bench/slurm/overhead.sh and bench/slurm_grid.sh; sourced, not run. Sourcing it
+# moves to the repository root, which ROOT names.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+# Makes the work folder WORK from the mktemp template $1, removed on exit unless KEEP is
+# set.
+make_work_dir() { # template
+    WORK="$(mktemp -d "$1")"
+    [ -n "${KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT
+}
 
 # Installs Snakemake and its Slurm executor plugin into the venv $1 unless it is there;
 # on failure says that $2 is left out of the results.

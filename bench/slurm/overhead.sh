@@ -17,13 +17,10 @@
 # ~/.cache/augflow-bench/snakemake-venv. Prints Markdown tables on stdout. KEEP=1 keeps
 # the work folder.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-ROOT="$PWD"
-source bench/slurm/common.sh
+source "$(dirname "$0")/common.sh"
 NODES="${NODES:-50}"
 CHAIN="${CHAIN:-10}"
-WORK="$(mktemp -d /tmp/augflow-slurm-bench.XXXXXX)"
-[ -n "${KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT
+make_work_dir /tmp/augflow-slurm-bench.XXXXXX
 
 # A release build of the workspace takes minutes; AUGFLOW_BIN=path skips it.
 if [ -z "${AUGFLOW_BIN:-}" ]; then

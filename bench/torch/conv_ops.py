@@ -3,18 +3,14 @@
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-CONVS = [
-    ("quick_3x3_16", 16, 16, 16, 16, 3, 1),
-    ("quick_1x1_64_16", 16, 64, 16, 16, 1, 1),
-    ("quick_3x3_32_s2", 16, 32, 32, 16, 3, 2),
-    ("quick_3x3_128", 16, 128, 128, 2, 3, 1),
-    ("full_3x3_64", 8, 64, 64, 56, 3, 1),
-    ("full_1x1_256_64", 8, 256, 64, 56, 1, 1),
-]
+# The shapes both benchmarks time (stages/benches/conv_ops.rs reads the same file).
+SHAPES = json.loads((Path(__file__).parent / "conv_shapes.json").read_text())
+FIELDS = ("name", "batch", "in_channels", "out_channels", "side", "kernel", "stride")
 
 
 def timed(reps, run):
@@ -39,7 +35,7 @@ def main():
     parser.add_argument("--reps", type=int, default=20)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    for name, n, cin, cout, side, k, stride in CONVS:
+    for name, n, cin, cout, side, k, stride in ([shape[f] for f in FIELDS] for shape in SHAPES):
         x = torch.randn(n, cin, side, side)
         w = torch.randn(cout, cin, k, k)
         with torch.no_grad():

@@ -14,15 +14,18 @@ use burn::tensor::module::{conv2d, conv2d_weight_backward};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
 
-/// (name, batch, in channels, out channels, side, kernel, stride).
-const CONVS: &[(&str, usize, usize, usize, usize, usize, usize)] = &[
-    ("quick_3x3_16", 16, 16, 16, 16, 3, 1),
-    ("quick_1x1_64_16", 16, 64, 16, 16, 1, 1),
-    ("quick_3x3_32_s2", 16, 32, 32, 16, 3, 2),
-    ("quick_3x3_128", 16, 128, 128, 2, 3, 1),
-    ("full_3x3_64", 8, 64, 64, 56, 3, 1),
-    ("full_1x1_256_64", 8, 256, 64, 56, 1, 1),
-];
+/// One convolution shape; `bench/torch/conv_shapes.json` lists them for this benchmark and
+/// for PyTorch's.
+#[derive(serde::Deserialize)]
+struct ConvShape {
+    name: String,
+    batch: usize,
+    in_channels: usize,
+    out_channels: usize,
+    side: usize,
+    kernel: usize,
+    stride: usize,
+}
 
 fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(f64::total_cmp);
@@ -58,7 +61,19 @@ fn main() {
             seconds * 1e3
         );
     };
-    for &(name, n, cin, cout, side, k, stride) in CONVS {
+    let shapes: Vec<ConvShape> =
+        serde_json::from_str(include_str!("../../bench/torch/conv_shapes.json"))
+            .expect("bench/torch/conv_shapes.json lists conv shapes");
+    for shape in &shapes {
+        let &ConvShape {
+            ref name,
+            batch: n,
+            in_channels: cin,
+            out_channels: cout,
+            side,
+            kernel: k,
+            stride,
+        } = shape;
         let options = ConvOptions::new([stride, stride], [k / 2, k / 2], [1, 1], 1);
         let x = Tensor::<4>::random([n, cin, side, side], Distribution::Default, &device);
         let w = Tensor::<4>::random([cout, cin, k, k], Distribution::Default, &device);
