@@ -17,7 +17,7 @@ use crate::project::Project;
 use crate::runner::{CancelToken, RunOptions, read_record};
 use crate::spec::Action;
 use augflow_stages::report::PROVENANCE_MARKER;
-use augflow_stages::report::render::escape;
+use augflow_stages::report::markup::escape;
 
 /// The folder, beside the pipeline, that `augflow report` writes.
 pub const REPORT_DIR: &str = "report";

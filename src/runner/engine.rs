@@ -7,12 +7,29 @@ use std::sync::Once;
 use augflow_cache::{Artifact, CacheError, StatCache, Store};
 
 use super::cancel::CancelToken;
-use super::gpus::GpuSettings;
 use super::remote::RemoteLink;
 use crate::graph::{PipelineGraph, typed_output_path};
 use crate::kinds::{BackendRequest, Registry};
 use crate::project::Project;
 use crate::spec::{Action, NodeSpec, RelPath};
+
+/// What the user said about GPUs (`--gpus`, `--gpu-share`).
+#[derive(Debug, Clone)]
+pub struct GpuSettings {
+    /// GPU ids to schedule on; `None`: the devices this machine has (detected on first need).
+    pub ids: Option<Vec<u32>>,
+    /// Nodes that may run on one GPU at once (`--gpu-share`, at least 1).
+    pub share: usize,
+}
+
+impl Default for GpuSettings {
+    fn default() -> Self {
+        GpuSettings {
+            ids: None,
+            share: 1,
+        }
+    }
+}
 
 pub struct Engine<'a> {
     pub graph: &'a PipelineGraph,

@@ -4,25 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::engine::Engine;
+pub use super::engine::GpuSettings;
 use crate::spec::{Action, NodeSpec};
-
-/// What the user said about GPUs (`--gpus`, `--gpu-share`).
-#[derive(Debug, Clone)]
-pub struct GpuSettings {
-    /// GPU ids to schedule on; `None`: the devices this machine has (detected on first need).
-    pub ids: Option<Vec<u32>>,
-    /// Nodes that may run on one GPU at once (`--gpu-share`, at least 1).
-    pub share: usize,
-}
-
-impl Default for GpuSettings {
-    fn default() -> Self {
-        GpuSettings {
-            ids: None,
-            share: 1,
-        }
-    }
-}
 
 /// Where and how often one node runs: handed from the scheduler to the node.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,9 @@
 //! real film. Location, extent and severity vary per patient; a quarter of the patients
 //! have subtle findings so the classes are learnable but not trivially separable.
 
-use super::anatomy::{Body, Lung};
+use super::anatomy::Body;
 use super::config::Class;
+use super::lung::Lung;
 use super::raster::{Canvas, Ellipse, Fractal, smoothstep};
 use super::rng::Rng;
 

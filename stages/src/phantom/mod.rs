@@ -13,6 +13,7 @@ mod anatomy;
 mod config;
 mod film;
 mod findings;
+mod lung;
 mod png_file;
 mod raster;
 mod rng;

@@ -2,7 +2,7 @@
 
 use std::f32::consts::TAU;
 
-use super::anatomy::Lung;
+use super::lung::Lung;
 use super::raster::{Canvas, Ellipse, smoothstep};
 use super::rng::Rng;
 

@@ -1,6 +1,7 @@
 //! The study report: statistics, tables, plots. `study` turns score artifacts into cells
 //! and comparisons, `render` writes them as HTML, CSV and Markdown.
 
+pub mod markup;
 pub mod pooled;
 pub mod quality_checks;
 pub mod reader_page;
@@ -8,6 +9,7 @@ pub mod reader_score;
 pub mod render;
 mod render_pooled;
 mod render_quality;
+mod runs;
 pub mod stats;
 pub mod study;
 mod svg;

@@ -19,8 +19,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use super::runs::{Delta, Run, amount_key};
 use super::stats::{BootstrapConfig, PermutationConfig, holm_adjust, mean_ci, sign_flip_test};
-use super::study::{Delta, Run, amount_key};
 
 /// The metrics pooled per generator.
 pub const POOLED_METRICS: [&str; 2] = ["accuracy", "balanced_accuracy"];

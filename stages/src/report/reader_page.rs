@@ -11,7 +11,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::render::escape;
+use super::markup::escape;
 
 /// The `format` field of the answers file and of the key.
 pub const FORMAT: &str = "augflow-reader-study";

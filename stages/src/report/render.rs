@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 
+use super::markup::escape;
 use super::study::{Cell, METRICS, Study, amount_key};
 use super::svg;
 
@@ -340,11 +341,4 @@ fn images(pngs: &[Vec<u8>]) -> String {
             )
         })
         .collect()
-}
-
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
+use super::markup::escape;
 use super::pooled::{Effect, Pooled};
-use super::render::escape;
-use super::study::Delta;
+use super::runs::Delta;
 
 fn pp(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{:+.2}", 100.0 * v))

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 
+use super::markup::escape;
 use super::quality_checks::QualityCheck;
-use super::render::escape;
 
 fn pct(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{:.1}", 100.0 * v))

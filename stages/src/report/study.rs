@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pooled::{Pooled, pooled};
 use super::quality_checks::QualityCheck;
-
+pub use super::runs::{Delta, Run, amount_key};
 use super::stats::{
     BootstrapConfig, PermutationConfig, holm_adjust, paired_differences, paired_mean_difference_ci,
     pearson, sign_flip_test, spearman,
@@ -36,21 +36,6 @@ impl Default for AxisNames {
             repeat: "repeat".to_owned(),
         }
     }
-}
-
-/// One scored classifier run.
-#[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Run {
-    pub generator: String,
-    pub classifier: String,
-    pub amount: String,
-    pub repeat: String,
-    pub metrics: BTreeMap<String, f64>,
-    pub class_f1: BTreeMap<String, f64>,
-    /// Per test image, whether the prediction was right (from `predictions.json`, when
-    /// the scores folder has one), for per-image paired tests.
-    #[serde(skip)]
-    pub correct: Option<Vec<bool>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -200,27 +185,6 @@ impl MeanStd {
             n,
         }
     }
-}
-
-/// Condition minus baseline for one metric, paired by repeat: in one cell, or pooled over
-/// cells (`clusters` set; see [`super::pooled`]).
-#[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct Delta {
-    pub mean: f64,
-    /// 95 % percentile interval: a bootstrap over the paired repeats in a cell (`None` with
-    /// fewer than 2 pairs), a cluster bootstrap when pooled (`None` when no cell has 2).
-    pub ci_low: Option<f64>,
-    pub ci_high: Option<f64>,
-    /// Two-sided sign-flip test: exact over a cell's paired repeats; over (classifier,
-    /// repeat) clusters when pooled.
-    pub p: Option<f64>,
-    /// Holm-adjusted over every cell of this metric, or over the generators (pooled
-    /// per-generator rows only).
-    pub p_holm: Option<f64>,
-    pub pairs: usize,
-    /// Pooled only: the (classifier, repeat) clusters the test flips.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub clusters: Option<usize>,
 }
 
 /// One (generator, classifier, amount) cell.
@@ -437,11 +401,6 @@ pub fn analyse(
         quality_checks: Vec::new(),
         notes,
     }
-}
-
-/// Sorts amounts numerically when they are numbers.
-pub fn amount_key(amount: &str) -> (u64, String) {
-    (amount.parse().unwrap_or(u64::MAX), amount.to_owned())
 }
 
 fn paired_delta(group: &[&Run], base: &[&Run], metric: &str, seed: u64) -> Option<Delta> {

@@ -4,14 +4,9 @@
 
 use std::fmt::Write as _;
 
-const FONT: &str = "font-family=\"sans-serif\" font-size=\"11\"";
+use super::markup::escape;
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+const FONT: &str = "font-family=\"sans-serif\" font-size=\"11\"";
 
 /// Blue (negative) – white – red (positive), saturating at ±`limit`.
 fn diverging(value: f64, limit: f64) -> String {

@@ -10,6 +10,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngCore;
 
+use super::config::LoopParams;
 use super::model::LatentDiffusion;
 use super::{LatentProgress, LossWindow, flip_rows, scalar};
 use crate::StageError;
@@ -50,16 +51,6 @@ pub(crate) struct LoopConfig<'a> {
     /// Evaluate the fixed batch this many examples per forward (its peak memory, at
     /// Stable Diffusion's sizes); `None`: all in one forward.
     pub eval_chunk: Option<usize>,
-}
-
-/// The optimisation params a stage's config gives the loop.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LoopParams {
-    pub steps: usize,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub cfg_dropout: f64,
-    pub hflip: bool,
 }
 
 impl<'a> LoopConfig<'a> {

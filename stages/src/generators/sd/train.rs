@@ -21,12 +21,11 @@ use crate::data::out_dir::create_dir_all;
 use crate::generators::artifact::{Checkpoint, GeneratorFile, GeneratorSpec};
 use crate::generators::ddpm::schedule::Schedule;
 use crate::generators::images::{ClassImages, load_by_class, wanted_classes};
+use crate::generators::latent::config::LoopParams;
 use crate::generators::latent::files::{dreambooth_text_encoder, dreambooth_unet, write_bytes};
 use crate::generators::latent::lora::{adapter_bytes, attach};
 use crate::generators::latent::stages::AdaptIo;
-use crate::generators::latent::train::{
-    Example, LoopConfig, LoopParams, Trained, encode_examples, train_loop,
-};
+use crate::generators::latent::train::{Example, LoopConfig, Trained, encode_examples, train_loop};
 use crate::generators::latent::{DreamboothConfig, FinetuneConfig, LatentProgress};
 use crate::sd::{SdSampler, StableDiffusion};
 use crate::weights::module_bytes;

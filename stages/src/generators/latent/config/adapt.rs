@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    check_common, check_guidance, check_probability, check_range, default_batch_size,
+    LoopParams, check_common, check_guidance, check_probability, check_range, default_batch_size,
     default_cfg_dropout, default_guidance, default_steps, invalid,
 };
 use crate::StageError;
-use crate::generators::latent::train::LoopParams;
 
 /// Prompts of the adaptation stages: `prompt` with `{class}` replaced by the class name,
 /// unless `prompts` gives the class its own.

@@ -9,12 +9,21 @@ use serde::{Deserialize, Serialize};
 use crate::StageError;
 use crate::generators::NoiseSchedule;
 use crate::generators::config::validate_size;
-use crate::generators::latent::train::LoopParams;
 
 mod adapt;
 
 pub(crate) use adapt::check_lora_shape;
 pub use adapt::{ClassPrompts, DreamboothConfig, FinetuneConfig, LoraConfig, LoraSpec};
+
+/// The optimisation params a stage's config gives the training loop (`train.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LoopParams {
+    pub steps: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub cfg_dropout: f64,
+    pub hflip: bool,
+}
 
 /// The autoencoder's shape. Saved in its artifact and in every generator made from it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]

@@ -63,13 +63,6 @@ const fn line(out: usize, n: usize, row: bool) -> ConvShape {
     }
 }
 
-/// Folded weights of one `BasicConv2d`, on the host.
-pub(super) struct FoldedConv {
-    /// `[out, in, kh, kw]`, row-major.
-    pub weight: Vec<f32>,
-    pub bias: Vec<f32>,
-}
-
 impl ConvBn {
     fn new(source: &mut dyn WeightSource, name: &str, input: usize, shape: ConvShape) -> ConvBn {
         let ConvShape {

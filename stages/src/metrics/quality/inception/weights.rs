@@ -8,7 +8,6 @@ use std::path::Path;
 
 use burn::tensor::Device;
 
-use super::net::FoldedConv;
 use crate::StageError;
 use crate::classifiers::pretrained::{RawTensor, parse};
 use crate::weights::tensor_names_problem;
@@ -31,6 +30,13 @@ pub(super) fn conv_tensors(name: &str, weight: [usize; 4]) -> Vec<(String, Vec<u
         (format!("{name}.bn.running_mean"), out.clone()),
         (format!("{name}.bn.running_var"), out),
     ]
+}
+
+/// Folded weights of one `BasicConv2d`, on the host.
+pub(super) struct FoldedConv {
+    /// `[out, in, kh, kw]`, row-major.
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
 }
 
 /// What the network asks for while it is built.
