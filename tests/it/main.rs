@@ -18,6 +18,7 @@ mod matrix;
 mod metrics;
 mod metrics_rev;
 mod model_check;
+mod module_cycles;
 mod pipelines;
 mod process_hygiene;
 mod protocol;
