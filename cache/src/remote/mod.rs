@@ -23,6 +23,7 @@ mod error;
 mod gc;
 mod layout;
 mod parallel;
+mod push;
 mod s3;
 mod s3_blob;
 mod signed;
@@ -43,12 +44,12 @@ pub use dir::DirRemote;
 pub use error::{RemoteError, TransferError};
 pub use gc::{RemoteGcReport, gc_remote};
 pub use layout::REMOTE_FORMAT;
+pub use push::{BrokenEntry, PushOptions, PushOutcome, push_action, push_action_with};
 pub use s3::{S3Config, S3Remote};
 pub use signed::{SIGNED_BY, SignedRemote, SigningConfig, key_hex, parse_key_hex, public_key};
 pub use stats::RemoteStats;
 pub use transfer::{
-    BrokenEntry, PushOptions, PushOutcome, TransferProgress, pull_action, pull_action_expecting,
-    pull_action_with_progress, push_action, push_action_with,
+    TransferProgress, pull_action, pull_action_expecting, pull_action_with_progress,
 };
 pub use validate::{MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_TREE_FILES};
 
