@@ -64,8 +64,8 @@ impl PushOptions<'_> {
     }
 }
 
-/// [`push_action_with`] with [`PushOptions::new`]: the push of `augflow push` and of a run
-/// that shares its results.
+/// [`push_action_with`] with [`PushOptions::new`]: what a run pushes after each executed
+/// node (`augflow push` and `augflow remote repair` set their own options).
 pub fn push_action(
     remote: &dyn Remote,
     store: &Store,
