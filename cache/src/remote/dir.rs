@@ -164,6 +164,14 @@ impl DirRemote {
         }
     }
 
+    /// Deletes the object `name`; one already gone is fine.
+    fn remove_named(&self, name: &str) -> Result<(), RemoteError> {
+        match fs::remove_file(self.root.join(name)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(self.io_err("delete", name, e)),
+            _ => Ok(()),
+        }
+    }
+
     fn io_err(&self, op: &'static str, name: &str, source: io::Error) -> RemoteError {
         RemoteError::Io {
             op,
@@ -307,11 +315,7 @@ impl Remote for DirRemote {
     }
 
     fn delete_signature(&self, key: &Digest) -> Result<(), RemoteError> {
-        let name = layout::signature_name(key);
-        match fs::remove_file(self.root.join(&name)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(self.io_err("delete", &name, e)),
-            _ => Ok(()),
-        }
+        self.remove_named(&layout::signature_name(key))
     }
 
     fn put_action_bytes(&self, key: &Digest, bytes: &[u8]) -> Result<(), RemoteError> {
@@ -466,12 +470,8 @@ impl Remote for DirRemote {
     }
 
     fn delete(&self, kind: ObjectKind, digest: &Digest) -> Result<(), RemoteError> {
-        let name = layout::object_name(kind, digest);
         self.stats.delete();
-        match fs::remove_file(self.root.join(&name)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(self.io_err("delete", &name, e)),
-            _ => Ok(()),
-        }
+        self.remove_named(&layout::object_name(kind, digest))
     }
 
     fn stats(&self) -> RemoteStats {
