@@ -47,25 +47,24 @@ fn paths_after(rest: &str) -> Vec<ModulePath> {
     let mut text = rest;
     loop {
         if let Some(group) = text.strip_prefix('{') {
-            let mut depth = 0;
-            let end = group
-                .char_indices()
-                .find(|&(_, c)| {
-                    depth += i32::from(c == '{') - i32::from(c == '}');
-                    depth < 0
-                })
-                .map_or(group.len(), |(i, _)| i);
+            // The group's items, split at its own commas, up to its closing brace.
             let mut items = Vec::new();
-            let mut depth = 0;
-            let mut start = 0;
-            for (i, c) in group[..end].char_indices() {
-                depth += i32::from(c == '{') - i32::from(c == '}');
-                if c == ',' && depth == 0 {
-                    items.push(&group[start..i]);
-                    start = i + 1;
+            let (mut depth, mut start) = (0, 0);
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        items.push(&group[start..i]);
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        items.push(&group[start..i]);
+                        start = i + 1;
+                    }
+                    _ => {}
                 }
             }
-            items.push(&group[start..end]);
             return items
                 .iter()
                 .filter_map(|item| {
